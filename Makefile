@@ -1,0 +1,39 @@
+# Thin wrapper around CMake: `make demo` and `make test` set everything up on
+# a fresh Debian 12 machine (as root) and run the demo or the test suite.
+BUILD      ?= build
+TEST_BUILD ?= build-test
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+DEMO       ?= scenarios/demo-2023-10-02.json
+DEMO_DB    ?= results/demo-2023-10-02.db
+
+.PHONY: all deps build build-test demo test bench clean format
+
+all: build
+
+deps:
+	./scripts/install-deps
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DFLEXBED_TESTS=OFF
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-test: deps
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFLEXBED_SANITIZE=ON
+	cmake --build $(TEST_BUILD) -j $(JOBS)
+
+demo: build
+	./$(BUILD)/flexbed run $(DEMO) --out $(DEMO_DB)
+	./$(BUILD)/flexbed report $(DEMO_DB)
+
+test: build-test
+	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	./$(BUILD)/flexbed bench kernel
+	./$(BUILD)/flexbed bench store
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

@@ -1,0 +1,14 @@
+/*
+ * bench.h: the benchmarks behind `flexbed bench NAME`. Each takes the
+ * arguments after NAME, writes its figures to out and returns 0, 1 (failed)
+ * or 2 (bad arguments).
+ */
+#ifndef FLEXBED_CLI_BENCH_H
+#define FLEXBED_CLI_BENCH_H
+
+#include <stdio.h>
+
+int bench_kernel(int argc, char **argv, FILE *out);    /* cli/bench_kernel.c */
+int bench_store(int argc, char **argv, FILE *out);     /* cli/bench_store.c */
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * cli.h: what the command-line files share. Each command is one function
+ * taking the arguments after its name and returning the process exit code:
+ * 0 success, 1 a failed (or verification-failed) run, 2 bad input or usage,
+ * 130 interrupted.
+ */
+#ifndef FLEXBED_CLI_H
+#define FLEXBED_CLI_H
+
+#include "../sim/scenario.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
+
+int cmd_run(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* The scenario registry: every component type and section flexbed knows.
+ * Filled at run time (the types are objects in other modules). */
+struct cli_registry {
+    struct scn_type types[32];
+    struct scn_section sections[8];
+    struct scn_registry reg;
+};
+void cli_registry_init(struct cli_registry *r);
+
+/* Map a SIM_E* code to an exit code. */
+int cli_exit_code(int rc);
+
+#endif

@@ -1,0 +1,386 @@
+/*
+ * cmd_run.c: `flexbed run SCENARIO`, the one command that ties the modules
+ * together: load the scenario into a kernel, open the result store, wire
+ * the kernel's hooks to the store, run, and print a short summary.
+ *
+ * Order matters for "nothing written on bad input": the scenario is loaded
+ * and the kernel initialised (which resolves every signal reference) before
+ * the database is created, so a bad scenario leaves no file behind. Once
+ * the run has started, samples go to the store in batched transactions, and
+ * Ctrl-C (SIGINT/SIGTERM) stops the kernel after the current instant, runs
+ * the components' finish callbacks and marks the run 'interrupted'.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../results/results.h"
+#include "cli.h"
+
+static volatile int stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* State the kernel hooks need: the store and the recorded signals. */
+struct run_ctx {
+    res_store *store;
+    int64_t run_id;
+    const struct scn_scenario *sc;
+    int nrec;
+    int *rec_sig;      /* bus index of each recorded signal */
+    int64_t *rec_id;   /* its id in the signals table */
+    double *rec_val;   /* buffer for one instant */
+    uint64_t samples;
+    uint64_t events[3];
+    int store_failed;
+    struct sim_err store_err;
+    int progress; /* draw a progress bar on stderr */
+    int verbose;  /* echo events on stderr */
+    sim_time_us last_drawn;
+};
+
+static int hook_sample(void *vctx, sim_time_us t, const double *values, int n)
+{
+    struct run_ctx *c = vctx;
+    (void)n;
+    if (c->sc->record_period > 0 && (t - c->sc->start) % c->sc->record_period != 0)
+        return 0;
+    for (int i = 0; i < c->nrec; i++)
+        c->rec_val[i] = values[c->rec_sig[i]];
+    int rc = res_samples(c->store, t, c->rec_id, c->rec_val, c->nrec, &c->store_err);
+    if (rc) {
+        c->store_failed = 1;
+        return rc;
+    }
+    c->samples += (uint64_t)c->nrec;
+    return 0;
+}
+
+static int hook_event(void *vctx, sim_time_us t, const char *component, const char *kind,
+                      enum sim_severity sev, double value, const char *message)
+{
+    struct run_ctx *c = vctx;
+    if ((int)sev >= 0 && (int)sev < 3)
+        c->events[sev]++;
+    if (c->verbose) {
+        char ts[48];
+        static const char *const names[] = {"info", "warning", "alarm"};
+        sim_time_format(t, c->sc->utc_offset_s, ts, sizeof ts);
+        if (c->progress)
+            fputs("\r\033[K", stderr);
+        fprintf(stderr, "%s %s %s %s: %s\n", ts, names[sev < 3 ? sev : 0], component, kind,
+                message);
+    }
+    int rc = res_event(c->store, c->run_id, t, component, kind, (int)sev, value, message,
+                       &c->store_err);
+    if (rc)
+        c->store_failed = 1;
+    return rc;
+}
+
+static void hook_progress(void *vctx, sim_time_us now, double wall_s, double lag_s)
+{
+    struct run_ctx *c = vctx;
+    if (!c->progress)
+        return;
+    const struct scn_scenario *sc = c->sc;
+    double frac = (double)(now - sc->start) / (double)(sc->end - sc->start);
+    if (frac < 0)
+        frac = 0;
+    if (frac > 1)
+        frac = 1;
+    char bar[31];
+    int filled = (int)(frac * 30.0);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[30] = '\0';
+    char ts[48];
+    sim_time_format(now, sc->utc_offset_s, ts, sizeof ts);
+    double sim_s = (double)(now - sc->start) / 1e6;
+    fprintf(stderr, "\r\033[K[%s] %3.0f%%  %s  wall %.1f s  x%.0f", bar, frac * 100.0, ts,
+            wall_s, wall_s > 0 ? sim_s / wall_s : 0.0);
+    if (lag_s > 1.0)
+        fprintf(stderr, "  LAG %.1f s", lag_s);
+    fflush(stderr);
+    c->last_drawn = now;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: flexbed run SCENARIO [--out DB] [--seed N] [--speed X | --realtime]\n"
+          "                            [--quiet] [--verbose]\n"
+          "\n"
+          "Run a scenario file and write its results to a SQLite database.\n"
+          "\n"
+          "  --out DB      database to write (replaced if it exists);\n"
+          "                default: results/NAME.db, NAME being the scenario's name\n"
+          "  --seed N      use seed N instead of the scenario's \"seed\" (random\n"
+          "                streams are derived from it and each component's name)\n"
+          "  --speed X     pace simulated time at X times the wall clock\n"
+          "  --realtime    same as --speed 1 (hardware in the loop)\n"
+          "  --quiet       no progress bar, even on a terminal\n"
+          "  --verbose     print every logged event on stderr\n"
+          "\n"
+          "On a terminal a progress bar (simulated time, wall time, speed-up) is drawn\n"
+          "on stderr; otherwise only the summary is printed. Ctrl-C stops the run\n"
+          "cleanly: what was simulated is in the database, marked 'interrupted'.\n"
+          "\n"
+          "Exit status: 0 completed, 1 run failed, 2 bad input, 130 interrupted.\n",
+          f);
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* mkdir -p for the directory part of path. */
+static int make_parent_dirs(const char *path, struct sim_err *err)
+{
+    char buf[PATH_MAX];
+    if (strlen(path) >= sizeof buf)
+        return sim_errf(err, SIM_EINVAL, "%s: path too long", path);
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return sim_errf(err, SIM_EIO, "%s: cannot create directory: %s", buf,
+                            strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'},   {"seed", required_argument, NULL, 's'},
+        {"speed", required_argument, NULL, 'x'}, {"realtime", no_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},       {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    const char *out_path = NULL;
+    uint64_t seed = 0;
+    int have_seed = 0, quiet = 0, verbose = 0, have_speed = 0;
+    double speed = 0.0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:s:x:rqvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out_path = optarg; break;
+        case 's':
+            if (parse_u64(optarg, &seed)) {
+                fprintf(stderr, "flexbed run: --seed: expected a non-negative integer, got \"%s\"\n",
+                        optarg);
+                return CLI_USAGE;
+            }
+            have_seed = 1;
+            break;
+        case 'x': {
+            char *end;
+            speed = strtod(optarg, &end);
+            if (*end || !(speed > 0)) {
+                fprintf(stderr, "flexbed run: --speed: expected a positive number, got \"%s\"\n",
+                        optarg);
+                return CLI_USAGE;
+            }
+            if (have_speed) {
+                fputs("flexbed run: give --speed or --realtime, not both\n", stderr);
+                return CLI_USAGE;
+            }
+            have_speed = 1;
+            break;
+        }
+        case 'r':
+            if (have_speed) {
+                fputs("flexbed run: give --speed or --realtime, not both\n", stderr);
+                return CLI_USAGE;
+            }
+            speed = 1.0;
+            have_speed = 1;
+            break;
+        case 'q': quiet = 1; break;
+        case 'v': verbose = 1; break;
+        case 'h': usage(stdout); return CLI_OK;
+        default: usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs(optind >= argc ? "flexbed run: missing SCENARIO\n"
+                             : "flexbed run: too many arguments\n",
+              stderr);
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *scenario_path = argv[optind];
+
+    struct cli_registry reg;
+    cli_registry_init(&reg);
+    struct sim_err err = {{0}};
+    struct scn_scenario sc = {0};
+    sim_kernel *k = NULL;
+    res_store *store = NULL;
+    struct run_ctx ctx = {0};
+    char default_out[PATH_MAX];
+    int exit_code = CLI_FAIL;
+
+    int rc = scn_load(scenario_path, &reg.reg, have_seed ? &seed : NULL, NULL, &k, &sc, &err);
+    if (rc) {
+        fprintf(stderr, "%s\n", err.msg);
+        return cli_exit_code(rc);
+    }
+    rc = sim_kernel_init(k, &err);
+    if (rc) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit_code = cli_exit_code(rc);
+        goto done;
+    }
+    if (have_speed)
+        sim_kernel_set_speed(k, speed);
+
+    if (!out_path) {
+        snprintf(default_out, sizeof default_out, "results/%s.db", sc.name);
+        out_path = default_out;
+    }
+    if ((rc = make_parent_dirs(out_path, &err)) ||
+        (rc = res_store_open(out_path, RES_OPEN_CREATE, &store, &err))) {
+        fprintf(stderr, "flexbed run: %s\n", err.msg);
+        exit_code = CLI_FAIL;
+        goto done;
+    }
+    struct res_run_info info = {
+        .scenario_name = sc.name,
+        .scenario_path = sc.path,
+        .scenario_text = sc.text,
+        .seed = sc.seed,
+        .sim_start = sc.start,
+        .sim_end = sc.end,
+        .step = sc.step,
+        .utc_offset_s = sc.utc_offset_s,
+        .version = FLEXBED_VERSION,
+    };
+    if ((rc = res_run_begin(store, &info, &ctx.run_id, &err)))
+        goto store_fail;
+
+    /* The recorded signals, in bus order (deterministic). */
+    int nsig = sim_bus_count(k);
+    ctx.rec_sig = calloc((size_t)nsig + 1, sizeof *ctx.rec_sig);
+    ctx.rec_id = calloc((size_t)nsig + 1, sizeof *ctx.rec_id);
+    ctx.rec_val = calloc((size_t)nsig + 1, sizeof *ctx.rec_val);
+    if (!ctx.rec_sig || !ctx.rec_id || !ctx.rec_val) {
+        fputs("flexbed run: out of memory\n", stderr);
+        goto done;
+    }
+    for (int s = 0; s < nsig; s++) {
+        if (!(sim_bus_flags(k, s) & SIM_SIG_RECORD))
+            continue;
+        int owner = sim_bus_owner(k, s);
+        if ((rc = res_signal_add(store, ctx.run_id, sim_bus_name(k, s), sim_bus_unit(k, s),
+                                 sim_kernel_component_name(k, owner), &ctx.rec_id[ctx.nrec],
+                                 &err)))
+            goto store_fail;
+        ctx.rec_sig[ctx.nrec++] = s;
+    }
+    ctx.store = store;
+    ctx.sc = &sc;
+    ctx.verbose = verbose;
+    ctx.progress = !quiet && isatty(STDERR_FILENO);
+    struct sim_hooks hooks = {
+        .ctx = &ctx,
+        .sample = hook_sample,
+        .event = hook_event,
+        .progress = hook_progress,
+        .progress_every_ms = 100,
+    };
+    sim_kernel_set_hooks(k, &hooks);
+
+    struct sigaction sa = {0};
+    struct sigaction old_int, old_term;
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    stop_requested = 0;
+    sim_kernel_set_stop_flag(k, &stop_requested);
+
+    rc = sim_kernel_run(k, &err);
+
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (ctx.progress)
+        fputs("\r\033[K", stderr);
+
+    enum res_status status = RES_COMPLETED;
+    const char *message = NULL;
+    if (rc == SIM_EINTR) {
+        status = RES_INTERRUPTED;
+        message = "stopped by signal";
+        exit_code = CLI_INTERRUPTED;
+    } else if (rc) {
+        status = RES_FAILED;
+        message = ctx.store_failed ? ctx.store_err.msg : err.msg;
+        fprintf(stderr, "flexbed run: %s\n", message);
+        exit_code = CLI_FAIL;
+    } else {
+        exit_code = CLI_OK;
+    }
+    struct sim_err end_err = {{0}};
+    if (res_run_end(store, ctx.run_id, status, sim_kernel_now(k), message, &end_err)) {
+        fprintf(stderr, "flexbed run: %s\n", end_err.msg);
+        exit_code = CLI_FAIL;
+    }
+
+    struct sim_stats st;
+    sim_kernel_stats(k, &st);
+    char t0[48], t1[48], step[32], span[32];
+    sim_time_format(sc.start, sc.utc_offset_s, t0, sizeof t0);
+    sim_time_format(sim_kernel_now(k), sc.utc_offset_s, t1, sizeof t1);
+    sim_duration_format(sc.step, step, sizeof step);
+    sim_duration_format(sim_kernel_now(k) - sc.start, span, sizeof span);
+    double sim_s = (double)(sim_kernel_now(k) - sc.start) / 1e6;
+    printf("flexbed run: %s (seed %" PRIu64 ")\n", sc.name, sc.seed);
+    printf("  status     %s\n", res_status_name(status));
+    printf("  simulated  %s .. %s (%s, step %s)\n", t0, t1, span, step);
+    printf("  wall       %.3f s (%.0fx real time), %" PRIu64 " events\n", st.wall_s,
+           st.wall_s > 0 ? sim_s / st.wall_s : 0.0, st.events);
+    if (have_speed)
+        printf("  pacing     %gx wall clock, max lag %.3f s\n", speed, st.max_lag_s);
+    printf("  recorded   %d signals, %" PRIu64 " samples\n", ctx.nrec, ctx.samples);
+    printf("  events     %" PRIu64 " info, %" PRIu64 " warnings, %" PRIu64 " alarms\n",
+           ctx.events[0], ctx.events[1], ctx.events[2]);
+    printf("  database   %s\n", out_path);
+    goto done;
+
+store_fail:
+    fprintf(stderr, "flexbed run: %s\n", err.msg);
+    exit_code = CLI_FAIL;
+done:
+    free(ctx.rec_sig);
+    free(ctx.rec_id);
+    free(ctx.rec_val);
+    res_store_close(store);
+    sim_kernel_free(k);
+    scn_scenario_clear(&sc);
+    return exit_code;
+}

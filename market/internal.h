@@ -1,0 +1,94 @@
+/*
+ * internal.h: what the market's source files share and nobody else sees.
+ */
+#ifndef FLEXBED_MARKET_INTERNAL_H
+#define FLEXBED_MARKET_INTERNAL_H
+
+#include <cjson/cJSON.h>
+
+#include "market.h"
+
+/* 128-bit intermediates for money arithmetic (W x us x ueur/kWh overflows
+ * 64 bits); GCC and Clang both provide the type. */
+__extension__ typedef __int128 mkt_i128;
+
+/* Round num/den to the nearest integer, ties away from zero; den > 0. */
+int64_t mkt__div_round(mkt_i128 num, mkt_i128 den);
+
+/* Canonical text of a cJSON tree (see mkt_canonical_json). */
+int mkt__canon_print(const cJSON *item, char **out, struct sim_err *err);
+
+/* A dynamic string buffer. */
+struct mkt_buf {
+    char *p;
+    size_t n, cap;
+    int oom;
+};
+void mkt__buf_put(struct mkt_buf *b, const char *s, size_t n);
+
+/* The engine's state; sqlite statements are prepared on first use. */
+struct mkt_engine {
+    sqlite3 *db;
+    struct mkt_params params;
+    int has_genesis;
+    uint8_t operator_addr[20];
+    int64_t last_seq; /* highest transaction seq written */
+};
+
+/* Execute SQL with no result; returns 0 or SIM_EIO with err. */
+int mkt__exec(sqlite3 *db, const char *sql, struct sim_err *err);
+/* Prepare; returns 0 or SIM_EIO with err. */
+int mkt__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct sim_err *err);
+int mkt__schema(sqlite3 *db, struct sim_err *err);
+/* Prepare sql and bind its parameters from fmt: 'i' int64_t, 's' const char *
+ * (copied), 'b' const void *, int length (copied). */
+int mkt__stmt(sqlite3 *db, sqlite3_stmt **st, struct sim_err *err, const char *sql,
+              const char *fmt, ...);
+/* Prepare, bind and run to completion. */
+int mkt__sql(sqlite3 *db, struct sim_err *err, const char *sql, const char *fmt, ...);
+/* First column of the first row into *v; SIM_ENOENT (err untouched) when
+ * there is no row. */
+int mkt__sql_int(sqlite3 *db, int64_t *v, struct sim_err *err, const char *sql, const char *fmt,
+                 ...);
+
+/* Per-transaction context passed to the action handlers. */
+struct mkt_txctx {
+    mkt_engine *e;
+    const cJSON *root;
+    enum mkt_action action;
+    uint8_t from[20];
+    enum mkt_role role;
+    sim_time_us now;
+    int64_t seq;
+    struct mkt_receipt *rc;
+};
+
+/* Money moves: each checks funds and fails with SIM_ESTATE if short. */
+int mkt__wallet_add(mkt_engine *e, const uint8_t addr[20], int64_t delta_ueur,
+                    struct sim_err *err);
+int mkt__wallet_get(mkt_engine *e, const uint8_t addr[20], int64_t *ueur, struct sim_err *err);
+
+/* JSON member access with clear errors naming the member. */
+int mkt__get_int(const cJSON *o, const char *name, int64_t *v, struct sim_err *err);
+int mkt__get_int_opt(const cJSON *o, const char *name, int64_t *v, int *present,
+                     struct sim_err *err);
+int mkt__get_str(const cJSON *o, const char *name, const char **v, struct sim_err *err);
+int mkt__get_addr(const cJSON *o, const char *name, uint8_t addr[20], struct sim_err *err);
+
+/* Action handlers (match.c, settle.c, engine.c). */
+int mkt__act_match(struct mkt_txctx *c, struct sim_err *err);
+int mkt__act_purchase(struct mkt_txctx *c, struct sim_err *err);
+int mkt__act_delivery(struct mkt_txctx *c, struct sim_err *err);
+int mkt__act_settle(struct mkt_txctx *c, struct sim_err *err);
+/* Release the proposed (not purchased) matches of a request back to their
+ * offers. */
+int mkt__release_matches(mkt_engine *e, int64_t request_id, struct sim_err *err);
+
+/* Ledger rows (ledger.c). */
+void mkt__tx_hash(const char *json, size_t n, const uint8_t sig[MKT_SIG_LEN], sim_time_us t,
+                  uint8_t out[32]);
+int mkt__tx_insert(mkt_engine *e, int64_t seq, sim_time_us t, const uint8_t from[20],
+                   enum mkt_action a, int64_t nonce, const char *json, const uint8_t sig[65],
+                   const uint8_t hash[32], struct sim_err *err);
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * results.h: the result store (SQLite), reports and plots.
+ *
+ * One database per run (or per sweep: several runs in one file). The schema
+ * is documented in docs/results.md. Samples are written through prepared
+ * statements inside batched transactions, so a run writes as it goes and an
+ * interrupted run leaves a consistent database. Nothing here prints to the
+ * terminal: reports are written to a FILE* the caller gives.
+ */
+#ifndef FLEXBED_RESULTS_H
+#define FLEXBED_RESULTS_H
+
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+#include "../sim/sim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct res_store res_store;
+
+enum res_open_mode {
+    RES_OPEN_READ = 0,   /* existing database, read-only */
+    RES_OPEN_CREATE = 1, /* new run database: replaces an existing file */
+    RES_OPEN_APPEND = 2, /* create if missing, keep existing runs */
+};
+
+/* Open (and for CREATE/APPEND, create the schema of) the database at path.
+ * Returns 0 or SIM_EIO / SIM_EINVAL (not a flexbed database) with err. */
+int res_store_open(const char *path, enum res_open_mode mode, res_store **out,
+                   struct sim_err *err);
+/* Commit whatever is pending and close. NULL is ok. */
+void res_store_close(res_store *s);
+/* The underlying connection, for modules that add their own tables
+ * (market, ledger). Borrowed. */
+sqlite3 *res_store_db(res_store *s);
+
+enum res_status {
+    RES_RUNNING = 0,
+    RES_COMPLETED = 1,
+    RES_INTERRUPTED = 2,
+    RES_FAILED = 3,
+};
+const char *res_status_name(enum res_status st);
+
+struct res_run_info {
+    const char *scenario_name;
+    const char *scenario_path;
+    const char *scenario_text;
+    uint64_t seed;
+    sim_time_us sim_start, sim_end, step;
+    int utc_offset_s;
+    const char *version; /* flexbed version */
+};
+
+/* Insert a runs row with status 'running'. */
+int res_run_begin(res_store *s, const struct res_run_info *info, int64_t *run_id,
+                  struct sim_err *err);
+/* Record a signal of the run; *signal_id is its id in the signals table. */
+int res_signal_add(res_store *s, int64_t run_id, const char *name, const char *unit,
+                   const char *component, int64_t *signal_id, struct sim_err *err);
+/* Append samples of n signals at time t (ids[i] with values[i]). Batched:
+ * committed every `batch` rows (default 50000) and on flush/close. Never
+ * allocates. */
+int res_samples(res_store *s, sim_time_us t, const int64_t *ids, const double *values, int n,
+                struct sim_err *err);
+int res_event(res_store *s, int64_t run_id, sim_time_us t, const char *component,
+              const char *kind, int severity, double value, const char *message,
+              struct sim_err *err);
+/* Commit the pending batch. */
+int res_flush(res_store *s, struct sim_err *err);
+/* Mark the run finished with its status and the simulated time reached. */
+int res_run_end(res_store *s, int64_t run_id, enum res_status st, sim_time_us reached,
+                const char *message, struct sim_err *err);
+/* Set the batch size in rows (>= 1). */
+void res_set_batch(res_store *s, int rows);
+
+/* ------------------------------------------------------------------ */
+/* Reports and plots                                                    */
+/* ------------------------------------------------------------------ */
+
+enum res_format { RES_TEXT = 0, RES_JSON = 1, RES_CSV = 2 };
+
+/* Report on every run in the database (summary, signals with min, mean,
+ * max, events) in the given format. */
+int res_report(res_store *s, enum res_format fmt, FILE *out, struct sim_err *err);
+
+/* Draw plots of the database's runs into outdir (created if missing) as PNG
+ * and SVG, by running the gnuplot program. The names of the files written
+ * are appended to `written` (may be NULL), one per line. Returns SIM_ENOENT
+ * with a clear message when gnuplot is not installed. */
+int res_plot(res_store *s, const char *outdir, FILE *written, struct sim_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLEXBED_RESULTS_H */

@@ -1,0 +1,678 @@
+/*
+ * store.c: the SQLite result store a run writes as it goes.
+ *
+ * The schema (docs/results.md) is created here: meta, runs, signals,
+ * samples, events. Writes go through statements prepared once at open, in
+ * one transaction that is opened lazily by the first write and committed
+ * every `batch` rows, on res_flush, res_run_end and res_store_close. So an
+ * interrupted run leaves every committed batch readable and consistent, and
+ * the hot path (res_samples) is bind, step, reset: no allocation of ours.
+ *
+ * samples is a plain rowid table without an index while a run writes,
+ * because appending to one B-tree is what makes a million rows per second
+ * possible; the (signal_id, t_us) index readers want is built by
+ * res_run_end (and, as insurance, by res_store_close).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define RES_DEFAULT_BATCH 50000
+
+struct res_store {
+    sqlite3 *db;
+    int readonly;
+    int in_tx;   /* a write transaction is open */
+    int batch;   /* commit after this many rows */
+    int pending; /* rows written in the open transaction */
+    sqlite3_stmt *begin, *commit;
+    sqlite3_stmt *ins_sample, *ins_event, *ins_signal, *ins_run, *upd_run;
+    char path[]; /* as given to res_store_open */
+};
+
+/* The schema. Other modules (market, ledger) add their own tables through
+ * res_store_db() with CREATE TABLE IF NOT EXISTS; nothing here assumes
+ * these are the only tables. samples has no foreign key on purpose: the
+ * parent lookup per row would cost a third of the write rate. */
+static const char schema_sql[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE runs(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  scenario_name TEXT NOT NULL,\n"
+    "  scenario_path TEXT,\n"
+    "  scenario_text TEXT,\n"
+    "  seed INTEGER NOT NULL,\n"
+    "  flexbed_version TEXT NOT NULL,\n"
+    "  started_at TEXT NOT NULL,\n"
+    "  finished_at TEXT,\n"
+    "  sim_start_us INTEGER NOT NULL,\n"
+    "  sim_end_us INTEGER NOT NULL,\n"
+    "  step_us INTEGER NOT NULL,\n"
+    "  sim_reached_us INTEGER,\n"
+    "  utc_offset_s INTEGER NOT NULL DEFAULT 0,\n"
+    "  status TEXT NOT NULL DEFAULT 'running'\n"
+    "    CHECK (status IN ('running','completed','interrupted','failed')),\n"
+    "  message TEXT);\n"
+    "CREATE TABLE signals(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  name TEXT NOT NULL,\n"
+    "  unit TEXT NOT NULL,\n"
+    "  component TEXT,\n"
+    "  UNIQUE(run_id, name));\n"
+    "CREATE TABLE samples(\n"
+    "  signal_id INTEGER NOT NULL,\n"
+    "  t_us INTEGER NOT NULL,\n"
+    "  value REAL);\n"
+    "CREATE TABLE events(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  t_us INTEGER NOT NULL,\n"
+    "  component TEXT,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  severity INTEGER NOT NULL CHECK (severity BETWEEN 0 AND 2),\n"
+    "  value REAL,\n"
+    "  message TEXT);\n"
+    "CREATE INDEX events_run_t ON events(run_id, t_us);\n";
+
+static const char index_sql[] =
+    "CREATE INDEX IF NOT EXISTS samples_signal_t ON samples(signal_id, t_us)";
+
+const char *res_status_name(enum res_status st)
+{
+    switch (st) {
+    case RES_RUNNING: return "running";
+    case RES_COMPLETED: return "completed";
+    case RES_INTERRUPTED: return "interrupted";
+    case RES_FAILED: return "failed";
+    }
+    return "unknown";
+}
+
+sqlite3 *res_store_db(res_store *s)
+{
+    return s ? s->db : NULL;
+}
+
+const char *res_store_path(const res_store *s)
+{
+    return s->path;
+}
+
+char *res_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void res_set_batch(res_store *s, int rows)
+{
+    if (s)
+        s->batch = rows >= 1 ? rows : 1;
+}
+
+static int db_fail(res_store *s, int code, const char *what, struct sim_err *err)
+{
+    return sim_errf(err, code, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+static int exec(res_store *s, const char *sql, const char *what, struct sim_err *err)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(s, SIM_EIO, what, err);
+    return 0;
+}
+
+/* Wall clock as ISO 8601 UTC text: the only wall-clock value stored. */
+static void wall_now(char *buf, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int tx_begin(res_store *s, struct sim_err *err)
+{
+    if (s->in_tx)
+        return 0;
+    int rc = sqlite3_step(s->begin);
+    sqlite3_reset(s->begin);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, SIM_EIO, "begin transaction", err);
+    s->in_tx = 1;
+    s->pending = 0;
+    return 0;
+}
+
+static int tx_commit(res_store *s, struct sim_err *err)
+{
+    if (!s->in_tx)
+        return 0;
+    int rc = sqlite3_step(s->commit);
+    sqlite3_reset(s->commit);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, SIM_EIO, "commit", err);
+    s->in_tx = 0;
+    s->pending = 0;
+    return 0;
+}
+
+int res_flush(res_store *s, struct sim_err *err)
+{
+    if (!s || s->readonly)
+        return 0;
+    return tx_commit(s, err);
+}
+
+/* Delete path and its WAL companions (RES_OPEN_CREATE). */
+static int remove_db_files(const char *path, struct sim_err *err)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    char buf[PATH_MAX];
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        if ((size_t)snprintf(buf, sizeof buf, "%s%s", path, suffix[i]) >= sizeof buf)
+            return sim_errf(err, SIM_EINVAL, "%s: path too long", path);
+        if (unlink(buf) != 0 && errno != ENOENT)
+            return sim_errf(err, SIM_EIO, "%s: cannot replace: %s", buf, strerror(errno));
+    }
+    return 0;
+}
+
+/* A clear message when the directory that should hold path is missing. */
+static int check_parent_dir(const char *path, struct sim_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return 0;
+    char dir[PATH_MAX];
+    size_t n = (size_t)(slash - path);
+    if (n == 0)
+        return 0;
+    if (n >= sizeof dir)
+        return sim_errf(err, SIM_EINVAL, "%s: path too long", path);
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return sim_errf(err, SIM_EIO, "%s: directory %s does not exist", path, dir);
+    if (!S_ISDIR(st.st_mode))
+        return sim_errf(err, SIM_EIO, "%s: %s is not a directory", path, dir);
+    return 0;
+}
+
+/* Is this a flexbed database? Distinguishes "not SQLite at all", "SQLite
+ * but someone else's", "empty" (*empty = 1) and "too new". */
+static int check_flexbed(res_store *s, int *empty, struct sim_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    *empty = 0;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_schema", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        int ext = sqlite3_errcode(s->db);
+        sqlite3_finalize(st);
+        if (ext == SQLITE_NOTADB)
+            return sim_errf(err, SIM_EINVAL, "%s: not a SQLite database (so not a flexbed result "
+                                             "database)",
+                            s->path);
+        return db_fail(s, SIM_EIO, "cannot read", err);
+    }
+    int ntables = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (ntables == 0) {
+        *empty = 1;
+        return 0;
+    }
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT (SELECT value FROM meta WHERE key = 'application'),"
+                            " (SELECT value FROM meta WHERE key = 'schema_version')",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return sim_errf(err, SIM_EINVAL,
+                        "%s: not a flexbed result database (SQLite, but no meta table)",
+                        s->path);
+    }
+    rc = sqlite3_step(st);
+    const char *app = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int version = rc == SQLITE_ROW ? sqlite3_column_int(st, 1) : 0;
+    if (!app || strcmp(app, "flexbed") != 0) {
+        sqlite3_finalize(st);
+        return sim_errf(err, SIM_EINVAL,
+                        "%s: not a flexbed result database (meta.application is not 'flexbed')",
+                        s->path);
+    }
+    sqlite3_finalize(st);
+    if (version < 1 || version > RES_SCHEMA_VERSION)
+        return sim_errf(err, SIM_EINVAL,
+                        "%s: result schema version %d, this flexbed reads versions 1 to %d",
+                        s->path, version, RES_SCHEMA_VERSION);
+    return 0;
+}
+
+static int create_schema(res_store *s, struct sim_err *err)
+{
+    int rc = exec(s, "BEGIN", "create schema", err);
+    if (rc)
+        return rc;
+    if ((rc = exec(s, schema_sql, "create schema", err)))
+        goto fail;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO meta(key, value) VALUES ('application', 'flexbed'),"
+             " ('schema_version', '%d'), ('created_by', 'flexbed %s')",
+             RES_SCHEMA_VERSION, FLEXBED_VERSION);
+    if ((rc = exec(s, sql, "create schema", err)))
+        goto fail;
+    return exec(s, "COMMIT", "create schema", err);
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static int prepare(res_store *s, const char *sql, sqlite3_stmt **st, struct sim_err *err)
+{
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+        return db_fail(s, SIM_EIO, "prepare", err);
+    return 0;
+}
+
+static int prepare_writes(res_store *s, struct sim_err *err)
+{
+    int rc;
+    if ((rc = prepare(s, "BEGIN", &s->begin, err)) || (rc = prepare(s, "COMMIT", &s->commit, err)) ||
+        (rc = prepare(s, "INSERT INTO samples(signal_id, t_us, value) VALUES (?, ?, ?)",
+                      &s->ins_sample, err)) ||
+        (rc = prepare(s,
+                      "INSERT INTO events(run_id, t_us, component, kind, severity, value, "
+                      "message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      &s->ins_event, err)) ||
+        (rc = prepare(s,
+                      "INSERT INTO signals(run_id, name, unit, component) VALUES (?, ?, ?, ?)",
+                      &s->ins_signal, err)) ||
+        (rc = prepare(s,
+                      "INSERT INTO runs(scenario_name, scenario_path, scenario_text, seed, "
+                      "flexbed_version, started_at, sim_start_us, sim_end_us, step_us, "
+                      "utc_offset_s, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+                      &s->ins_run, err)) ||
+        (rc = prepare(s,
+                      "UPDATE runs SET status = ?, sim_reached_us = ?, finished_at = ?, "
+                      "message = ? WHERE id = ?",
+                      &s->upd_run, err)))
+        return rc;
+    return 0;
+}
+
+int res_store_open(const char *path, enum res_open_mode mode, res_store **out,
+                   struct sim_err *err)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return sim_errf(err, SIM_EINVAL, "result database: empty path");
+    if (mode != RES_OPEN_READ && mode != RES_OPEN_CREATE && mode != RES_OPEN_APPEND)
+        return sim_errf(err, SIM_EINVAL, "%s: bad open mode %d", path, (int)mode);
+    int rc;
+    struct stat st;
+    if (mode == RES_OPEN_READ) {
+        if (stat(path, &st) != 0)
+            return sim_errf(err, SIM_EIO, "%s: cannot open result database: %s", path,
+                            strerror(errno));
+        if (S_ISDIR(st.st_mode))
+            return sim_errf(err, SIM_EINVAL, "%s: is a directory, not a result database", path);
+    } else {
+        if ((rc = check_parent_dir(path, err)))
+            return rc;
+        if (mode == RES_OPEN_CREATE && (rc = remove_db_files(path, err)))
+            return rc;
+    }
+
+    size_t len = strlen(path);
+    res_store *s = calloc(1, sizeof *s + len + 1);
+    if (!s)
+        return sim_errf(err, SIM_ENOMEM, "%s: out of memory", path);
+    memcpy(s->path, path, len + 1);
+    s->readonly = mode == RES_OPEN_READ;
+    s->batch = RES_DEFAULT_BATCH;
+
+    int flags = s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        rc = s->db ? db_fail(s, SIM_EIO, "cannot open", err)
+                   : sim_errf(err, SIM_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 0);
+    /* Another process (a report during a run) may hold a lock briefly. */
+    sqlite3_busy_timeout(s->db, 5000);
+
+    int empty = 0;
+    if ((rc = check_flexbed(s, &empty, err)))
+        goto fail;
+    if (s->readonly && empty) {
+        rc = sim_errf(err, SIM_EINVAL, "%s: not a flexbed result database (empty file)", path);
+        goto fail;
+    }
+    if (!s->readonly) {
+        /* page_size only takes effect before the first table is written;
+         * 16 KiB pages fill fewer B-tree nodes per row than the default 4
+         * KiB (measured with `flexbed bench store`, see docs/results.md). */
+        if (empty && (rc = exec(s, "PRAGMA page_size = 16384", "set page size", err)))
+            goto fail;
+        if ((rc = exec(s,
+                       "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                       " PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;"
+                       " PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384",
+                       "configure", err)))
+            goto fail;
+        if (empty && (rc = create_schema(s, err)))
+            goto fail;
+        if ((rc = prepare_writes(s, err)))
+            goto fail;
+    } else {
+        if ((rc = exec(s, "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;"
+                          " PRAGMA temp_store = MEMORY",
+                       "configure", err)))
+            goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    res_store_close(s);
+    return rc;
+}
+
+void res_store_close(res_store *s)
+{
+    if (!s)
+        return;
+    if (!s->readonly && s->db) {
+        tx_commit(s, NULL);
+        /* A run that never reached res_run_end still gets its index. */
+        if (s->begin)
+            sqlite3_exec(s->db, index_sql, NULL, NULL, NULL);
+    }
+    sqlite3_finalize(s->begin);
+    sqlite3_finalize(s->commit);
+    sqlite3_finalize(s->ins_sample);
+    sqlite3_finalize(s->ins_event);
+    sqlite3_finalize(s->ins_signal);
+    sqlite3_finalize(s->ins_run);
+    sqlite3_finalize(s->upd_run);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static int check_writable(res_store *s, const char *what, struct sim_err *err)
+{
+    if (!s)
+        return sim_errf(err, SIM_EINVAL, "%s: no result store", what);
+    if (s->readonly)
+        return sim_errf(err, SIM_ESTATE, "%s: %s: database opened read-only", s->path, what);
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Step a bound insert/update and reset it; returns the sqlite code. */
+static int step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int res_run_begin(res_store *s, const struct res_run_info *info, int64_t *run_id,
+                  struct sim_err *err)
+{
+    int rc = check_writable(s, "run begin", err);
+    if (rc)
+        return rc;
+    if (!info || !info->scenario_name)
+        return sim_errf(err, SIM_EINVAL, "%s: run begin: no scenario name", s->path);
+    if ((rc = tx_begin(s, err)))
+        return rc;
+    char started[32];
+    wall_now(started, sizeof started);
+    sqlite3_stmt *st = s->ins_run;
+    bind_text(st, 1, info->scenario_name);
+    bind_text(st, 2, info->scenario_path);
+    bind_text(st, 3, info->scenario_text);
+    /* uint64 seeds above INT64_MAX are stored as their two's complement. */
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)info->seed);
+    bind_text(st, 5, info->version ? info->version : FLEXBED_VERSION);
+    bind_text(st, 6, started);
+    sqlite3_bind_int64(st, 7, info->sim_start);
+    sqlite3_bind_int64(st, 8, info->sim_end);
+    sqlite3_bind_int64(st, 9, info->step);
+    sqlite3_bind_int(st, 10, info->utc_offset_s);
+    if (step_reset(st) != SQLITE_DONE)
+        return db_fail(s, SIM_EIO, "insert run", err);
+    if (run_id)
+        *run_id = sqlite3_last_insert_rowid(s->db);
+    s->pending++;
+    return 0;
+}
+
+int res_signal_add(res_store *s, int64_t run_id, const char *name, const char *unit,
+                   const char *component, int64_t *signal_id, struct sim_err *err)
+{
+    int rc = check_writable(s, "add signal", err);
+    if (rc)
+        return rc;
+    if (!name || !*name)
+        return sim_errf(err, SIM_EINVAL, "%s: add signal: empty name", s->path);
+    if ((rc = tx_begin(s, err)))
+        return rc;
+    sqlite3_stmt *st = s->ins_signal;
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_text(st, 2, name);
+    bind_text(st, 3, unit ? unit : "");
+    bind_text(st, 4, component);
+    rc = step_reset(st);
+    if (rc == SQLITE_CONSTRAINT) {
+        /* Unique (run_id, name) or the run does not exist. */
+        return sim_errf(err, SIM_EEXIST, "%s: signal %s of run %lld: %s", s->path, name,
+                        (long long)run_id, sqlite3_errmsg(s->db));
+    }
+    if (rc != SQLITE_DONE)
+        return db_fail(s, SIM_EIO, "insert signal", err);
+    if (signal_id)
+        *signal_id = sqlite3_last_insert_rowid(s->db);
+    s->pending++;
+    return 0;
+}
+
+int res_samples(res_store *s, sim_time_us t, const int64_t *ids, const double *values, int n,
+                struct sim_err *err)
+{
+    int rc = check_writable(s, "write samples", err);
+    if (rc)
+        return rc;
+    if ((rc = tx_begin(s, err)))
+        return rc;
+    sqlite3_stmt *st = s->ins_sample;
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, ids[i]);
+        sqlite3_bind_int64(st, 2, t);
+        /* NaN cannot be stored as REAL: SQLite turns it into NULL. */
+        sqlite3_bind_double(st, 3, values[i]);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return db_fail(s, SIM_EIO, "insert sample", err);
+    }
+    s->pending += n;
+    /* Commit at an instant's boundary so a batch never splits an instant. */
+    if (s->pending >= s->batch)
+        return tx_commit(s, err);
+    return 0;
+}
+
+int res_event(res_store *s, int64_t run_id, sim_time_us t, const char *component,
+              const char *kind, int severity, double value, const char *message,
+              struct sim_err *err)
+{
+    int rc = check_writable(s, "write event", err);
+    if (rc)
+        return rc;
+    if (!kind || !*kind)
+        return sim_errf(err, SIM_EINVAL, "%s: event without a kind", s->path);
+    if (severity < 0 || severity > 2)
+        return sim_errf(err, SIM_EINVAL, "%s: event %s: severity %d not in 0..2", s->path, kind,
+                        severity);
+    if ((rc = tx_begin(s, err)))
+        return rc;
+    sqlite3_stmt *st = s->ins_event;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, t);
+    bind_text(st, 3, component);
+    bind_text(st, 4, kind);
+    sqlite3_bind_int(st, 5, severity);
+    sqlite3_bind_double(st, 6, value);
+    bind_text(st, 7, message);
+    rc = step_reset(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return sim_errf(err, SIM_EINVAL, "%s: event %s of run %lld: %s", s->path, kind,
+                        (long long)run_id, sqlite3_errmsg(s->db));
+    if (rc != SQLITE_DONE)
+        return db_fail(s, SIM_EIO, "insert event", err);
+    if (++s->pending >= s->batch)
+        return tx_commit(s, err);
+    return 0;
+}
+
+int res_run_end(res_store *s, int64_t run_id, enum res_status st, sim_time_us reached,
+                const char *message, struct sim_err *err)
+{
+    int rc = check_writable(s, "run end", err);
+    if (rc)
+        return rc;
+    if ((int)st < RES_RUNNING || (int)st > RES_FAILED)
+        return sim_errf(err, SIM_EINVAL, "%s: run end: bad status %d", s->path, (int)st);
+    if ((rc = tx_begin(s, err)))
+        return rc;
+    char finished[32];
+    wall_now(finished, sizeof finished);
+    sqlite3_stmt *u = s->upd_run;
+    bind_text(u, 1, res_status_name(st));
+    sqlite3_bind_int64(u, 2, reached);
+    bind_text(u, 3, finished);
+    bind_text(u, 4, message);
+    sqlite3_bind_int64(u, 5, run_id);
+    if (step_reset(u) != SQLITE_DONE)
+        return db_fail(s, SIM_EIO, "update run", err);
+    if (sqlite3_changes(s->db) != 1) {
+        tx_commit(s, NULL);
+        return sim_errf(err, SIM_ENOENT, "%s: run end: no run %lld", s->path, (long long)run_id);
+    }
+    if ((rc = tx_commit(s, err)))
+        return rc;
+    return exec(s, index_sql, "build samples index", err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading runs back (shared by report.c and plot.c)                   */
+/* ------------------------------------------------------------------ */
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *v = sqlite3_column_text(st, i);
+    return v ? strdup((const char *)v) : NULL;
+}
+
+void res_runs_free(struct res_run_row *rows, int n)
+{
+    for (int i = 0; rows && i < n; i++) {
+        free(rows[i].scenario_name);
+        free(rows[i].scenario_path);
+        free(rows[i].version);
+        free(rows[i].started_at);
+        free(rows[i].finished_at);
+        free(rows[i].status);
+        free(rows[i].message);
+    }
+    free(rows);
+}
+
+int res_runs_load(res_store *s, struct res_run_row **rows, int *n, struct sim_err *err)
+{
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, scenario_name, scenario_path, flexbed_version, started_at,"
+                           " finished_at, status, message, seed, sim_start_us, sim_end_us,"
+                           " step_us, sim_reached_us, utc_offset_s FROM runs ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, SIM_EIO, "read runs", err);
+    struct res_run_row *v = NULL;
+    int count = 0, cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            int ncap = cap ? cap * 2 : 8;
+            struct res_run_row *nv = realloc(v, (size_t)ncap * sizeof *nv);
+            if (!nv) {
+                rc = sim_errf(err, SIM_ENOMEM, "%s: out of memory", s->path);
+                goto fail;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        struct res_run_row *r = &v[count++];
+        memset(r, 0, sizeof *r);
+        r->id = sqlite3_column_int64(st, 0);
+        r->scenario_name = col_dup(st, 1);
+        r->scenario_path = col_dup(st, 2);
+        r->version = col_dup(st, 3);
+        r->started_at = col_dup(st, 4);
+        r->finished_at = col_dup(st, 5);
+        r->status = col_dup(st, 6);
+        r->message = col_dup(st, 7);
+        r->seed = (uint64_t)sqlite3_column_int64(st, 8);
+        r->sim_start = sqlite3_column_int64(st, 9);
+        r->sim_end = sqlite3_column_int64(st, 10);
+        r->step = sqlite3_column_int64(st, 11);
+        r->sim_reached = sqlite3_column_type(st, 12) == SQLITE_NULL
+                             ? SIM_TIME_NEVER
+                             : sqlite3_column_int64(st, 12);
+        r->utc_offset_s = sqlite3_column_int(st, 13);
+        if (!r->scenario_name || !r->version || !r->started_at || !r->status) {
+            rc = sim_errf(err, SIM_ENOMEM, "%s: out of memory", s->path);
+            goto fail;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_fail(s, SIM_EIO, "read runs", err);
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    *rows = v;
+    *n = count;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    res_runs_free(v, count);
+    return rc;
+}
+
+void res_fmt_double(double v, char *buf, size_t n)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
