@@ -38,14 +38,16 @@ void scn_path_join(char *out, size_t n, const char *path, const char *key)
         return;
     if (!path)
         path = "";
-    if (!key || !*key)
-        snprintf(out, n, "%s", path);
-    else if (!*path)
-        snprintf(out, n, "%s", key);
-    else if (key[0] == '[')
-        snprintf(out, n, "%s%s", path, key);
-    else
-        snprintf(out, n, "%s.%s", path, key);
+    /* Built by hand, cut at n - 1 bytes: a path longer than the buffer
+     * still gives a readable message. */
+    size_t used = 0;
+    const char *parts[3] = {path, "", key ? key : ""};
+    if (*path && key && *key && key[0] != '[')
+        parts[1] = ".";
+    for (int i = 0; i < 3; i++)
+        for (const char *p = parts[i]; *p && used + 1 < n; p++)
+            out[used++] = *p;
+    out[used] = '\0';
 }
 
 static int vscn_errf(const char *file, const char *path, const char *key, struct sim_err *err,
@@ -563,7 +565,7 @@ static int check_component(const struct scn_registry *reg, const char *file, con
     struct scn_obj c;
     snprintf(path, sizeof path, "components[%d]", i);
     int rc = scn_obj_init(&c, file, path, item, err);
-    const char *name, *tname;
+    const char *name = NULL, *tname = NULL;
     if (!rc)
         rc = scn_string(&c, "name", 1, NULL, &name, err);
     if (!rc)
