@@ -127,6 +127,7 @@ void mkt_params_default(struct mkt_params *p)
     p->pricing = MKT_PAY_AS_BID;
     p->payout_rule = MKT_PAY_AS_DELIVERED;
     p->settle_fee_ppm = 0;
+    p->payout_fee_ueur = 0;
     p->penalty_threshold_ppm = 900000;
     p->penalty_ppm = 100000;
 }
@@ -189,6 +190,13 @@ static int params_from_json(const cJSON *o, struct mkt_params *p, struct sim_err
             return sim_errf(err, SIM_EINVAL, "params.settle_fee_ppm: must be in 0..1000000");
         p->settle_fee_ppm = v;
     }
+    if ((rc = mkt__get_int_opt(o, "payout_fee_ueur", &v, &present, err)))
+        return rc;
+    if (present) {
+        if (v < 0)
+            return sim_errf(err, SIM_EINVAL, "params.payout_fee_ueur: must be >= 0");
+        p->payout_fee_ueur = v;
+    }
     if ((rc = mkt__get_int_opt(o, "penalty_threshold_ppm", &v, &present, err)))
         return rc;
     if (present) {
@@ -242,6 +250,7 @@ static cJSON *params_to_json(const struct mkt_params *p)
     cJSON_AddStringToObject(o, "pricing", pricing_name(p->pricing));
     cJSON_AddStringToObject(o, "payout_rule", payout_rule_name(p->payout_rule));
     cJSON_AddNumberToObject(o, "settle_fee_ppm", (double)p->settle_fee_ppm);
+    cJSON_AddNumberToObject(o, "payout_fee_ueur", (double)p->payout_fee_ueur);
     cJSON_AddNumberToObject(o, "penalty_threshold_ppm", (double)p->penalty_threshold_ppm);
     cJSON_AddNumberToObject(o, "penalty_ppm", (double)p->penalty_ppm);
     return o;
@@ -424,8 +433,8 @@ static int act_asset_add(struct mkt_txctx *c, struct sim_err *err)
     int rc = asset_fields(c->root, &f, err);
     if (rc)
         return rc;
-    enum mkt_asset_type t;
-    asset_type_parse(f.type, &t);
+    enum mkt_asset_type t = MKT_ASSET_OTHER;
+    asset_type_parse(f.type, &t); /* checked by asset_fields */
     char a[MKT_ADDR_STRLEN];
     mkt_address_format(c->from, a);
     rc = mkt__sql(c->e->db, err,
@@ -474,8 +483,8 @@ static int act_asset_edit(struct mkt_txctx *c, struct sim_err *err)
     mkt__sql_int(c->e->db, &removed, err, "SELECT removed FROM mkt_assets WHERE id=?", "i", id);
     if (removed)
         return sim_errf(err, SIM_ESTATE, "id: asset %lld was removed", (long long)id);
-    enum mkt_asset_type t;
-    asset_type_parse(f.type, &t);
+    enum mkt_asset_type t = MKT_ASSET_OTHER;
+    asset_type_parse(f.type, &t); /* checked by asset_fields */
     return mkt__sql(c->e->db, err,
                     "UPDATE mkt_assets SET type=?, name=?, location=?, p_min_w=?, p_max_w=?,"
                     " soc_min_ppm=?, soc_max_ppm=? WHERE id=?",
@@ -849,8 +858,11 @@ int mkt_submit(mkt_engine *e, const char *json, const uint8_t sig[MKT_SIG_LEN], 
         rc = mkt__wallet_add(e, from, -e->params.tx_fee_ueur, err);
         if (!rc)
             rc = mkt__wallet_add(e, e->operator_addr, e->params.tx_fee_ueur, err);
-        if (rc == SIM_ESTATE)
-            rc = sim_errf(err, SIM_ESTATE, "fee: %s", err->msg);
+        if (rc == SIM_ESTATE) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg); /* sim_errf must not read what it writes */
+            rc = sim_errf(err, SIM_ESTATE, "fee: %s", why);
+        }
         rcpt->fee_ueur = e->params.tx_fee_ueur;
     }
     if (!rc)
@@ -1086,91 +1098,159 @@ static void col_text(sqlite3_stmt *st, int col, char *out, size_t n)
     snprintf(out, n, "%s", s ? s : "");
 }
 
-int mkt_offer_get(mkt_engine *e, int64_t id, struct mkt_offer *o, struct sim_err *err)
+#define OFFER_COLS                                                                          \
+    "SELECT id, asset_id, fsp, start_us, end_us, valid_until_us, p_w, price_ueur_per_kwh,"  \
+    " remaining_w, seq, state, location FROM mkt_offers "
+#define REQUEST_COLS                                                                        \
+    "SELECT id, dso, location, start_us, end_us, p_w, max_price_ueur_per_kwh, unmet_w, seq," \
+    " state FROM mkt_requests "
+#define ASSET_COLS                                                                          \
+    "SELECT id, owner, type, name, location, p_min_w, p_max_w, soc_min_ppm, soc_max_ppm,"   \
+    " removed FROM mkt_assets "
+
+static void offer_row(sqlite3_stmt *st, void *out)
 {
+    struct mkt_offer *o = out;
+    memset(o, 0, sizeof *o);
+    o->id = sqlite3_column_int64(st, 0);
+    o->asset_id = sqlite3_column_int64(st, 1);
+    col_addr(st, 2, o->fsp);
+    o->start = sqlite3_column_int64(st, 3);
+    o->end = sqlite3_column_int64(st, 4);
+    o->valid_until = sqlite3_column_int64(st, 5);
+    o->p_w = sqlite3_column_int64(st, 6);
+    o->price_ueur_per_kwh = sqlite3_column_int64(st, 7);
+    o->remaining_w = sqlite3_column_int64(st, 8);
+    o->seq = sqlite3_column_int64(st, 9);
+    o->state = (enum mkt_state)sqlite3_column_int(st, 10);
+    col_text(st, 11, o->location, sizeof o->location);
+}
+
+static void request_row(sqlite3_stmt *st, void *out)
+{
+    struct mkt_request *r = out;
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    col_addr(st, 1, r->dso);
+    col_text(st, 2, r->location, sizeof r->location);
+    r->start = sqlite3_column_int64(st, 3);
+    r->end = sqlite3_column_int64(st, 4);
+    r->p_w = sqlite3_column_int64(st, 5);
+    r->max_price_ueur_per_kwh = sqlite3_column_int64(st, 6);
+    r->unmet_w = sqlite3_column_int64(st, 7);
+    r->seq = sqlite3_column_int64(st, 8);
+    r->state = (enum mkt_state)sqlite3_column_int(st, 9);
+}
+
+static void asset_row(sqlite3_stmt *st, void *out)
+{
+    struct mkt_asset *a = out;
+    memset(a, 0, sizeof *a);
+    a->id = sqlite3_column_int64(st, 0);
+    col_addr(st, 1, a->owner);
+    a->type = (enum mkt_asset_type)sqlite3_column_int(st, 2);
+    col_text(st, 3, a->name, sizeof a->name);
+    col_text(st, 4, a->location, sizeof a->location);
+    a->p_min_w = sqlite3_column_int64(st, 5);
+    a->p_max_w = sqlite3_column_int64(st, 6);
+    a->soc_min_ppm = sqlite3_column_int64(st, 7);
+    a->soc_max_ppm = sqlite3_column_int64(st, 8);
+    a->removed = sqlite3_column_int(st, 9);
+}
+
+/* One row by id through a row decoder. */
+static int get_one(mkt_engine *e, const char *cols, const char *what, int64_t id,
+                   void (*row)(sqlite3_stmt *, void *), void *out, struct sim_err *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "%sWHERE id=?", cols);
     sqlite3_stmt *st;
-    int rc = mkt__stmt(e->db, &st, err,
-                       "SELECT id, asset_id, fsp, start_us, end_us, valid_until_us, p_w,"
-                       " price_ueur_per_kwh, remaining_w, seq, state, location FROM mkt_offers"
-                       " WHERE id=?",
-                       "i", id);
+    int rc = mkt__stmt(e->db, &st, err, sql, "i", id);
     if (rc)
         return rc;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        memset(o, 0, sizeof *o);
-        o->id = sqlite3_column_int64(st, 0);
-        o->asset_id = sqlite3_column_int64(st, 1);
-        col_addr(st, 2, o->fsp);
-        o->start = sqlite3_column_int64(st, 3);
-        o->end = sqlite3_column_int64(st, 4);
-        o->valid_until = sqlite3_column_int64(st, 5);
-        o->p_w = sqlite3_column_int64(st, 6);
-        o->price_ueur_per_kwh = sqlite3_column_int64(st, 7);
-        o->remaining_w = sqlite3_column_int64(st, 8);
-        o->seq = sqlite3_column_int64(st, 9);
-        o->state = (enum mkt_state)sqlite3_column_int(st, 10);
-        col_text(st, 11, o->location, sizeof o->location);
-    } else {
-        rc = sim_errf(err, SIM_ENOENT, "no offer %lld", (long long)id);
-    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+        row(st, out);
+    else
+        rc = sim_errf(err, SIM_ENOENT, "no %s %lld", what, (long long)id);
     sqlite3_finalize(st);
     return rc;
+}
+
+int mkt_offer_get(mkt_engine *e, int64_t id, struct mkt_offer *o, struct sim_err *err)
+{
+    return get_one(e, OFFER_COLS, "offer", id, offer_row, o, err);
 }
 
 int mkt_request_get(mkt_engine *e, int64_t id, struct mkt_request *r, struct sim_err *err)
 {
-    sqlite3_stmt *st;
-    int rc = mkt__stmt(e->db, &st, err,
-                       "SELECT id, dso, location, start_us, end_us, p_w, max_price_ueur_per_kwh,"
-                       " unmet_w, seq, state FROM mkt_requests WHERE id=?",
-                       "i", id);
-    if (rc)
-        return rc;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        memset(r, 0, sizeof *r);
-        r->id = sqlite3_column_int64(st, 0);
-        col_addr(st, 1, r->dso);
-        col_text(st, 2, r->location, sizeof r->location);
-        r->start = sqlite3_column_int64(st, 3);
-        r->end = sqlite3_column_int64(st, 4);
-        r->p_w = sqlite3_column_int64(st, 5);
-        r->max_price_ueur_per_kwh = sqlite3_column_int64(st, 6);
-        r->unmet_w = sqlite3_column_int64(st, 7);
-        r->seq = sqlite3_column_int64(st, 8);
-        r->state = (enum mkt_state)sqlite3_column_int(st, 9);
-    } else {
-        rc = sim_errf(err, SIM_ENOENT, "no request %lld", (long long)id);
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return get_one(e, REQUEST_COLS, "request", id, request_row, r, err);
 }
 
 int mkt_asset_get(mkt_engine *e, int64_t id, struct mkt_asset *a, struct sim_err *err)
 {
+    return get_one(e, ASSET_COLS, "asset", id, asset_row, a, err);
+}
+
+/* Listing (Table II's "list"): reads change no state, but the role rule
+ * applies and a refused listing is logged like a refused action. The
+ * operator (the platform) sees everything; others see their own. */
+static int list_rows(mkt_engine *e, const uint8_t viewer[20], enum mkt_action as, const char *what,
+                     const char *cols, const char *owner_col, int64_t after_id,
+                     void (*row)(sqlite3_stmt *, void *), void *out, size_t size, size_t max,
+                     size_t *n, sim_time_us now, struct sim_err *err)
+{
+    *n = 0;
+    char me[MKT_ADDR_STRLEN], action[32];
+    mkt_address_format(viewer, me);
+    snprintf(action, sizeof action, "list_%s", what);
+    int64_t role = -1;
+    struct sim_err e2;
+    if (mkt__sql_int(e->db, &role, &e2, "SELECT role FROM mkt_participants WHERE address=?", "s",
+                     me))
+        return refuse(e, now, viewer, action, NULL,
+                      sim_errf(err, SIM_ESTATE, "%s: %s is not a participant", action, me), err);
+    if (role != MKT_ROLE_OPERATOR && !mkt_role_may((enum mkt_role)role, as))
+        return refuse(e, now, viewer, action, NULL,
+                      sim_errf(err, SIM_ESTATE, "%s: not allowed for the %s role", action,
+                               mkt_role_name((enum mkt_role)role)),
+                      err);
+    char sql[512];
+    snprintf(sql, sizeof sql, "%sWHERE id>? AND (? OR %s=?) ORDER BY id LIMIT ?", cols, owner_col);
     sqlite3_stmt *st;
-    int rc = mkt__stmt(e->db, &st, err,
-                       "SELECT id, owner, type, name, location, p_min_w, p_max_w, soc_min_ppm,"
-                       " soc_max_ppm, removed FROM mkt_assets WHERE id=?",
-                       "i", id);
+    int rc = mkt__stmt(e->db, &st, err, sql, "iisi", after_id, (int64_t)(role == MKT_ROLE_OPERATOR),
+                       me, (int64_t)max);
     if (rc)
         return rc;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        memset(a, 0, sizeof *a);
-        a->id = sqlite3_column_int64(st, 0);
-        col_addr(st, 1, a->owner);
-        a->type = (enum mkt_asset_type)sqlite3_column_int(st, 2);
-        col_text(st, 3, a->name, sizeof a->name);
-        col_text(st, 4, a->location, sizeof a->location);
-        a->p_min_w = sqlite3_column_int64(st, 5);
-        a->p_max_w = sqlite3_column_int64(st, 6);
-        a->soc_min_ppm = sqlite3_column_int64(st, 7);
-        a->soc_max_ppm = sqlite3_column_int64(st, 8);
-        a->removed = sqlite3_column_int(st, 9);
-    } else {
-        rc = sim_errf(err, SIM_ENOENT, "no asset %lld", (long long)id);
-    }
+    size_t k = 0;
+    while (k < max && sqlite3_step(st) == SQLITE_ROW)
+        row(st, (char *)out + size * k++);
     sqlite3_finalize(st);
-    return rc;
+    *n = k;
+    return 0;
+}
+
+int mkt_asset_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
+                   struct mkt_asset *out, size_t max, size_t *n, sim_time_us now,
+                   struct sim_err *err)
+{
+    return list_rows(e, viewer, MKT_ACT_ASSET_ADD, "assets", ASSET_COLS, "owner", after_id,
+                     asset_row, out, sizeof *out, max, n, now, err);
+}
+
+int mkt_offer_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
+                   struct mkt_offer *out, size_t max, size_t *n, sim_time_us now,
+                   struct sim_err *err)
+{
+    return list_rows(e, viewer, MKT_ACT_OFFER_ADD, "offers", OFFER_COLS, "fsp", after_id,
+                     offer_row, out, sizeof *out, max, n, now, err);
+}
+
+int mkt_request_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
+                     struct mkt_request *out, size_t max, size_t *n, sim_time_us now,
+                     struct sim_err *err)
+{
+    return list_rows(e, viewer, MKT_ACT_REQUEST_ADD, "requests", REQUEST_COLS, "dso", after_id,
+                     request_row, out, sizeof *out, max, n, now, err);
 }
 
 #define MATCH_COLS                                                                          \

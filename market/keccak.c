@@ -6,7 +6,7 @@
  * so the two give different digests and no Debian library offers the
  * former. This is the reference Keccak-f[1600] permutation over a 1088-bit
  * rate, small and checked against the standard known-answer vectors in
- * tests/market/test_keys.c.
+ * tests/market/test_keccak.c.
  */
 #include <string.h>
 

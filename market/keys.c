@@ -265,8 +265,11 @@ int mkt_sign_message(const struct mkt_key *k, const void *msg, size_t n, uint8_t
     /* Randomising the context blinds the signing against side channels; the
      * signature itself stays RFC 6979 deterministic. */
     uint8_t seed[32];
-    if (getrandom(seed, sizeof seed, 0) == (ssize_t)sizeof seed)
-        (void)secp256k1_context_randomize(ctx, seed);
+    if (getrandom(seed, sizeof seed, 0) == (ssize_t)sizeof seed &&
+        !secp256k1_context_randomize(ctx, seed)) {
+        secp256k1_context_destroy(ctx);
+        return sim_errf(err, SIM_EINVAL, "secp256k1 context randomisation failed");
+    }
     secp256k1_ecdsa_recoverable_signature rs;
     int recid = 0;
     int ok = secp256k1_ecdsa_sign_recoverable(ctx, &rs, h, k->priv, NULL, NULL) &&

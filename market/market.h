@@ -119,12 +119,15 @@ struct mkt_params {
     int partial_fills;          /* 1: an offer may be partly taken; 0: whole or not */
     enum mkt_pricing pricing;   /* pay-as-bid (default) or pay-as-clear */
     enum mkt_payout_rule payout_rule;
-    int64_t settle_fee_ppm;     /* fee on each gross payout, parts per million */
+    int64_t settle_fee_ppm;     /* fee on each gross payout, parts per million ... */
+    int64_t payout_fee_ueur;    /* ... plus this flat fee per payout (capped at the payout);
+                                   both withheld from the FSP and paid to the operator */
     int64_t penalty_threshold_ppm; /* pro rata: delivery rate below this ... */
     int64_t penalty_ppm;           /* ... loses this share of the payout */
 };
 
-/* Defaults: no fees, partial fills on, pay-as-bid, pay-as-delivered,
+/* Defaults: no fees (fee_actions = offer_add and request_add, charged only
+ * once tx_fee_ueur > 0), partial fills on, pay-as-bid, pay-as-delivered,
  * penalty 90 % threshold / 10 % penalty (used only by the pro-rata rule). */
 void mkt_params_default(struct mkt_params *p);
 /* Parse/format rule names: "pay_as_bid"/"pay_as_clear",
@@ -301,6 +304,19 @@ int mkt_offer_get(mkt_engine *e, int64_t id, struct mkt_offer *o, struct sim_err
 int mkt_request_get(mkt_engine *e, int64_t id, struct mkt_request *r, struct sim_err *err);
 int mkt_asset_get(mkt_engine *e, int64_t id, struct mkt_asset *a, struct sim_err *err);
 int mkt_match_get(mkt_engine *e, int64_t id, struct mkt_match *m, struct sim_err *err);
+/* Table II's "list": the viewer's own assets / offers / requests with
+ * id > after_id (for paging), up to max; the operator sees all. A role
+ * that may not list them (an FSP listing requests, a DSO listing offers)
+ * is refused with SIM_ESTATE and the refusal logged at time now. */
+int mkt_asset_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
+                   struct mkt_asset *out, size_t max, size_t *n, sim_time_us now,
+                   struct sim_err *err);
+int mkt_offer_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
+                   struct mkt_offer *out, size_t max, size_t *n, sim_time_us now,
+                   struct sim_err *err);
+int mkt_request_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
+                     struct mkt_request *out, size_t max, size_t *n, sim_time_us now,
+                     struct sim_err *err);
 /* Matches of a request, in merit order: up to max into out, *n = how many
  * exist (may exceed max). */
 int mkt_matches_of_request(mkt_engine *e, int64_t request_id, struct mkt_match *out, size_t max,

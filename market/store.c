@@ -191,7 +191,7 @@ int mkt__get_str(const cJSON *o, const char *name, const char **v, struct sim_er
 
 int mkt__get_addr(const cJSON *o, const char *name, uint8_t addr[20], struct sim_err *err)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = mkt__get_str(o, name, &s, err);
     if (rc)
         return rc;

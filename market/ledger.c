@@ -1,0 +1,688 @@
+/*
+ * ledger.c: the market's hash-chained ledger: transaction rows, blocks,
+ * Merkle roots, verification and replay.
+ *
+ * A transaction is the canonical JSON of an action, its personal_sign
+ * signature and the time it was applied; its hash is
+ *   keccak256(json || sig (65 bytes) || t_us as 8 bytes big-endian).
+ * mkt_submit writes each accepted transaction as "pending" (no block).
+ * mkt_seal groups the pending ones into a block whose header is the
+ * canonical JSON
+ *   {"height":H,"merkle_root":"0x..","n_tx":N,"prev_hash":"0x..",
+ *    "sealer":"0x<EIP-55>","t_us":T}
+ * signed by the operator (personal_sign), the block hash being
+ * keccak256(header). The block row and its transactions' assignment are
+ * written in one savepoint: a block is all there or not at all.
+ *
+ * mkt_ledger_verify trusts nothing stored but the bytes it checks: it
+ * recomputes every transaction hash and Merkle root, recovers every signer,
+ * follows roles and nonces from the ledger itself (genesis, participant_add)
+ * and reports the first block / transaction that fails. mkt_ledger_replay
+ * re-applies the whole ledger to an empty in-memory market and compares the
+ * wallets, which shows that balances are a function of the ledger.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    *out++ = '0';
+    *out++ = 'x';
+    for (size_t i = 0; i < n; i++) {
+        *out++ = d[b[i] >> 4];
+        *out++ = d[b[i] & 15];
+    }
+    *out = 0;
+}
+
+void mkt__tx_hash(const char *json, size_t n, const uint8_t sig[MKT_SIG_LEN], sim_time_us t,
+                  uint8_t out[32])
+{
+    size_t total = n + MKT_SIG_LEN + 8;
+    uint8_t stackbuf[2048];
+    uint8_t *buf = total <= sizeof stackbuf ? stackbuf : malloc(total);
+    if (!buf) {
+        memset(out, 0, 32); /* a zero hash never verifies */
+        return;
+    }
+    memcpy(buf, json, n);
+    memcpy(buf + n, sig, MKT_SIG_LEN);
+    uint64_t u = (uint64_t)t;
+    for (int i = 0; i < 8; i++)
+        buf[n + MKT_SIG_LEN + i] = (uint8_t)(u >> (56 - 8 * i));
+    mkt_keccak256(buf, total, out);
+    if (buf != stackbuf)
+        free(buf);
+}
+
+int mkt__tx_insert(mkt_engine *e, int64_t seq, sim_time_us t, const uint8_t from[20],
+                   enum mkt_action a, int64_t nonce, const char *json, const uint8_t sig[65],
+                   const uint8_t hash[32], struct sim_err *err)
+{
+    char addr[MKT_ADDR_STRLEN];
+    mkt_address_format(from, addr);
+    return mkt__sql(e->db, err,
+                    "INSERT INTO mkt_tx(seq, t_us, sender, action, nonce, json, sig, hash)"
+                    " VALUES (?,?,?,?,?,?,?,?)",
+                    "iissisbb", seq, (int64_t)t, addr, mkt_action_name(a), nonce, json, sig,
+                    MKT_SIG_LEN, hash, 32);
+}
+
+void mkt_merkle_root(const uint8_t *leaves, size_t n, uint8_t root[32])
+{
+    if (n == 0) {
+        memset(root, 0, 32);
+        return;
+    }
+    if (n == 1) {
+        memcpy(root, leaves, 32);
+        return;
+    }
+    /* Reduce level by level in a scratch copy; on allocation failure give
+     * the zero root, which no non-empty block carries. */
+    uint8_t *lvl = malloc(n * 32);
+    if (!lvl) {
+        memset(root, 0, 32);
+        return;
+    }
+    memcpy(lvl, leaves, n * 32);
+    while (n > 1) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i += 2, m++) {
+            if (i + 1 < n)
+                mkt_keccak256(lvl + 32 * i, 64, lvl + 32 * m); /* reads before it writes */
+            else
+                memmove(lvl + 32 * m, lvl + 32 * i, 32);
+        }
+        n = m;
+    }
+    memcpy(root, lvl, 32);
+    free(lvl);
+}
+
+/* The canonical header text of a block. */
+static void block_header(int64_t height, const uint8_t merkle[32], int64_t n_tx,
+                         const uint8_t prev[32], const char *sealer, sim_time_us t, char *out,
+                         size_t size)
+{
+    char m[67], p[67];
+    hex(merkle, 32, m);
+    hex(prev, 32, p);
+    snprintf(out, size,
+             "{\"height\":%lld,\"merkle_root\":\"%s\",\"n_tx\":%lld,\"prev_hash\":\"%s\","
+             "\"sealer\":\"%s\",\"t_us\":%lld}",
+             (long long)height, m, (long long)n_tx, p, sealer, (long long)t);
+}
+
+/* Height and hash of the last block; height -1 and a zero hash if none. */
+static int last_block(sqlite3 *db, int64_t *height, uint8_t hash[32], sim_time_us *t,
+                      struct sim_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = mkt__stmt(db, &st, err,
+                       "SELECT height, hash, t_us FROM mkt_blocks ORDER BY height DESC LIMIT 1", "");
+    if (rc)
+        return rc;
+    *height = -1;
+    *t = INT64_MIN;
+    memset(hash, 0, 32);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *height = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_bytes(st, 1) == 32)
+            memcpy(hash, sqlite3_column_blob(st, 1), 32);
+        *t = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int mkt_seal(mkt_engine *e, const struct mkt_key *op, sim_time_us now, int64_t *height,
+             struct sim_err *err)
+{
+    *height = -1;
+    uint8_t addr[20];
+    int rc = mkt_key_address(op, addr, err);
+    if (rc)
+        return rc;
+    if (!e->has_genesis)
+        return sim_errf(err, SIM_ESTATE, "seal: the market has no genesis yet");
+    if (memcmp(addr, e->operator_addr, 20)) {
+        char a[MKT_ADDR_STRLEN];
+        return sim_errf(err, SIM_ESTATE, "seal: %s is not the market operator",
+                        mkt_address_format(addr, a));
+    }
+    int64_t prev_h;
+    uint8_t prev[32];
+    sim_time_us prev_t;
+    if ((rc = last_block(e->db, &prev_h, prev, &prev_t, err)))
+        return rc;
+    if (now < prev_t)
+        return sim_errf(err, SIM_EINVAL, "seal: time goes backwards (last block at %lld us)",
+                        (long long)prev_t);
+
+    sqlite3_stmt *st;
+    if ((rc = mkt__stmt(e->db, &st, err,
+                        "SELECT seq, hash, t_us FROM mkt_tx WHERE block_height IS NULL ORDER BY seq",
+                        "")))
+        return rc;
+    uint8_t *leaves = NULL;
+    int64_t *seqs = NULL;
+    size_t n = 0, cap = 0;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            uint8_t *l = realloc(leaves, nc * 32);
+            if (l)
+                leaves = l;
+            int64_t *s = realloc(seqs, nc * sizeof *s);
+            if (s)
+                seqs = s;
+            if (!l || !s) {
+                rc = sim_errf(err, SIM_ENOMEM, "out of memory");
+                break;
+            }
+            cap = nc;
+        }
+        seqs[n] = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_bytes(st, 1) != 32)
+            rc = sim_errf(err, SIM_EIO, "seal: transaction %lld has no valid hash",
+                          (long long)seqs[n]);
+        else
+            memcpy(leaves + 32 * n, sqlite3_column_blob(st, 1), 32);
+        if (sqlite3_column_int64(st, 2) > now)
+            rc = sim_errf(err, SIM_EINVAL, "seal: transaction %lld is later than the block time",
+                          (long long)seqs[n]);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc || n == 0)
+        goto out;
+
+    uint8_t root[32], bhash[32], sig[MKT_SIG_LEN];
+    mkt_merkle_root(leaves, n, root);
+    char sealer[MKT_ADDR_STRLEN], header[512];
+    mkt_address_format(addr, sealer);
+    int64_t h = prev_h + 1;
+    block_header(h, root, (int64_t)n, prev, sealer, now, header, sizeof header);
+    mkt_keccak256(header, strlen(header), bhash);
+    if ((rc = mkt_sign_message(op, header, strlen(header), sig, err)))
+        goto out;
+
+    if ((rc = mkt__exec(e->db, "SAVEPOINT mkt_seal", err)))
+        goto out;
+    rc = mkt__sql(e->db, err,
+                  "INSERT INTO mkt_blocks(height, t_us, prev_hash, merkle_root, n_tx, sealer,"
+                  " header, sig, hash) VALUES (?,?,?,?,?,?,?,?,?)",
+                  "iibbissbb", h, (int64_t)now, prev, 32, root, 32, (int64_t)n, sealer, header,
+                  sig, MKT_SIG_LEN, bhash, 32);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = mkt__sql(e->db, err, "UPDATE mkt_tx SET block_height=?, idx=? WHERE seq=?", "iii", h,
+                      (int64_t)i, seqs[i]);
+    if (!rc)
+        rc = mkt__exec(e->db, "RELEASE mkt_seal", err);
+    if (rc) {
+        struct sim_err e2;
+        mkt__exec(e->db, "ROLLBACK TO mkt_seal; RELEASE mkt_seal", &e2);
+        goto out;
+    }
+    *height = h;
+out:
+    free(leaves);
+    free(seqs);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Verification                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Roles and nonces as the ledger itself establishes them. */
+struct vparty {
+    uint8_t addr[20];
+    enum mkt_role role;
+    int64_t nonce;
+};
+
+struct verifier {
+    struct vparty *p;
+    size_t n, cap;
+    int64_t next_seq;
+    int have_genesis;
+    uint8_t operator_addr[20];
+};
+
+static struct vparty *vfind(struct verifier *v, const uint8_t addr[20])
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (!memcmp(v->p[i].addr, addr, 20))
+            return &v->p[i];
+    return NULL;
+}
+
+static struct vparty *vadd(struct verifier *v, const uint8_t addr[20], enum mkt_role role)
+{
+    if (v->n == v->cap) {
+        size_t nc = v->cap ? 2 * v->cap : 16;
+        struct vparty *p = realloc(v->p, nc * sizeof *p);
+        if (!p)
+            return NULL;
+        v->p = p;
+        v->cap = nc;
+    }
+    struct vparty *p = &v->p[v->n++];
+    memcpy(p->addr, addr, 20);
+    p->role = role;
+    p->nonce = 0;
+    return p;
+}
+
+/* Check one stored transaction; on failure fill reason and return 1.
+ * Returns a negative code only when out of memory. */
+static int verify_tx(struct verifier *v, sqlite3_stmt *st, uint8_t hash[32], char *reason,
+                     size_t rsize)
+{
+    int64_t seq = sqlite3_column_int64(st, 0);
+    sim_time_us t = sqlite3_column_int64(st, 1);
+    const char *json = (const char *)sqlite3_column_text(st, 2);
+    const void *sig = sqlite3_column_blob(st, 3);
+    int sig_n = sqlite3_column_bytes(st, 3);
+    const void *stored = sqlite3_column_blob(st, 4);
+    int stored_n = sqlite3_column_bytes(st, 4);
+    struct sim_err e2;
+
+    if (seq != v->next_seq) {
+        snprintf(reason, rsize, "sequence %lld where %lld was expected (missing or reordered)",
+                 (long long)seq, (long long)v->next_seq);
+        return 1;
+    }
+    v->next_seq++;
+    if (!json || sig_n != MKT_SIG_LEN) {
+        snprintf(reason, rsize, "missing JSON or signature");
+        return 1;
+    }
+    size_t n = strlen(json);
+    mkt__tx_hash(json, n, sig, t, hash);
+    if (stored_n != 32 || memcmp(stored, hash, 32)) {
+        snprintf(reason, rsize, "stored hash differs from the hash of its contents");
+        return 1;
+    }
+    char *canon = NULL;
+    if (mkt_canonical_json(json, &canon, &e2)) {
+        snprintf(reason, rsize, "not canonical JSON: %.150s", e2.msg);
+        return 1;
+    }
+    int same = !strcmp(canon, json);
+    free(canon);
+    if (!same) {
+        snprintf(reason, rsize, "JSON is not in canonical form");
+        return 1;
+    }
+    uint8_t signer[20], from[20];
+    if (mkt_recover_signer(json, n, sig, signer, &e2)) {
+        snprintf(reason, rsize, "bad signature: %.150s", e2.msg);
+        return 1;
+    }
+    cJSON *root = cJSON_Parse(json);
+    const char *action_s = NULL;
+    enum mkt_action a = MKT_ACT_COUNT;
+    int64_t nonce = -1;
+    int bad = 1;
+    if (!root) {
+        snprintf(reason, rsize, "JSON does not parse");
+        goto done;
+    }
+    if (mkt__get_str(root, "action", &action_s, &e2) || mkt_action_parse(action_s, &a)) {
+        snprintf(reason, rsize, "missing or unknown action");
+        goto done;
+    }
+    if (mkt__get_addr(root, "from", from, &e2) || mkt__get_int(root, "nonce", &nonce, &e2)) {
+        snprintf(reason, rsize, e2.msg);
+        goto done;
+    }
+    if (memcmp(from, signer, 20)) {
+        char x[MKT_ADDR_STRLEN], y[MKT_ADDR_STRLEN];
+        snprintf(reason, rsize, "signature recovers %s, but from is %s",
+                 mkt_address_format(signer, x), mkt_address_format(from, y));
+        goto done;
+    }
+    struct vparty *p;
+    if (a == MKT_ACT_GENESIS) {
+        if (v->have_genesis || seq != 1) {
+            snprintf(reason, rsize, "genesis that is not the first transaction");
+            goto done;
+        }
+        if (!(p = vadd(v, from, MKT_ROLE_OPERATOR))) {
+            bad = SIM_ENOMEM;
+            goto done;
+        }
+        v->have_genesis = 1;
+        memcpy(v->operator_addr, from, 20);
+    } else {
+        if (!v->have_genesis) {
+            snprintf(reason, rsize, "the ledger does not start with a genesis");
+            goto done;
+        }
+        if (!(p = vfind(v, from))) {
+            snprintf(reason, rsize, "signer is not a participant");
+            goto done;
+        }
+    }
+    if (!mkt_role_may(p->role, a)) {
+        snprintf(reason, rsize, "%s is not allowed for the %s role", action_s,
+                 mkt_role_name(p->role));
+        goto done;
+    }
+    if (nonce != p->nonce) {
+        snprintf(reason, rsize, "nonce %lld where %lld was expected", (long long)nonce,
+                 (long long)p->nonce);
+        goto done;
+    }
+    p->nonce++;
+    if (a == MKT_ACT_PARTICIPANT_ADD) {
+        uint8_t addr[20];
+        const char *role_s;
+        enum mkt_role role;
+        if (mkt__get_addr(root, "address", addr, &e2) || mkt__get_str(root, "role", &role_s, &e2)) {
+            snprintf(reason, rsize, e2.msg);
+            goto done;
+        }
+        if (!strcmp(role_s, "DSO"))
+            role = MKT_ROLE_DSO;
+        else if (!strcmp(role_s, "FSP"))
+            role = MKT_ROLE_FSP;
+        else {
+            snprintf(reason, rsize, "role: unknown role");
+            goto done;
+        }
+        if (vfind(v, addr)) {
+            snprintf(reason, rsize, "address: already a participant");
+            goto done;
+        }
+        if (!vadd(v, addr, role)) {
+            bad = SIM_ENOMEM;
+            goto done;
+        }
+    }
+    bad = 0;
+done:
+    cJSON_Delete(root);
+    return bad;
+}
+
+#define TX_COLS "SELECT seq, t_us, json, sig, hash, idx FROM mkt_tx "
+
+static void fail(struct mkt_verify_report *rep, int64_t height, int64_t seq, int idx,
+                 const char *why)
+{
+    if (!rep->ok)
+        return;
+    rep->ok = 0;
+    rep->bad_height = height;
+    rep->bad_tx_seq = seq;
+    rep->bad_tx_index = idx;
+    snprintf(rep->reason, sizeof rep->reason, why);
+}
+
+int mkt_ledger_verify(sqlite3 *db, struct mkt_verify_report *rep, struct sim_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->ok = 1;
+    rep->bad_height = -1;
+    rep->bad_tx_seq = -1;
+    rep->bad_tx_index = -1;
+    int64_t total = 0;
+    struct sim_err e1;
+    int rc = mkt__sql_int(db, &total, &e1, "SELECT count(*) FROM mkt_tx", "");
+    if (rc == SIM_ENOENT || (!rc && total == 0))
+        return sim_errf(err, SIM_EINVAL, "the database holds no market ledger");
+    if (rc)
+        return sim_errf(err, rc, "the database holds no market ledger (%s)", e1.msg);
+
+    struct verifier v = {.next_seq = 1};
+    sqlite3_stmt *bst = NULL, *tst = NULL;
+    uint8_t *leaves = NULL;
+    size_t cap = 0;
+    char reason[200];
+    if ((rc = mkt__stmt(db, &bst, err,
+                        "SELECT height, t_us, prev_hash, merkle_root, n_tx, sealer, header, sig,"
+                        " hash FROM mkt_blocks ORDER BY height",
+                        "")) ||
+        (rc = mkt__prepare(db, TX_COLS "WHERE block_height=? ORDER BY idx", &tst, err)))
+        goto out;
+
+    uint8_t prev[32] = {0};
+    int64_t want_h = 0;
+    sim_time_us prev_t = INT64_MIN;
+    while (rep->ok && sqlite3_step(bst) == SQLITE_ROW) {
+        int64_t h = sqlite3_column_int64(bst, 0);
+        sim_time_us t = sqlite3_column_int64(bst, 1);
+        int64_t n_tx = sqlite3_column_int64(bst, 4);
+        const char *sealer = (const char *)sqlite3_column_text(bst, 5);
+        const char *header = (const char *)sqlite3_column_text(bst, 6);
+        rep->blocks++;
+        if (h != want_h) {
+            fail(rep, h, -1, -1, "block height out of sequence (a block is missing)");
+            break;
+        }
+        want_h++;
+
+        /* The block's transactions first: a tampered transaction is named
+         * rather than only the Merkle root it spoils. */
+        sqlite3_reset(tst);
+        sqlite3_bind_int64(tst, 1, h);
+        size_t k = 0;
+        while (rep->ok && sqlite3_step(tst) == SQLITE_ROW) {
+            if (k == cap) {
+                size_t nc = cap ? 2 * cap : 64;
+                uint8_t *l = realloc(leaves, nc * 32);
+                if (!l) {
+                    rc = sim_errf(err, SIM_ENOMEM, "out of memory");
+                    goto out;
+                }
+                leaves = l;
+                cap = nc;
+            }
+            int64_t seq = sqlite3_column_int64(tst, 0);
+            rep->txs++;
+            if (sqlite3_column_int64(tst, 5) != (int64_t)k) {
+                fail(rep, h, seq, (int)k, "transaction index out of sequence");
+                break;
+            }
+            if (sqlite3_column_int64(tst, 1) > t) {
+                fail(rep, h, seq, (int)k, "transaction is later than its block");
+                break;
+            }
+            int bad = verify_tx(&v, tst, leaves + 32 * k, reason, sizeof reason);
+            if (bad < 0) {
+                rc = sim_errf(err, bad, "out of memory");
+                goto out;
+            }
+            if (bad)
+                fail(rep, h, seq, (int)k, reason);
+            k++;
+        }
+        if (!rep->ok)
+            break;
+
+        const void *ph = sqlite3_column_blob(bst, 2);
+        if (sqlite3_column_bytes(bst, 2) != 32 || memcmp(ph, prev, 32)) {
+            fail(rep, h, -1, -1,
+                 h ? "prev_hash does not link to the previous block's hash"
+                   : "prev_hash of the first block is not zero");
+            break;
+        }
+        if (t < prev_t) {
+            fail(rep, h, -1, -1, "block time goes backwards");
+            break;
+        }
+        prev_t = t;
+        const void *mr = sqlite3_column_blob(bst, 3);
+        uint8_t root[32], mstored[32], bhash[32];
+        if (sqlite3_column_bytes(bst, 3) != 32) {
+            fail(rep, h, -1, -1, "merkle_root is not 32 bytes");
+            break;
+        }
+        memcpy(mstored, mr, 32);
+        if (n_tx != (int64_t)k || k == 0) {
+            fail(rep, h, -1, -1, "n_tx does not match the block's transactions");
+            break;
+        }
+        mkt_merkle_root(leaves, k, root);
+        if (memcmp(root, mstored, 32)) {
+            fail(rep, h, -1, -1, "Merkle root does not match the block's transactions");
+            break;
+        }
+        /* The header must be exactly the canonical text of the columns, and
+         * its hash and the operator's signature must match it. */
+        char want[512], opa[MKT_ADDR_STRLEN];
+        mkt_address_format(v.operator_addr, opa);
+        if (!sealer || strcmp(sealer, opa)) {
+            fail(rep, h, -1, -1, "sealer is not the genesis operator");
+            break;
+        }
+        block_header(h, root, n_tx, prev, sealer, t, want, sizeof want);
+        if (!header || strcmp(header, want)) {
+            fail(rep, h, -1, -1, "header text does not match the block's columns");
+            break;
+        }
+        mkt_keccak256(header, strlen(header), bhash);
+        if (sqlite3_column_bytes(bst, 8) != 32 || memcmp(sqlite3_column_blob(bst, 8), bhash, 32)) {
+            fail(rep, h, -1, -1, "stored block hash differs from the hash of its header");
+            break;
+        }
+        uint8_t signer[20];
+        struct sim_err e2;
+        if (sqlite3_column_bytes(bst, 7) != MKT_SIG_LEN ||
+            mkt_recover_signer(header, strlen(header), sqlite3_column_blob(bst, 7), signer, &e2) ||
+            memcmp(signer, v.operator_addr, 20)) {
+            fail(rep, h, -1, -1, "block signature is not the operator's");
+            break;
+        }
+        memcpy(prev, bhash, 32);
+    }
+    if (!rep->ok)
+        goto out;
+
+    /* Pending transactions, not yet in a block, continue the sequence. */
+    sqlite3_finalize(tst);
+    if ((rc = mkt__prepare(db, TX_COLS "WHERE block_height IS NULL ORDER BY seq", &tst, err)))
+        goto out;
+    uint8_t hash[32];
+    while (rep->ok && sqlite3_step(tst) == SQLITE_ROW) {
+        rep->txs++;
+        rep->pending++;
+        int bad = verify_tx(&v, tst, hash, reason, sizeof reason);
+        if (bad < 0) {
+            rc = sim_errf(err, bad, "out of memory");
+            goto out;
+        }
+        if (bad)
+            fail(rep, -1, sqlite3_column_int64(tst, 0), -1, reason);
+    }
+    if (rep->ok && rep->txs != total)
+        fail(rep, -1, -1, -1, "some transactions belong to no existing block");
+out:
+    sqlite3_finalize(bst);
+    sqlite3_finalize(tst);
+    free(leaves);
+    free(v.p);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Replay                                                              */
+/* ------------------------------------------------------------------ */
+
+int mkt_ledger_replay(sqlite3 *db, struct mkt_replay_report *rep, struct sim_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    sqlite3 *mem = NULL;
+    mkt_engine *e = NULL;
+    sqlite3_stmt *st = NULL, *cmp = NULL;
+    int rc;
+    if (sqlite3_open(":memory:", &mem) != SQLITE_OK) {
+        rc = sim_errf(err, SIM_ENOMEM, "replay: cannot open an in-memory database");
+        goto out;
+    }
+    if ((rc = mkt_engine_new(mem, &e, err)) ||
+        (rc = mkt__stmt(db, &st, err, "SELECT seq, t_us, json, sig FROM mkt_tx ORDER BY seq", "")))
+        goto out;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        const char *json = (const char *)sqlite3_column_text(st, 2);
+        if (sqlite3_column_bytes(st, 3) != MKT_SIG_LEN || !json) {
+            snprintf(rep->reason, sizeof rep->reason, "transaction %lld: no signature or JSON",
+                     (long long)seq);
+            goto out;
+        }
+        struct sim_err e2;
+        if (mkt_submit(e, json, sqlite3_column_blob(st, 3), sqlite3_column_int64(st, 1), NULL,
+                       &e2)) {
+            snprintf(rep->reason, sizeof rep->reason, "transaction %lld refused on replay: %.200s",
+                     (long long)seq, e2.msg);
+            goto out;
+        }
+        rep->txs++;
+    }
+    if (r != SQLITE_DONE) {
+        rc = sim_errf(err, SIM_EIO, "replay: %s", sqlite3_errmsg(db));
+        goto out;
+    }
+
+    /* Every wallet of the stored market must exist in the replayed one with
+     * the same balance, and the counts and money totals must agree. */
+    if ((rc = mkt__stmt(db, &cmp, err, "SELECT address, balance_ueur FROM mkt_participants", "")))
+        goto out;
+    while ((r = sqlite3_step(cmp)) == SQLITE_ROW) {
+        const char *a = (const char *)sqlite3_column_text(cmp, 0);
+        int64_t want = sqlite3_column_int64(cmp, 1), got = 0;
+        struct sim_err e2;
+        rep->participants++;
+        if (mkt__sql_int(mem, &got, &e2,
+                         "SELECT balance_ueur FROM mkt_participants WHERE address=?", "s", a)) {
+            snprintf(rep->reason, sizeof rep->reason, "wallet %s is not in the replayed ledger",
+                     a);
+            goto out;
+        }
+        if (got != want) {
+            snprintf(rep->reason, sizeof rep->reason,
+                     "wallet %s: stored %lld ueur, replayed %lld ueur", a, (long long)want,
+                     (long long)got);
+            goto out;
+        }
+    }
+    int64_t n_mem = 0, w1, e1, d1, w2, e2v, d2;
+    if ((rc = mkt__sql_int(mem, &n_mem, err, "SELECT count(*) FROM mkt_participants", "")))
+        goto out;
+    if (n_mem != rep->participants) {
+        snprintf(rep->reason, sizeof rep->reason,
+                 "replay has %lld participants, the database %lld", (long long)n_mem,
+                 (long long)rep->participants);
+        goto out;
+    }
+    mkt_engine tmp = {.db = db};
+    if ((rc = mkt_money_totals(&tmp, &w1, &e1, &d1, err)) ||
+        (rc = mkt_money_totals(e, &w2, &e2v, &d2, err)))
+        goto out;
+    if (w1 != w2 || e1 != e2v || d1 != d2) {
+        snprintf(rep->reason, sizeof rep->reason,
+                 "money totals differ: stored wallets/escrow/deposited %lld/%lld/%lld, "
+                 "replayed %lld/%lld/%lld",
+                 (long long)w1, (long long)e1, (long long)d1, (long long)w2, (long long)e2v,
+                 (long long)d2);
+        goto out;
+    }
+    rep->ok = 1;
+out:
+    sqlite3_finalize(st);
+    sqlite3_finalize(cmp);
+    mkt_engine_free(e);
+    if (mem)
+        sqlite3_close(mem);
+    return rc;
+}
