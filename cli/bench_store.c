@@ -99,7 +99,7 @@ int bench_store(int argc, char **argv, FILE *out)
     }
 
     char tmpdir[PATH_MAX] = "";
-    char path[PATH_MAX];
+    char path[PATH_MAX + 16];
     if (!out_path) {
         const char *base = getenv("TMPDIR");
         snprintf(tmpdir, sizeof tmpdir, "%s/flexbed-bench-XXXXXX", base && *base ? base : "/tmp");

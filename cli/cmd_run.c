@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../platform/platform.h"
 #include "../results/results.h"
 #include "cli.h"
 
@@ -119,7 +120,8 @@ static void hook_progress(void *vctx, sim_time_us now, double wall_s, double lag
 static void usage(FILE *f)
 {
     fputs("usage: flexbed run SCENARIO [--out DB] [--seed N] [--speed X | --realtime]\n"
-          "                            [--quiet] [--verbose]\n"
+          "                            [--quiet] [--verbose] [--no-market]\n"
+          "                            [--no-counterfactual]\n"
           "\n"
           "Run a scenario file and write its results to a SQLite database.\n"
           "\n"
@@ -131,10 +133,17 @@ static void usage(FILE *f)
           "  --realtime    same as --speed 1 (hardware in the loop)\n"
           "  --quiet       no progress bar, even on a terminal\n"
           "  --verbose     print every logged event on stderr\n"
+          "  --no-market   run with the scenario's market switched off (policies\n"
+          "                stand still): the counterfactual alone\n"
+          "  --no-counterfactual\n"
+          "                skip the second, market-off run that follows a run\n"
+          "                with a market (it measures the load reduction)\n"
           "\n"
           "On a terminal a progress bar (simulated time, wall time, speed-up) is drawn\n"
           "on stderr; otherwise only the summary is printed. Ctrl-C stops the run\n"
           "cleanly: what was simulated is in the database, marked 'interrupted'.\n"
+          "A scenario with a \"market\" section is run twice into the same database:\n"
+          "as written (variant 'main'), then with the market off ('counterfactual').\n"
           "\n"
           "Exit status: 0 completed, 1 run failed, 2 bad input, 130 interrupted.\n",
           f);
@@ -172,113 +181,46 @@ static int make_parent_dirs(const char *path, struct sim_err *err)
     return 0;
 }
 
-int cmd_run(int argc, char **argv)
+/* Options that shape a run. */
+struct run_opts {
+    int quiet, verbose, have_speed;
+    double speed;
+};
+
+/* What one run (main or counterfactual) ended with. */
+struct run_result {
+    enum res_status status;
+    int exit_code;
+    struct sim_stats st;
+    sim_time_us reached;
+    int nrec;
+    uint64_t samples, events[3];
+};
+
+/* Run an initialised kernel into the store as one runs row. Returns 0, or
+ * non-zero when the store failed (the result says how the run ended). */
+static void execute(sim_kernel *k, const struct scn_scenario *sc, res_store *store,
+                    const char *variant, const struct run_opts *o, struct run_result *res)
 {
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'},   {"seed", required_argument, NULL, 's'},
-        {"speed", required_argument, NULL, 'x'}, {"realtime", no_argument, NULL, 'r'},
-        {"quiet", no_argument, NULL, 'q'},       {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
-    };
-    const char *out_path = NULL;
-    uint64_t seed = 0;
-    int have_seed = 0, quiet = 0, verbose = 0, have_speed = 0;
-    double speed = 0.0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:s:x:rqvh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out_path = optarg; break;
-        case 's':
-            if (parse_u64(optarg, &seed)) {
-                fprintf(stderr, "flexbed run: --seed: expected a non-negative integer, got \"%s\"\n",
-                        optarg);
-                return CLI_USAGE;
-            }
-            have_seed = 1;
-            break;
-        case 'x': {
-            char *end;
-            speed = strtod(optarg, &end);
-            if (*end || !(speed > 0)) {
-                fprintf(stderr, "flexbed run: --speed: expected a positive number, got \"%s\"\n",
-                        optarg);
-                return CLI_USAGE;
-            }
-            if (have_speed) {
-                fputs("flexbed run: give --speed or --realtime, not both\n", stderr);
-                return CLI_USAGE;
-            }
-            have_speed = 1;
-            break;
-        }
-        case 'r':
-            if (have_speed) {
-                fputs("flexbed run: give --speed or --realtime, not both\n", stderr);
-                return CLI_USAGE;
-            }
-            speed = 1.0;
-            have_speed = 1;
-            break;
-        case 'q': quiet = 1; break;
-        case 'v': verbose = 1; break;
-        case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
-        }
-    }
-    if (optind != argc - 1) {
-        fputs(optind >= argc ? "flexbed run: missing SCENARIO\n"
-                             : "flexbed run: too many arguments\n",
-              stderr);
-        usage(stderr);
-        return CLI_USAGE;
-    }
-    const char *scenario_path = argv[optind];
-
-    struct cli_registry reg;
-    cli_registry_init(&reg);
     struct sim_err err = {{0}};
-    struct scn_scenario sc = {0};
-    sim_kernel *k = NULL;
-    res_store *store = NULL;
     struct run_ctx ctx = {0};
-    char default_out[PATH_MAX];
-    int exit_code = CLI_FAIL;
-
-    int rc = scn_load(scenario_path, &reg.reg, have_seed ? &seed : NULL, NULL, &k, &sc, &err);
-    if (rc) {
-        fprintf(stderr, "%s\n", err.msg);
-        return cli_exit_code(rc);
-    }
-    rc = sim_kernel_init(k, &err);
-    if (rc) {
-        fprintf(stderr, "%s\n", err.msg);
-        exit_code = cli_exit_code(rc);
-        goto done;
-    }
-    if (have_speed)
-        sim_kernel_set_speed(k, speed);
-
-    if (!out_path) {
-        snprintf(default_out, sizeof default_out, "results/%s.db", sc.name);
-        out_path = default_out;
-    }
-    if ((rc = make_parent_dirs(out_path, &err)) ||
-        (rc = res_store_open(out_path, RES_OPEN_CREATE, &store, &err))) {
-        fprintf(stderr, "flexbed run: %s\n", err.msg);
-        exit_code = CLI_FAIL;
-        goto done;
-    }
+    int rc;
+    memset(res, 0, sizeof *res);
+    res->status = RES_FAILED;
+    res->exit_code = CLI_FAIL;
+    if (o->have_speed)
+        sim_kernel_set_speed(k, o->speed);
     struct res_run_info info = {
-        .scenario_name = sc.name,
-        .scenario_path = sc.path,
-        .scenario_text = sc.text,
-        .seed = sc.seed,
-        .sim_start = sc.start,
-        .sim_end = sc.end,
-        .step = sc.step,
-        .utc_offset_s = sc.utc_offset_s,
+        .scenario_name = sc->name,
+        .scenario_path = sc->path,
+        .scenario_text = sc->text,
+        .seed = sc->seed,
+        .sim_start = sc->start,
+        .sim_end = sc->end,
+        .step = sc->step,
+        .utc_offset_s = sc->utc_offset_s,
         .version = FLEXBED_VERSION,
+        .variant = variant,
     };
     if ((rc = res_run_begin(store, &info, &ctx.run_id, &err)))
         goto store_fail;
@@ -303,9 +245,9 @@ int cmd_run(int argc, char **argv)
         ctx.rec_sig[ctx.nrec++] = s;
     }
     ctx.store = store;
-    ctx.sc = &sc;
-    ctx.verbose = verbose;
-    ctx.progress = !quiet && isatty(STDERR_FILENO);
+    ctx.sc = sc;
+    ctx.verbose = o->verbose;
+    ctx.progress = !o->quiet && isatty(STDERR_FILENO);
     struct sim_hooks hooks = {
         .ctx = &ctx,
         .sample = hook_sample,
@@ -314,6 +256,181 @@ int cmd_run(int argc, char **argv)
         .progress_every_ms = 100,
     };
     sim_kernel_set_hooks(k, &hooks);
+    sim_kernel_set_stop_flag(k, &stop_requested);
+
+    rc = sim_kernel_run(k, &err);
+
+    if (ctx.progress)
+        fputs("\r\033[K", stderr);
+    const char *message = NULL;
+    if (rc == SIM_EINTR) {
+        res->status = RES_INTERRUPTED;
+        message = "stopped by signal";
+        res->exit_code = CLI_INTERRUPTED;
+    } else if (rc) {
+        res->status = RES_FAILED;
+        message = ctx.store_failed ? ctx.store_err.msg : err.msg;
+        fprintf(stderr, "flexbed run: %s\n", message);
+        res->exit_code = CLI_FAIL;
+    } else {
+        res->status = RES_COMPLETED;
+        res->exit_code = CLI_OK;
+    }
+    struct sim_err end_err = {{0}};
+    if (res_run_end(store, ctx.run_id, res->status, sim_kernel_now(k), message, &end_err)) {
+        fprintf(stderr, "flexbed run: %s\n", end_err.msg);
+        res->exit_code = CLI_FAIL;
+    }
+    sim_kernel_stats(k, &res->st);
+    res->reached = sim_kernel_now(k);
+    res->nrec = ctx.nrec;
+    res->samples = ctx.samples;
+    memcpy(res->events, ctx.events, sizeof res->events);
+    goto done;
+
+store_fail:
+    fprintf(stderr, "flexbed run: %s\n", err.msg);
+    res->exit_code = CLI_FAIL;
+done:
+    free(ctx.rec_sig);
+    free(ctx.rec_id);
+    free(ctx.rec_val);
+}
+
+static void print_summary(const struct scn_scenario *sc, const char *variant,
+                          const struct run_opts *o, const struct run_result *r)
+{
+    char t0[48], t1[48], step[32], span[32];
+    sim_time_format(sc->start, sc->utc_offset_s, t0, sizeof t0);
+    sim_time_format(r->reached, sc->utc_offset_s, t1, sizeof t1);
+    sim_duration_format(sc->step, step, sizeof step);
+    sim_duration_format(r->reached - sc->start, span, sizeof span);
+    double sim_s = (double)(r->reached - sc->start) / 1e6;
+    printf("flexbed run: %s (seed %" PRIu64 ")%s%s\n", sc->name, sc->seed,
+           strcmp(variant, "main") ? ", " : "", strcmp(variant, "main") ? variant : "");
+    printf("  status     %s\n", res_status_name(r->status));
+    printf("  simulated  %s .. %s (%s, step %s)\n", t0, t1, span, step);
+    printf("  wall       %.3f s (%.0fx real time), %" PRIu64 " events\n", r->st.wall_s,
+           r->st.wall_s > 0 ? sim_s / r->st.wall_s : 0.0, r->st.events);
+    if (o->have_speed)
+        printf("  pacing     %gx wall clock, max lag %.3f s\n", o->speed, r->st.max_lag_s);
+    printf("  recorded   %d signals, %" PRIu64 " samples\n", r->nrec, r->samples);
+    printf("  events     %" PRIu64 " info, %" PRIu64 " warnings, %" PRIu64 " alarms\n",
+           r->events[0], r->events[1], r->events[2]);
+}
+
+/* Load and initialise the scenario into a kernel; prints the error. */
+static int prepare(const char *path, const struct cli_registry *reg, const uint64_t *seed,
+                   struct plt_context *pc, sim_kernel **k, struct scn_scenario *sc)
+{
+    struct sim_err err = {{0}};
+    int rc = scn_load(path, &reg->reg, seed, pc, k, sc, &err);
+    if (!rc && (rc = sim_kernel_init(*k, &err)) != 0) {
+        sim_kernel_free(*k);
+        *k = NULL;
+        scn_scenario_clear(sc);
+    }
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'},   {"seed", required_argument, NULL, 's'},
+        {"speed", required_argument, NULL, 'x'}, {"realtime", no_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},       {"verbose", no_argument, NULL, 'v'},
+        {"no-market", no_argument, NULL, 'M'},   {"no-counterfactual", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    const char *out_path = NULL;
+    uint64_t seed = 0;
+    int have_seed = 0, no_market = 0, no_cf = 0;
+    struct run_opts o = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:s:x:rqvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out_path = optarg; break;
+        case 's':
+            if (parse_u64(optarg, &seed)) {
+                fprintf(stderr, "flexbed run: --seed: expected a non-negative integer, got \"%s\"\n",
+                        optarg);
+                return CLI_USAGE;
+            }
+            have_seed = 1;
+            break;
+        case 'x': {
+            char *end;
+            o.speed = strtod(optarg, &end);
+            if (*end || !(o.speed > 0)) {
+                fprintf(stderr, "flexbed run: --speed: expected a positive number, got \"%s\"\n",
+                        optarg);
+                return CLI_USAGE;
+            }
+            if (o.have_speed) {
+                fputs("flexbed run: give --speed or --realtime, not both\n", stderr);
+                return CLI_USAGE;
+            }
+            o.have_speed = 1;
+            break;
+        }
+        case 'r':
+            if (o.have_speed) {
+                fputs("flexbed run: give --speed or --realtime, not both\n", stderr);
+                return CLI_USAGE;
+            }
+            o.speed = 1.0;
+            o.have_speed = 1;
+            break;
+        case 'q': o.quiet = 1; break;
+        case 'v': o.verbose = 1; break;
+        case 'M': no_market = 1; break;
+        case 'C': no_cf = 1; break;
+        case 'h': usage(stdout); return CLI_OK;
+        default: usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs(optind >= argc ? "flexbed run: missing SCENARIO\n"
+                             : "flexbed run: too many arguments\n",
+              stderr);
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *scenario_path = argv[optind];
+
+    struct cli_registry reg;
+    cli_registry_init(&reg);
+    struct sim_err err = {{0}};
+    struct scn_scenario sc = {0};
+    sim_kernel *k = NULL;
+    res_store *store = NULL;
+    char default_out[PATH_MAX];
+    struct plt_context pc;
+    plt_context_init(&pc);
+    if (no_market)
+        pc.enabled = 0;
+
+    /* Everything about the input is checked before a file is written. */
+    int rc = prepare(scenario_path, &reg, have_seed ? &seed : NULL, &pc, &k, &sc);
+    if (rc) {
+        plt_context_clear(&pc);
+        return cli_exit_code(rc);
+    }
+    if (!out_path) {
+        snprintf(default_out, sizeof default_out, "results/%s.db", sc.name);
+        out_path = default_out;
+    }
+    int exit_code = CLI_FAIL;
+    if ((rc = make_parent_dirs(out_path, &err)) ||
+        (rc = res_store_open(out_path, RES_OPEN_CREATE, &store, &err))) {
+        fprintf(stderr, "flexbed run: %s\n", err.msg);
+        exit_code = cli_exit_code(rc) == CLI_USAGE ? CLI_USAGE : CLI_FAIL;
+        goto done;
+    }
+    pc.db = res_store_db(store);
 
     struct sigaction sa = {0};
     struct sigaction old_int, old_term;
@@ -322,65 +439,43 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     stop_requested = 0;
-    sim_kernel_set_stop_flag(k, &stop_requested);
 
-    rc = sim_kernel_run(k, &err);
+    const char *variant = pc.enabled ? "main" : "market-off";
+    struct run_result r1;
+    execute(k, &sc, store, variant, &o, &r1);
+    print_summary(&sc, variant, &o, &r1);
+    exit_code = r1.exit_code;
+
+    /* The counterfactual: the same scenario with the market switched off,
+     * so the load reduction is measured against a run, not assumed. */
+    if (r1.status == RES_COMPLETED && pc.has_market && pc.enabled && !no_cf) {
+        sim_kernel_free(k);
+        k = NULL;
+        scn_scenario_clear(&sc);
+        struct plt_context pc2;
+        plt_context_init(&pc2);
+        pc2.enabled = 0;
+        pc2.db = pc.db;
+        if (prepare(scenario_path, &reg, have_seed ? &seed : NULL, &pc2, &k, &sc) == 0) {
+            struct run_result r2;
+            execute(k, &sc, store, "counterfactual", &o, &r2);
+            print_summary(&sc, "counterfactual", &o, &r2);
+            exit_code = r2.exit_code;
+        } else {
+            exit_code = CLI_FAIL;
+        }
+        plt_context_clear(&pc2);
+    }
+    printf("  database   %s\n", out_path);
 
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (ctx.progress)
-        fputs("\r\033[K", stderr);
-
-    enum res_status status = RES_COMPLETED;
-    const char *message = NULL;
-    if (rc == SIM_EINTR) {
-        status = RES_INTERRUPTED;
-        message = "stopped by signal";
-        exit_code = CLI_INTERRUPTED;
-    } else if (rc) {
-        status = RES_FAILED;
-        message = ctx.store_failed ? ctx.store_err.msg : err.msg;
-        fprintf(stderr, "flexbed run: %s\n", message);
-        exit_code = CLI_FAIL;
-    } else {
-        exit_code = CLI_OK;
-    }
-    struct sim_err end_err = {{0}};
-    if (res_run_end(store, ctx.run_id, status, sim_kernel_now(k), message, &end_err)) {
-        fprintf(stderr, "flexbed run: %s\n", end_err.msg);
-        exit_code = CLI_FAIL;
-    }
-
-    struct sim_stats st;
-    sim_kernel_stats(k, &st);
-    char t0[48], t1[48], step[32], span[32];
-    sim_time_format(sc.start, sc.utc_offset_s, t0, sizeof t0);
-    sim_time_format(sim_kernel_now(k), sc.utc_offset_s, t1, sizeof t1);
-    sim_duration_format(sc.step, step, sizeof step);
-    sim_duration_format(sim_kernel_now(k) - sc.start, span, sizeof span);
-    double sim_s = (double)(sim_kernel_now(k) - sc.start) / 1e6;
-    printf("flexbed run: %s (seed %" PRIu64 ")\n", sc.name, sc.seed);
-    printf("  status     %s\n", res_status_name(status));
-    printf("  simulated  %s .. %s (%s, step %s)\n", t0, t1, span, step);
-    printf("  wall       %.3f s (%.0fx real time), %" PRIu64 " events\n", st.wall_s,
-           st.wall_s > 0 ? sim_s / st.wall_s : 0.0, st.events);
-    if (have_speed)
-        printf("  pacing     %gx wall clock, max lag %.3f s\n", speed, st.max_lag_s);
-    printf("  recorded   %d signals, %" PRIu64 " samples\n", ctx.nrec, ctx.samples);
-    printf("  events     %" PRIu64 " info, %" PRIu64 " warnings, %" PRIu64 " alarms\n",
-           ctx.events[0], ctx.events[1], ctx.events[2]);
-    printf("  database   %s\n", out_path);
-    goto done;
-
-store_fail:
-    fprintf(stderr, "flexbed run: %s\n", err.msg);
-    exit_code = CLI_FAIL;
 done:
-    free(ctx.rec_sig);
-    free(ctx.rec_id);
-    free(ctx.rec_val);
-    res_store_close(store);
+    /* Components first (they may hold the market), then the market, then
+     * the store it writes to. */
     sim_kernel_free(k);
+    plt_context_clear(&pc);
+    res_store_close(store);
     scn_scenario_clear(&sc);
     return exit_code;
 }

@@ -6,12 +6,20 @@
 #include "cli.h"
 
 #include "../models/models.h"
+#include "../platform/platform.h"
 
 void cli_registry_init(struct cli_registry *r)
 {
     size_t nt = 0, ns = 0;
     r->types[nt++] = mdl_profile_type;
     r->types[nt++] = mdl_transformer_type;
+    r->types[nt++] = mdl_battery_type;
+    r->types[nt++] = mdl_ev_type;
+    r->types[nt++] = plt_meter_type;
+    r->types[nt++] = plt_fsp_type;
+    r->types[nt++] = plt_dso_type;
+    r->types[nt++] = plt_dispatch_type;
+    r->sections[ns++] = plt_market_section;
     r->reg.types = r->types;
     r->reg.ntypes = nt;
     r->reg.sections = r->sections;

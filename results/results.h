@@ -54,6 +54,8 @@ struct res_run_info {
     sim_time_us sim_start, sim_end, step;
     int utc_offset_s;
     const char *version; /* flexbed version */
+    const char *variant; /* "main" (NULL) or e.g. "counterfactual": the
+                            same scenario run with the market switched off */
 };
 
 /* Insert a runs row with status 'running'. */

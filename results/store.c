@@ -58,7 +58,8 @@ static const char schema_sql[] =
     "  utc_offset_s INTEGER NOT NULL DEFAULT 0,\n"
     "  status TEXT NOT NULL DEFAULT 'running'\n"
     "    CHECK (status IN ('running','completed','interrupted','failed')),\n"
-    "  message TEXT);\n"
+    "  message TEXT,\n"
+    "  variant TEXT NOT NULL DEFAULT 'main');\n"
     "CREATE TABLE signals(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
@@ -329,7 +330,8 @@ static int prepare_writes(res_store *s, struct sim_err *err)
         (rc = prepare(s,
                       "INSERT INTO runs(scenario_name, scenario_path, scenario_text, seed, "
                       "flexbed_version, started_at, sim_start_us, sim_end_us, step_us, "
-                      "utc_offset_s, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+                      "utc_offset_s, variant, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                      "'running')",
                       &s->ins_run, err)) ||
         (rc = prepare(s,
                       "UPDATE runs SET status = ?, sim_reached_us = ?, finished_at = ?, "
@@ -490,6 +492,7 @@ int res_run_begin(res_store *s, const struct res_run_info *info, int64_t *run_id
     sqlite3_bind_int64(st, 8, info->sim_end);
     sqlite3_bind_int64(st, 9, info->step);
     sqlite3_bind_int(st, 10, info->utc_offset_s);
+    bind_text(st, 11, info->variant ? info->variant : "main");
     if (step_reset(st) != SQLITE_DONE)
         return db_fail(s, SIM_EIO, "insert run", err);
     if (run_id)

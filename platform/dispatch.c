@@ -1,0 +1,284 @@
+/*
+ * dispatch.c: the "dispatch" component, the demo's EV management platform
+ * together with the IoT platform's delivery report.
+ *
+ * It polls the market's dispatch instructions (written when the DSO buys a
+ * match), and for each one drives the asset's setpoint signal
+ * "<name>.<asset component>_kw" from the window's start to its end, both
+ * shifted by the platform's own latency. The assets read that signal
+ * through their "setpoint" key, whatever their backend (model, Modbus,
+ * OCPP), and add their own command latency and ramp. After the window, the
+ * asset's meter gives the energy delivered, which goes back to the market
+ * as a signed delivery report `report_delay` after the window's end.
+ *
+ * Setpoints change only at step times, so the platform latency must be a
+ * multiple of the scenario step; a sub-step delay belongs to the asset's
+ * own `latency`, which its model integrates exactly.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform.h"
+
+#define DSP_MAX_ASSETS 32
+#define DSP_MAX_INSTR 256
+#define EV_ON 1u
+#define EV_OFF 2u
+#define EV_REPORT 3u
+
+struct dsp_asset {
+    char component[PLT_NAME_MAX];
+    char meter[PLT_NAME_MAX];
+    const void *meter_self;
+    int sig;      /* the setpoint signal */
+    int ctx_asset; /* index in c->asset, resolved at init */
+    double active_kw;
+};
+
+struct dsp_instr {
+    struct mkt_dispatch d;
+    int asset; /* index in a[] */
+};
+
+struct dispatch {
+    struct plt_context *c;
+    int id;
+    sim_time_us latency, report_delay, poll_period;
+    char reporter[PLT_NAME_MAX];
+    int rep;
+    struct dsp_asset a[DSP_MAX_ASSETS];
+    int na;
+    struct dsp_instr in[DSP_MAX_INSTR];
+    int nin;
+    int64_t last_id;
+    int utc_offset_s;
+};
+
+static int dispatch_init(void *self, sim_kernel *k, struct sim_err *err)
+{
+    struct dispatch *d = self;
+    const char *me = sim_kernel_component_name(k, d->id);
+    if (!d->c->has_market)
+        return sim_errf(err, SIM_EINVAL, "%s: dispatch needs a \"market\" section", me);
+    d->rep = d->reporter[0] ? plt_participant_find(d->c, d->reporter) : d->c->op;
+    if (d->rep < 0)
+        return sim_errf(err, SIM_EINVAL, "%s: reporter \"%s\" is not in market.participants", me,
+                        d->reporter);
+    for (int i = 0; i < d->na; i++) {
+        struct dsp_asset *a = &d->a[i];
+        a->ctx_asset = plt_asset_find(d->c, a->component, 0);
+        if (a->ctx_asset < 0)
+            return sim_errf(err, SIM_EINVAL,
+                            "%s: asset \"%s\" is not offered by any fsp component (asset.component)",
+                            me, a->component);
+        int m = sim_kernel_find(k, a->meter);
+        if (m < 0 || strcmp(sim_kernel_component_type(k, m), "meter") != 0)
+            return sim_errf(err, SIM_EINVAL, "%s: meters.%s: \"%s\" is not a meter component", me,
+                            a->component, a->meter);
+        a->meter_self = sim_kernel_component_self(k, m);
+    }
+    return SIM_OK;
+}
+
+static int find_asset(const struct dispatch *d, int64_t market_id)
+{
+    for (int i = 0; i < d->na; i++)
+        if (d->c->asset[d->a[i].ctx_asset].market_id == market_id)
+            return i;
+    return -1;
+}
+
+/* Poll the market for new instructions and schedule them. */
+static int dispatch_step(void *self, sim_kernel *k, sim_time_us now, struct sim_err *err)
+{
+    struct dispatch *d = self;
+    if (!d->c->engine)
+        return SIM_OK;
+    struct mkt_dispatch buf[16];
+    size_t n = 0;
+    do {
+        struct sim_err merr;
+        if (mkt_dispatch_list(d->c->engine, d->last_id, buf, 16, &n, &merr))
+            return sim_errf(err, SIM_EIO, "reading dispatch instructions: %s", merr.msg);
+        size_t got = n < 16 ? n : 16;
+        for (size_t j = 0; j < got; j++) {
+            d->last_id = buf[j].id;
+            int a = find_asset(d, buf[j].asset_id);
+            if (a < 0) {
+                sim_log(k, d->id, "unknown_asset", SIM_WARNING, (double)buf[j].asset_id,
+                        "dispatch %lld for market asset %lld, which this platform does not "
+                        "control",
+                        (long long)buf[j].id, (long long)buf[j].asset_id);
+                continue;
+            }
+            if (d->nin == DSP_MAX_INSTR) {
+                sim_log(k, d->id, "dispatch_limit", SIM_ALARM, 0,
+                        "more than %d dispatch instructions; ignoring the rest", DSP_MAX_INSTR);
+                continue;
+            }
+            int i = d->nin++;
+            d->in[i].d = buf[j];
+            d->in[i].asset = a;
+            sim_time_us on = buf[j].start + d->latency, off = buf[j].end + d->latency;
+            if (on < now)
+                on = now; /* bought late: start at once */
+            char t0[48], t1[48];
+            sim_log(k, d->id, "dispatch", SIM_INFO, (double)buf[j].p_w / 1e3,
+                    "%s: %.3g kW from %s to %s (match %lld)", d->a[a].component,
+                    (double)buf[j].p_w / 1e3, sim_time_format(on, d->utc_offset_s, t0, sizeof t0),
+                    sim_time_format(off, d->utc_offset_s, t1, sizeof t1),
+                    (long long)buf[j].match_id);
+            /* Setpoint changes fire before the steps of their instant
+             * (negative priority), so the asset sees them in that step. */
+            int rc = sim_kernel_schedule(k, d->id, on, -20, EV_ON, (uint64_t)i, NULL);
+            if (!rc && off < sim_kernel_config(k)->end)
+                rc = sim_kernel_schedule(k, d->id, off, -20, EV_OFF, (uint64_t)i, NULL);
+            sim_time_us rep = buf[j].end + d->report_delay;
+            if (!rc && rep < sim_kernel_config(k)->end)
+                rc = sim_kernel_schedule(k, d->id, rep, 20, EV_REPORT, (uint64_t)i, NULL);
+            if (rc)
+                return sim_errf(err, rc, "scheduling dispatch %lld", (long long)buf[j].id);
+        }
+    } while (n > 16);
+    return SIM_OK;
+}
+
+static int report(struct dispatch *d, sim_kernel *k, sim_time_us now, struct dsp_instr *in)
+{
+    struct dsp_asset *a = &d->a[in->asset];
+    double e_kwh = 0;
+    if (plt_meter_energy_between(a->meter_self, in->d.start, in->d.end, &e_kwh)) {
+        sim_log(k, d->id, "no_reading", SIM_ALARM, 0,
+                "%s: meter %s has no readings for the window", a->component, a->meter);
+        return SIM_OK;
+    }
+    /* The meter counts consumption positive; a delivery is energy in the
+     * instruction's direction, never negative. */
+    double delivered = in->d.p_w < 0 ? -e_kwh : e_kwh;
+    if (delivered < 0)
+        delivered = 0;
+    int64_t e_wh = (int64_t)llround(delivered * 1000.0);
+    struct sim_err merr;
+    if (mkt_do_delivery(d->c->engine, &d->c->part[d->rep].key, in->d.match_id, e_wh, now,
+                        &merr)) {
+        sim_log(k, d->id, "refused", SIM_WARNING, delivered, "delivery report refused: %s",
+                merr.msg);
+        return SIM_OK;
+    }
+    double accepted = fabs((double)in->d.p_w) / 1e3 * (double)(in->d.end - in->d.start) / 3.6e9;
+    sim_log(k, d->id, "delivery", SIM_INFO, (double)e_wh / 1e3,
+            "%s delivered %.2f kWh of %.2f kWh accepted (%.0f %%), metered by %s", a->component,
+            (double)e_wh / 1e3, accepted, accepted > 0 ? 100.0 * (double)e_wh / 1e3 / accepted : 0,
+            a->meter);
+    return SIM_OK;
+}
+
+static int dispatch_event(void *self, sim_kernel *k, sim_time_us now, uint32_t kind,
+                          uint64_t data, struct sim_err *err)
+{
+    (void)err;
+    struct dispatch *d = self;
+    struct dsp_instr *in = &d->in[data];
+    struct dsp_asset *a = &d->a[in->asset];
+    switch (kind) {
+    case EV_ON: a->active_kw += (double)in->d.p_w / 1e3; break;
+    case EV_OFF: a->active_kw -= (double)in->d.p_w / 1e3; break;
+    case EV_REPORT: return report(d, k, now, in);
+    default: return SIM_OK;
+    }
+    if (fabs(a->active_kw) < 1e-9)
+        a->active_kw = 0;
+    sim_bus_set(k, a->sig, a->active_kw);
+    return SIM_OK;
+}
+
+static void dispatch_destroy(void *self)
+{
+    free(self);
+}
+
+static const struct sim_component_ops dispatch_ops = {
+    .type = "dispatch",
+    .init = dispatch_init,
+    .step = dispatch_step,
+    .event = dispatch_event,
+    .destroy = dispatch_destroy,
+};
+
+static int dispatch_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name,
+                           struct sim_err *err)
+{
+    struct plt_context *c = plt_context_of(ctx, cfg, err);
+    if (!c)
+        return SIM_EINVAL;
+    struct dispatch *d = calloc(1, sizeof *d);
+    if (!d)
+        return sim_errf(err, SIM_ENOMEM, "out of memory");
+    d->c = c;
+    d->utc_offset_s = ctx->scenario->utc_offset_s;
+    sim_time_us step = ctx->scenario->step;
+    struct scn_obj meters;
+    const char *reporter = NULL;
+    int rc;
+    if ((rc = scn_duration(cfg, "latency", 0, 0, 0, 24 * SIM_US_PER_H, &d->latency, err)) ||
+        (rc = scn_duration(cfg, "report_delay", 0, 5 * SIM_US_PER_MIN, step, 24 * SIM_US_PER_H,
+                           &d->report_delay, err)) ||
+        (rc = scn_duration(cfg, "poll_period", 0, step, step, 24 * SIM_US_PER_H, &d->poll_period,
+                           err)) ||
+        (rc = scn_string(cfg, "reporter", 0, NULL, &reporter, err)) ||
+        (rc = scn_child(cfg, "meters", 1, &meters, NULL, err)))
+        goto fail;
+    if (d->latency % step || d->poll_period % step) {
+        rc = scn_errf(cfg, d->latency % step ? "latency" : "poll_period", err,
+                      "must be a multiple of the scenario step (a sub-step delay belongs to the "
+                      "asset's own latency)");
+        goto fail;
+    }
+    if (reporter)
+        snprintf(d->reporter, sizeof d->reporter, "%s", reporter);
+    /* meters: {"<asset component>": "<meter component>", ...} */
+    for (const cJSON *it = meters.json->child; it; it = it->next) {
+        const char *meter = NULL;
+        if ((rc = scn_string(&meters, it->string, 1, NULL, &meter, err)))
+            goto fail;
+        if (d->na == DSP_MAX_ASSETS) {
+            rc = scn_errf(&meters, NULL, err, "at most %d assets", DSP_MAX_ASSETS);
+            goto fail;
+        }
+        if (strlen(it->string) >= PLT_NAME_MAX || strlen(meter) >= PLT_NAME_MAX) {
+            rc = scn_errf(&meters, it->string, err, "name too long");
+            goto fail;
+        }
+        snprintf(d->a[d->na].component, PLT_NAME_MAX, "%s", it->string);
+        snprintf(d->a[d->na].meter, PLT_NAME_MAX, "%s", meter);
+        d->na++;
+    }
+    if ((rc = scn_obj_finish(&meters, err)) || (rc = scn_obj_finish(cfg, err)))
+        goto fail;
+    if (d->na == 0) {
+        rc = scn_errf(cfg, "meters", err, "name at least one asset and its meter");
+        goto fail;
+    }
+    if ((rc = sim_kernel_add(ctx->kernel, name, &dispatch_ops, d, d->poll_period, &d->id, err)))
+        return rc;
+    for (int i = 0; i < d->na; i++) {
+        char local[PLT_NAME_MAX + 8];
+        snprintf(local, sizeof local, "%s_kw", d->a[i].component);
+        if ((rc = sim_bus_publish(ctx->kernel, d->id, local, "kW", SIM_SIG_RECORD, 0, &d->a[i].sig,
+                                  err)))
+            return rc;
+    }
+    return SIM_OK;
+fail:
+    free(d);
+    return rc;
+}
+
+const struct scn_type plt_dispatch_type = {
+    .type = "dispatch",
+    .summary = "EV management platform: turns bought matches into asset setpoints, reports "
+               "metered deliveries",
+    .create = dispatch_create,
+};

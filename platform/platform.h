@@ -1,0 +1,109 @@
+/*
+ * platform.h: the kernel components that stand for the demo's IoT and EV
+ * management platforms and for the DSO's and FSPs' behaviour.
+ *
+ * They connect the market engine (market/, which knows nothing of the
+ * kernel) to the assets on the signal bus:
+ *   - meter: the IoT platform's measuring points (platform/meter.c);
+ *   - the "market" scenario section: participants, keys and rules, and the
+ *     engine itself on the run's database (platform/market_section.c);
+ *   - dso and fsp: the policies that post requests and offers, match, buy
+ *     and settle (platform/dso.c, platform/fsp.c);
+ *   - dispatch: the EV management platform, turning purchased matches into
+ *     setpoint signals the assets read, after a latency (platform/dispatch.c).
+ */
+#ifndef FLEXBED_PLATFORM_H
+#define FLEXBED_PLATFORM_H
+
+#include <stddef.h>
+
+#include "../sim/scenario.h"
+#include "../sim/sim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include <sqlite3.h>
+
+#include "../market/market.h"
+
+#define PLT_MAX_PARTICIPANTS 32
+#define PLT_MAX_ASSETS 64
+#define PLT_NAME_MAX 64
+
+/* A market participant as the scenario names it. */
+struct plt_participant {
+    char name[PLT_NAME_MAX];
+    enum mkt_role role;
+    struct mkt_key key; /* derived from the scenario seed, or read from a key file */
+    uint8_t addr[20];
+    int64_t deposit_ueur;
+};
+
+/* An asset an FSP component offers; filled when the FSP registers it. */
+struct plt_asset {
+    char component[PLT_NAME_MAX]; /* the asset's kernel component */
+    char name[PLT_NAME_MAX];      /* its name on the market */
+    int fsp;                      /* index of its owner in part[] */
+    int64_t market_id;            /* 0 until registered */
+};
+
+/* What the platform components share during one run. The caller (cmd_run)
+ * zero-initialises it with plt_context_init, passes it to scn_load as the
+ * `user` pointer, sets db to the run's database before sim_kernel_run,
+ * and clears it after sim_kernel_free. */
+struct plt_context {
+    sqlite3 *db;      /* borrowed; NULL: the market runs in memory */
+    int enabled;      /* 0: counterfactual run, policies stand still */
+
+    /* Filled by the "market" section. */
+    int has_market;
+    struct mkt_params params;
+    struct plt_participant part[PLT_MAX_PARTICIPANTS];
+    int npart;
+    int op;           /* index of the operator in part[] */
+    sim_time_us block_period;
+
+    /* Filled at run time. */
+    sqlite3 *own_db;
+    mkt_engine *engine;
+    struct plt_asset asset[PLT_MAX_ASSETS];
+    int nasset;
+};
+
+void plt_context_init(struct plt_context *c);
+void plt_context_clear(struct plt_context *c);
+/* Index of the participant named `name`, or -1. */
+int plt_participant_find(const struct plt_context *c, const char *name);
+/* Index of the asset whose component is `component` or whose market id
+ * is market_id (when component is NULL); -1 if none. */
+int plt_asset_find(const struct plt_context *c, const char *component, int64_t market_id);
+
+/* Scenario component types and the "market" section. */
+extern const struct scn_type plt_meter_type;    /* platform/meter.c */
+extern const struct scn_type plt_fsp_type;      /* platform/fsp.c */
+extern const struct scn_type plt_dso_type;      /* platform/dso.c */
+extern const struct scn_type plt_dispatch_type; /* platform/dispatch.c */
+extern const struct scn_section plt_market_section; /* platform/market_section.c */
+
+/* Energy measured by a meter component (its self pointer) between two of
+ * its sample times a <= b, kWh, consumption positive. SIM_ERANGE when a or
+ * b is not a sample time already reached. */
+int plt_meter_energy_between(const void *meter_self, sim_time_us a, sim_time_us b, double *kwh);
+
+/* "battery" -> "battery.<local>"; a name that holds a dot is kept. */
+void plt_signal_name(const char *s, const char *local, char *out, size_t n);
+
+/* The platform context from a scenario context, or an error naming the
+ * component when the caller gave none. */
+struct plt_context *plt_context_of(struct scn_ctx *ctx, struct scn_obj *cfg,
+                                   struct sim_err *err);
+
+/* Euros (a scenario number) to integer micro-euros, rounded. */
+int64_t plt_ueur(double eur);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
