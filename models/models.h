@@ -18,6 +18,8 @@ extern "C" {
 /* Scenario component types (registered by cli/registry.c). */
 extern const struct scn_type mdl_profile_type;     /* models/profile.c */
 extern const struct scn_type mdl_transformer_type; /* models/transformer.c */
+extern const struct scn_type mdl_battery_type;     /* models/battery.c */
+extern const struct scn_type mdl_ev_type;          /* models/ev.c */
 
 #ifdef __cplusplus
 }
