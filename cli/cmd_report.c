@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "../platform/platform.h"
 #include "../results/results.h"
 #include "cli.h"
 
@@ -17,8 +20,11 @@ static void report_usage(FILE *f)
           "\n"
           "Summarise a run database written by `flexbed run`: the run (scenario,\n"
           "seed, status, simulated span in the scenario's local time), every\n"
-          "recorded signal (unit, min, mean, max, energy for power signals) and the\n"
-          "logged events.\n"
+          "recorded signal (unit, min, mean, max) and the logged events. A run with\n"
+          "a market starts with its flexibility table: per asset the accepted power,\n"
+          "delivered energy, delivery rate and final payment beside the published\n"
+          "figures the scenario's \"report\" section gives, the load reduction\n"
+          "against the counterfactual run, and whether the ledger verifies.\n"
           "\n"
           "  --format F   text (default, for people), json (stable keys, see\n"
           "               docs/results.md) or csv (one row per signal)\n",
@@ -31,7 +37,10 @@ static void plot_usage(FILE *f)
           "\n"
           "Draw the run's signals as PNG and SVG charts with gnuplot (run as a\n"
           "subprocess; install it with scripts/install-deps or apt-get install\n"
-          "gnuplot-nox). Times are shown in the scenario's local time.\n"
+          "gnuplot-nox). Times are shown in the scenario's local time. A run with a\n"
+          "market also gets the demo paper's two figures: fig11-transformer-load\n"
+          "(load with and without the delivered flexibility) and\n"
+          "fig10-asset-discharge (each asset's discharge power and SoC).\n"
           "\n"
           "  --out DIR    where to write the charts (created if missing);\n"
           "               default: DB's path without .db, followed by -plots\n",
@@ -90,7 +99,18 @@ int cmd_report(int argc, char **argv)
     if (ec)
         return ec;
     struct sim_err err = {{0}};
-    int rc = res_report(s, fmt, stdout, &err);
+    /* A run with a market gets its flexibility table first (text) or its
+     * members in the same JSON object. */
+    char *members = NULL;
+    int rc = fmt == RES_CSV ? SIM_ENOENT
+                            : plt_report(res_store_db(s), fmt, stdout, &members, &err);
+    if (rc && rc != SIM_ENOENT) {
+        fprintf(stderr, "flexbed report: %s\n", err.msg);
+        res_store_close(s);
+        return cli_exit_code(rc);
+    }
+    rc = res_report_ex(s, fmt, stdout, members, &err);
+    cJSON_free(members);
     res_store_close(s);
     if (rc) {
         fprintf(stderr, "flexbed report: %s\n", err.msg);
@@ -136,7 +156,11 @@ int cmd_plot(int argc, char **argv)
     if (ec)
         return ec;
     struct sim_err err = {{0}};
-    int rc = res_plot(s, outdir, stdout, &err);
+    int rc = plt_plot(res_store_db(s), outdir, stdout, &err);
+    if (rc == SIM_ENOENT && strstr(err.msg, "gnuplot"))
+        goto fail;
+    rc = res_plot(s, outdir, stdout, &err);
+fail:
     res_store_close(s);
     if (rc) {
         fprintf(stderr, "flexbed plot: %s\n", err.msg);

@@ -20,6 +20,7 @@ void cli_registry_init(struct cli_registry *r)
     r->types[nt++] = plt_dso_type;
     r->types[nt++] = plt_dispatch_type;
     r->sections[ns++] = plt_market_section;
+    r->sections[ns++] = plt_report_section;
     r->reg.types = r->types;
     r->reg.ntypes = nt;
     r->reg.sections = r->sections;

@@ -7,8 +7,10 @@
  * platform that polls once a minute sees an asset: a ramp or a late start
  * inside a minute is seen only at the next sample. That makes metering
  * resolution a named, visible cause of measured shortfall instead of a
- * hidden fudge. With "register" instead of "signal" the meter reads an
- * asset's own cumulative energy counter, which is exact at every sample.
+ * hidden fudge. With "import" (and "export") registers instead of
+ * "signal" the meter reads an asset's own cumulative energy counters, as a
+ * real energy meter (or OCPP's Energy.Active.Import/Export.Register) does:
+ * exact at every sample.
  *
  * Publishes <name>.p_kw (the last sample) and <name>.e_kwh (cumulative
  * energy since the start of the run, consumption positive). The delivery
@@ -24,7 +26,8 @@ enum integration { INT_LEFT = 0, INT_TRAPEZOID = 1 };
 
 struct meter {
     int id;
-    int ref;              /* power or register signal */
+    int ref;              /* power signal or import register */
+    int ref_out;          /* export register, -1 if none */
     int is_register;
     enum integration integ;
     double resolution_kw; /* quantisation of each sample, 0 = none */
@@ -67,6 +70,8 @@ static int meter_step(void *self, sim_kernel *k, sim_time_us now, struct sim_err
     (void)err;
     struct meter *m = self;
     double v = sim_bus_get_ref(k, m->ref);
+    if (m->is_register && m->ref_out >= 0)
+        v -= sim_bus_get_ref(k, m->ref_out);
     if (m->is_register) {
         if (!m->have_prev) {
             m->reg0 = v;
@@ -133,11 +138,12 @@ static int meter_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *na
     struct meter *m = calloc(1, sizeof *m);
     if (!m)
         return sim_errf(err, SIM_ENOMEM, "%s: out of memory", ctx->file);
-    const char *sig = NULL, *reg = NULL;
+    const char *sig = NULL, *reg = NULL, *reg_out = NULL;
     static const char *const integs[] = {"left", "trapezoid", NULL};
     int integ = 0, rc;
     if ((rc = scn_string(cfg, "signal", 0, NULL, &sig, err)) ||
-        (rc = scn_string(cfg, "register", 0, NULL, &reg, err)) ||
+        (rc = scn_string(cfg, "import", 0, NULL, &reg, err)) ||
+        (rc = scn_string(cfg, "export", 0, NULL, &reg_out, err)) ||
         (rc = scn_duration(cfg, "period", 0, ctx->scenario->step, 1, INT64_MAX / 4, &m->period,
                            err)) ||
         (rc = scn_enum(cfg, "integration", 0, integs, INT_LEFT, &integ, err)) ||
@@ -145,7 +151,11 @@ static int meter_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *na
         goto fail;
     if (!sig == !reg) {
         rc = scn_errf(cfg, NULL, err, "give exactly one of \"signal\" (power, kW) and "
-                                      "\"register\" (cumulative energy, kWh)");
+                                      "\"import\" (cumulative energy register, kWh)");
+        goto fail;
+    }
+    if (reg_out && !reg) {
+        rc = scn_errf(cfg, "export", err, "an export register needs an import register");
         goto fail;
     }
     if (m->period % ctx->scenario->step) {
@@ -156,11 +166,20 @@ static int meter_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *na
         goto fail;
     m->integ = (enum integration)integ;
     m->is_register = reg != NULL;
+    m->ref_out = -1;
     char full[160], origin[SCN_PATH_MAX + 64];
-    plt_signal_name(sig ? sig : reg, sig ? "p_kw" : "e_kwh", full, sizeof full);
-    snprintf(origin, sizeof origin, "%s: %s.%s", ctx->file, cfg->path, sig ? "signal" : "register");
+    plt_signal_name(sig ? sig : reg, sig ? "p_kw" : "e_in_kwh", full, sizeof full);
+    snprintf(origin, sizeof origin, "%s: %s.%s", ctx->file, cfg->path, sig ? "signal" : "import");
     if ((rc = sim_kernel_add(ctx->kernel, name, &meter_ops, m, m->period, &m->id, err)))
         return rc;
+    if (reg_out) {
+        char full_out[160], origin_out[SCN_PATH_MAX + 64];
+        plt_signal_name(reg_out, "e_out_kwh", full_out, sizeof full_out);
+        snprintf(origin_out, sizeof origin_out, "%s: %s.export", ctx->file, cfg->path);
+        if ((rc = sim_bus_read(ctx->kernel, m->id, full_out, SIM_READ_NOW, origin_out, &m->ref_out,
+                               err)))
+            return rc;
+    }
     if ((rc = sim_bus_read(ctx->kernel, m->id, full, SIM_READ_NOW, origin, &m->ref, err)) ||
         (rc = sim_bus_publish(ctx->kernel, m->id, "p_kw", "kW", SIM_SIG_RECORD, 0, &m->sig_p,
                               err)) ||
@@ -175,7 +194,7 @@ fail:
 
 const struct scn_type plt_meter_type = {
     .type = "meter",
-    .summary = "IoT-platform meter: samples a power signal (or reads an energy register) "
-               "at its period and keeps an energy register",
+    .summary = "IoT-platform meter: samples a power signal, or reads import/export energy "
+               "registers, at its period and keeps an energy register",
     .create = meter_create,
 };

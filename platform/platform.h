@@ -27,6 +27,7 @@ extern "C" {
 #include <sqlite3.h>
 
 #include "../market/market.h"
+#include "../results/results.h"
 
 #define PLT_MAX_PARTICIPANTS 32
 #define PLT_MAX_ASSETS 64
@@ -86,6 +87,17 @@ extern const struct scn_type plt_fsp_type;      /* platform/fsp.c */
 extern const struct scn_type plt_dso_type;      /* platform/dso.c */
 extern const struct scn_type plt_dispatch_type; /* platform/dispatch.c */
 extern const struct scn_section plt_market_section; /* platform/market_section.c */
+extern const struct scn_section plt_report_section; /* platform/report.c */
+
+/* The flexibility report of a run database that holds a market (Table III
+ * of the demo paper, load reduction against the counterfactual run, the
+ * ledger's verdict). Text goes to out; for JSON, *members gets the
+ * top-level members to splice into res_report_ex's object (malloc'd, free
+ * with cJSON_free). SIM_ENOENT when the database has no market. */
+int plt_report(sqlite3 *db, enum res_format fmt, FILE *out, char **members, struct sim_err *err);
+/* Fig. 10 and 11 of the paper as PNG and SVG into outdir; file names go
+ * to `written`. SIM_ENOENT when there is no market or nothing was bought. */
+int plt_plot(sqlite3 *db, const char *outdir, FILE *written, struct sim_err *err);
 
 /* Energy measured by a meter component (its self pointer) between two of
  * its sample times a <= b, kWh, consumption positive. SIM_ERANGE when a or

@@ -671,3 +671,20 @@ int res_plot(res_store *s, const char *outdir, FILE *written, struct sim_err *er
         fflush(written);
     return rc;
 }
+
+int res_gnuplot_run(const char *script, struct sim_err *err)
+{
+    char gp[PATH_MAX];
+    if (!find_gnuplot(gp, sizeof gp))
+        return sim_errf(err, SIM_ENOENT, "gnuplot is not installed (apt-get install gnuplot-nox)");
+    char log[PATH_MAX + 8];
+    snprintf(log, sizeof log, "%s.log", script);
+    int rc = run_gnuplot(gp, script, log, err);
+    unlink(log);
+    return rc;
+}
+
+int res_make_dirs(const char *dir, struct sim_err *err)
+{
+    return make_dirs(dir, err);
+}

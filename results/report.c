@@ -374,6 +374,12 @@ static int csv_run(res_store *s, const struct res_run_row *r, FILE *out, struct 
 
 int res_report(res_store *s, enum res_format fmt, FILE *out, struct sim_err *err)
 {
+    return res_report_ex(s, fmt, out, NULL, err);
+}
+
+int res_report_ex(res_store *s, enum res_format fmt, FILE *out, const char *members,
+                  struct sim_err *err)
+{
     if (!s || !out)
         return sim_errf(err, SIM_EINVAL, "report: no result store or output");
     if (fmt != RES_TEXT && fmt != RES_JSON && fmt != RES_CSV)
@@ -416,7 +422,7 @@ int res_report(res_store *s, enum res_format fmt, FILE *out, struct sim_err *err
         }
     }
     if (rc == 0 && fmt == RES_JSON)
-        fputs("\n]}\n", out);
+        fprintf(out, "\n]%s%s}\n", members && *members ? ",\n" : "", members ? members : "");
     res_runs_free(runs, nruns);
     if (rc == 0 && (fflush(out) != 0 || ferror(out)))
         rc = sim_errf(err, SIM_EIO, "%s: report: cannot write the output", res_store_path(s));

@@ -96,6 +96,20 @@ int res_report(res_store *s, enum res_format fmt, FILE *out, struct sim_err *err
  * with a clear message when gnuplot is not installed. */
 int res_plot(res_store *s, const char *outdir, FILE *written, struct sim_err *err);
 
+/* The report with more top-level members for the JSON format: `members`
+ * is JSON text of the form "\"key\":value,..." placed after "runs" (NULL
+ * for none). res_report(s, f, out, err) is res_report_ex(s, f, out, NULL,
+ * err). */
+int res_report_ex(res_store *s, enum res_format fmt, FILE *out, const char *members,
+                  struct sim_err *err);
+
+/* Run the gnuplot program on a script file: stdin from /dev/null, killed
+ * after a timeout, its complaint in the error. SIM_ENOENT with an install
+ * hint when gnuplot is missing. For modules that draw their own charts. */
+int res_gnuplot_run(const char *script, struct sim_err *err);
+/* mkdir -p. */
+int res_make_dirs(const char *dir, struct sim_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,598 @@
+/*
+ * report.c: the flexibility report and figures of a run with a market:
+ * the paper's Table III (accepted power, delivered energy, delivery rate,
+ * final payment per asset and in total) computed from the run's market
+ * tables, the transformer's load reduction measured against the
+ * counterfactual run, the ledger's verdict, and the paper's Fig. 10 and 11
+ * drawn with gnuplot.
+ *
+ * What to compare with (the published figures) and which signals to use
+ * come from the scenario's "report" section, read back from the scenario
+ * text stored in the runs table, so a database is self-describing. The
+ * published figures are only printed beside ours; nothing here computes
+ * from them.
+ */
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "platform.h"
+
+#define MAX_ROWS 256
+
+struct row {
+    char name[PLT_NAME_MAX];
+    int64_t match_id;
+    double accepted_kw, accepted_kwh, delivered_kwh, rate, payout_eur, price;
+    int delivered; /* a delivery was recorded */
+    int settled;
+};
+
+struct flex {
+    int64_t main_run, cf_run;
+    int utc_offset_s;
+    cJSON *scenario; /* parsed scenario text of the main run */
+    const cJSON *rep; /* its "report" section, may be NULL */
+    char load_signal[160];
+    struct row r[MAX_ROWS];
+    int n;
+    sim_time_us w0, w1;
+    double load_main, load_cf; /* NaN when unknown */
+    struct mkt_verify_report ledger;
+    int ledger_read;
+};
+
+static int has_table(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int yes = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return yes;
+}
+
+static int64_t run_of(sqlite3 *db, const char *variant, int *offset, char **text)
+{
+    sqlite3_stmt *st;
+    int64_t id = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, utc_offset_s, scenario_text FROM runs WHERE variant = ? "
+                           "ORDER BY id LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, variant, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        if (offset)
+            *offset = sqlite3_column_int(st, 1);
+        if (text) {
+            const unsigned char *t = sqlite3_column_text(st, 2);
+            *text = t ? strdup((const char *)t) : NULL;
+        }
+    }
+    sqlite3_finalize(st);
+    return id;
+}
+
+static double window_mean(sqlite3 *db, int64_t run, const char *signal, sim_time_us a,
+                          sim_time_us b)
+{
+    sqlite3_stmt *st;
+    double v = NAN;
+    if (!run || sqlite3_prepare_v2(db,
+                                   "SELECT avg(s.value), count(*) FROM samples s JOIN signals g ON "
+                                   "g.id = s.signal_id WHERE g.run_id = ? AND g.name = ? AND "
+                                   "s.t_us >= ? AND s.t_us < ?",
+                                   -1, &st, NULL) != SQLITE_OK)
+        return v;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_text(st, 2, signal, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, a);
+    sqlite3_bind_int64(st, 4, b);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 1) > 0)
+        v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int load_flex(sqlite3 *db, struct flex *f, struct sim_err *err)
+{
+    memset(f, 0, sizeof *f);
+    f->load_main = f->load_cf = NAN;
+    if (!has_table(db, "mkt_matches") || !has_table(db, "runs"))
+        return SIM_ENOENT;
+    char *text = NULL;
+    f->main_run = run_of(db, "main", &f->utc_offset_s, &text);
+    f->cf_run = run_of(db, "counterfactual", NULL, NULL);
+    f->scenario = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    f->rep = f->scenario ? cJSON_GetObjectItemCaseSensitive(f->scenario, "report") : NULL;
+    const cJSON *ls = f->rep ? cJSON_GetObjectItemCaseSensitive(f->rep, "load_signal") : NULL;
+    snprintf(f->load_signal, sizeof f->load_signal, "%s",
+             cJSON_IsString(ls) ? ls->valuestring : "transformer.p_kw");
+
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT m.id, a.name, m.p_w, m.start_us, m.end_us, m.delivered_wh, "
+                           "m.rate_ppm, m.payout_ueur, m.settle_fee_ueur, m.state, "
+                           "m.price_ueur_per_kwh FROM mkt_matches m JOIN mkt_assets a ON "
+                           "a.id = m.asset_id WHERE m.state >= ? ORDER BY m.id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sim_errf(err, SIM_EIO, "report: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int(st, 1, MKT_PURCHASED);
+    while (sqlite3_step(st) == SQLITE_ROW && f->n < MAX_ROWS) {
+        struct row *r = &f->r[f->n++];
+        r->match_id = sqlite3_column_int64(st, 0);
+        snprintf(r->name, sizeof r->name, "%s", (const char *)sqlite3_column_text(st, 1));
+        int64_t p_w = sqlite3_column_int64(st, 2);
+        sim_time_us a = sqlite3_column_int64(st, 3), b = sqlite3_column_int64(st, 4);
+        int64_t dwh = sqlite3_column_int64(st, 5);
+        r->accepted_kw = (double)p_w / 1e3;
+        r->accepted_kwh = fabs(r->accepted_kw) * (double)(b - a) / 3.6e9;
+        r->delivered = dwh >= 0;
+        r->delivered_kwh = dwh >= 0 ? (double)dwh / 1e3 : NAN;
+        r->rate = dwh >= 0 ? (double)sqlite3_column_int64(st, 6) / 1e6 : NAN;
+        r->settled = sqlite3_column_int(st, 9) == MKT_SETTLED;
+        r->payout_eur = r->settled ? (double)(sqlite3_column_int64(st, 7) -
+                                               sqlite3_column_int64(st, 8)) /
+                                         1e6
+                                   : NAN;
+        r->price = (double)sqlite3_column_int64(st, 10) / 1e6;
+        if (f->n == 1 || a < f->w0)
+            f->w0 = a;
+        if (f->n == 1 || b > f->w1)
+            f->w1 = b;
+    }
+    sqlite3_finalize(st);
+    if (f->n > 0) {
+        f->load_main = window_mean(db, f->main_run, f->load_signal, f->w0, f->w1);
+        f->load_cf = window_mean(db, f->cf_run, f->load_signal, f->w0, f->w1);
+    }
+    struct sim_err verr;
+    f->ledger_read = mkt_ledger_verify(db, &f->ledger, &verr) == 0;
+    if (!f->ledger_read)
+        snprintf(f->ledger.reason, sizeof f->ledger.reason, "%.200s", verr.msg);
+    return SIM_OK;
+}
+
+/* The published figures for an asset (by name) or the total, if given. */
+static const cJSON *ref_of(const struct flex *f, const char *name)
+{
+    const cJSON *ref = f->rep ? cJSON_GetObjectItemCaseSensitive(f->rep, "reference") : NULL;
+    if (!ref)
+        return NULL;
+    if (!name)
+        return cJSON_GetObjectItemCaseSensitive(ref, "total");
+    const cJSON *assets = cJSON_GetObjectItemCaseSensitive(ref, "assets");
+    const cJSON *a;
+    cJSON_ArrayForEach(a, assets)
+    {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(a, "name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+static double ref_num(const cJSON *o, const char *key)
+{
+    const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+struct totals {
+    double accepted_kw, accepted_kwh, delivered_kwh, rate, payout_eur;
+};
+
+static void totals_of(const struct flex *f, struct totals *t)
+{
+    memset(t, 0, sizeof *t);
+    int all_delivered = 1, all_settled = 1;
+    for (int i = 0; i < f->n; i++) {
+        t->accepted_kw += f->r[i].accepted_kw;
+        t->accepted_kwh += f->r[i].accepted_kwh;
+        if (f->r[i].delivered)
+            t->delivered_kwh += f->r[i].delivered_kwh;
+        else
+            all_delivered = 0;
+        if (f->r[i].settled)
+            t->payout_eur += f->r[i].payout_eur;
+        else
+            all_settled = 0;
+    }
+    if (!all_delivered)
+        t->delivered_kwh = NAN;
+    if (!all_settled)
+        t->payout_eur = NAN;
+    t->rate = t->accepted_kwh > 0 ? t->delivered_kwh / t->accepted_kwh : NAN;
+}
+
+static void cell(FILE *out, const char *fmt, double v, int width)
+{
+    char buf[64];
+    if (isnan(v))
+        snprintf(buf, sizeof buf, "-");
+    else
+        snprintf(buf, sizeof buf, fmt, v);
+    fprintf(out, "%*s", width, buf);
+}
+
+static void text_line(FILE *out, const char *name, double akw, double akwh, double dkwh,
+                      double rate, double pay, const cJSON *ref)
+{
+    fprintf(out, "  %-18s", name);
+    cell(out, "%.1f kW", akw, 10);
+    cell(out, "%.2f kWh", akwh, 11);
+    cell(out, "%.2f kWh", dkwh, 11);
+    cell(out, "%.0f %%", rate * 100, 7);
+    cell(out, "%.2f", pay, 8);
+    fputs("  |", out);
+    cell(out, "%.2f kWh", ref_num(ref, "delivered_kwh"), 11);
+    cell(out, "%.0f %%", ref_num(ref, "delivery_rate") * 100, 7);
+    cell(out, "%.2f", ref_num(ref, "payout_eur"), 8);
+    fputc('\n', out);
+}
+
+static void text_report(const struct flex *f, FILE *out)
+{
+    char t0[48], t1[48];
+    sim_time_format(f->w0, f->utc_offset_s, t0, sizeof t0);
+    sim_time_format(f->w1, f->utc_offset_s, t1, sizeof t1);
+    fprintf(out, "flexibility delivered, %s .. %s\n", t0, t1);
+    if (f->n == 0) {
+        fputs("  no purchased matches\n\n", out);
+        return;
+    }
+    fprintf(out, "  %-18s%10s%11s%11s%7s%8s  |%11s%7s%8s\n", "", "accepted", "", "delivered",
+            "rate", "EUR", "paper", "rate", "EUR");
+    for (int i = 0; i < f->n; i++) {
+        const struct row *r = &f->r[i];
+        text_line(out, r->name, r->accepted_kw, r->accepted_kwh, r->delivered_kwh, r->rate,
+                  r->payout_eur, ref_of(f, r->name));
+    }
+    struct totals t;
+    totals_of(f, &t);
+    text_line(out, "total", t.accepted_kw, t.accepted_kwh, t.delivered_kwh, t.rate, t.payout_eur,
+              ref_of(f, NULL));
+    const cJSON *ref = f->rep ? cJSON_GetObjectItemCaseSensitive(f->rep, "reference") : NULL;
+    double ref_pct = ref_num(ref, "load_reduction_pct");
+    if (f->cf_run) {
+        double red = f->load_cf - f->load_main;
+        fprintf(out,
+                "  %s over the window: %.1f kW without the market (counterfactual run), %.1f kW "
+                "with it:\n  load reduction %.1f kW = %.1f %%",
+                f->load_signal, f->load_cf, f->load_main, red, 100.0 * red / f->load_cf);
+        if (!isnan(ref_pct))
+            fprintf(out, "  | paper %.0f %%", ref_pct);
+        fputc('\n', out);
+    } else {
+        fprintf(out, "  %s over the window: %.1f kW; no counterfactual run in this database\n",
+                f->load_signal, f->load_main);
+    }
+    if (f->ledger_read && f->ledger.ok)
+        fprintf(out, "  ledger verified: %" PRId64 " blocks, %" PRId64 " transactions\n\n",
+                f->ledger.blocks, f->ledger.txs);
+    else
+        fprintf(out, "  ledger NOT verified: %s\n\n", f->ledger.reason);
+}
+
+static cJSON *num_or_null(double v)
+{
+    return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
+}
+
+static void add_row(cJSON *o, double akw, double akwh, double dkwh, double rate, double pay)
+{
+    cJSON_AddItemToObject(o, "accepted_kw", num_or_null(akw));
+    cJSON_AddItemToObject(o, "accepted_kwh", num_or_null(akwh));
+    cJSON_AddItemToObject(o, "delivered_kwh", num_or_null(dkwh));
+    cJSON_AddItemToObject(o, "delivery_rate", num_or_null(rate));
+    cJSON_AddItemToObject(o, "payout_eur", num_or_null(pay));
+}
+
+static char *json_members(const struct flex *f)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *assets = cJSON_AddArrayToObject(root, "assets");
+    for (int i = 0; i < f->n; i++) {
+        const struct row *r = &f->r[i];
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "name", r->name);
+        cJSON_AddNumberToObject(a, "match_id", (double)r->match_id);
+        cJSON_AddNumberToObject(a, "price_eur_per_kwh", r->price);
+        add_row(a, r->accepted_kw, r->accepted_kwh, r->delivered_kwh, r->rate, r->payout_eur);
+        cJSON_AddItemToArray(assets, a);
+    }
+    struct totals t;
+    totals_of(f, &t);
+    cJSON *tot = cJSON_AddObjectToObject(root, "total");
+    add_row(tot, t.accepted_kw, t.accepted_kwh, t.delivered_kwh, t.rate, t.payout_eur);
+    cJSON *tr = cJSON_AddObjectToObject(root, "transformer");
+    char buf[48];
+    cJSON_AddStringToObject(tr, "signal", f->load_signal);
+    cJSON_AddStringToObject(tr, "window_start", sim_time_format(f->w0, f->utc_offset_s, buf,
+                                                                sizeof buf));
+    cJSON_AddStringToObject(tr, "window_end", sim_time_format(f->w1, f->utc_offset_s, buf,
+                                                              sizeof buf));
+    cJSON_AddItemToObject(tr, "base_load_kw", num_or_null(f->load_cf));
+    cJSON_AddItemToObject(tr, "load_kw", num_or_null(f->load_main));
+    cJSON_AddItemToObject(tr, "load_reduction_kw", num_or_null(f->load_cf - f->load_main));
+    cJSON_AddItemToObject(tr, "load_reduction_pct",
+                          num_or_null(100.0 * (f->load_cf - f->load_main) / f->load_cf));
+    cJSON *lg = cJSON_AddObjectToObject(root, "ledger");
+    cJSON_AddBoolToObject(lg, "verified", f->ledger_read && f->ledger.ok);
+    cJSON_AddNumberToObject(lg, "blocks", (double)f->ledger.blocks);
+    cJSON_AddNumberToObject(lg, "transactions", (double)f->ledger.txs);
+    if (!(f->ledger_read && f->ledger.ok))
+        cJSON_AddStringToObject(lg, "reason", f->ledger.reason);
+    const cJSON *ref = f->rep ? cJSON_GetObjectItemCaseSensitive(f->rep, "reference") : NULL;
+    if (ref)
+        cJSON_AddItemToObject(root, "reference", cJSON_Duplicate(ref, 1));
+    char *txt = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!txt)
+        return NULL;
+    /* Strip the outer braces: the caller splices the members in. */
+    size_t n = strlen(txt);
+    if (n >= 2) {
+        memmove(txt, txt + 1, n - 2);
+        txt[n - 2] = '\0';
+    }
+    return txt;
+}
+
+int plt_report(sqlite3 *db, enum res_format fmt, FILE *out, char **members, struct sim_err *err)
+{
+    if (members)
+        *members = NULL;
+    struct flex *f = calloc(1, sizeof *f);
+    if (!f)
+        return sim_errf(err, SIM_ENOMEM, "out of memory");
+    int rc = load_flex(db, f, err);
+    if (!rc) {
+        if (fmt == RES_TEXT)
+            text_report(f, out);
+        else if (fmt == RES_JSON && members && !(*members = json_members(f)))
+            rc = sim_errf(err, SIM_ENOMEM, "out of memory");
+    }
+    cJSON_Delete(f->scenario);
+    free(f);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Figures                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Write "local-time value" lines of one signal of one run in [a, b). */
+static int dump(sqlite3 *db, int64_t run, const char *signal, sim_time_us a, sim_time_us b,
+                int off, double scale, FILE *fp)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT s.t_us, s.value FROM samples s JOIN signals g ON g.id = "
+                           "s.signal_id WHERE g.run_id = ? AND g.name = ? AND s.t_us >= ? AND "
+                           "s.t_us < ? ORDER BY s.t_us",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_text(st, 2, signal, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, a);
+    sqlite3_bind_int64(st, 4, b);
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char ts[48];
+        sim_time_format(sqlite3_column_int64(st, 0), off, ts, sizeof ts);
+        ts[19] = '\0'; /* drop the offset: gnuplot shows local time */
+        fprintf(fp, "%s %.6g\n", ts, sqlite3_column_double(st, 1) * scale);
+        n++;
+    }
+    fputs("\n\n", fp);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void offset_text(int off, char *buf, size_t n)
+{
+    snprintf(buf, n, "UTC%c%02d:%02d", off < 0 ? '-' : '+', abs(off) / 3600, abs(off) % 3600 / 60);
+}
+
+static int draw(const char *script_path, struct sim_err *err)
+{
+    int rc = res_gnuplot_run(script_path, err);
+    return rc;
+}
+
+int plt_plot(sqlite3 *db, const char *outdir, FILE *written, struct sim_err *err)
+{
+    struct flex *f = calloc(1, sizeof *f);
+    if (!f)
+        return sim_errf(err, SIM_ENOMEM, "out of memory");
+    int rc = load_flex(db, f, err);
+    if (rc || f->n == 0) {
+        cJSON_Delete(f->scenario);
+        free(f);
+        return rc ? rc : SIM_ENOENT;
+    }
+    if ((rc = res_make_dirs(outdir, err))) {
+        cJSON_Delete(f->scenario);
+        free(f);
+        return rc;
+    }
+    char data[PATH_MAX], script[PATH_MAX], tz[32];
+    snprintf(data, sizeof data, "%s/.flexbed-figures.dat", outdir);
+    snprintf(script, sizeof script, "%s/.flexbed-figures.gp", outdir);
+    offset_text(f->utc_offset_s, tz, sizeof tz);
+    FILE *dp = fopen(data, "w"), *sp = fopen(script, "w");
+    if (!dp || !sp) {
+        if (dp)
+            fclose(dp);
+        if (sp)
+            fclose(sp);
+        rc = sim_errf(err, SIM_EIO, "%s: cannot write", outdir);
+        goto out;
+    }
+    /* Fig. 11: the afternoon, transformer load with and without the
+     * delivered flexibility (blocks 0 and 1). */
+    sim_time_us a11 = f->w0 - 4 * SIM_US_PER_H, b11 = f->w1 + 4 * SIM_US_PER_H;
+    dump(db, f->main_run, f->load_signal, a11, b11, f->utc_offset_s, 1, dp);
+    dump(db, f->cf_run, f->load_signal, a11, b11, f->utc_offset_s, 1, dp);
+    /* Fig. 10: each asset's discharge power and SoC around the window:
+     * blocks 2 + 2i (power, discharge positive) and 3 + 2i (SoC, %). */
+    const cJSON *assets = f->rep ? cJSON_GetObjectItemCaseSensitive(f->rep, "assets") : NULL;
+    int na = 0;
+    sim_time_us a10 = f->w0 - 15 * SIM_US_PER_MIN, b10 = f->w1 + 15 * SIM_US_PER_MIN;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, assets)
+    {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "power");
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(it, "soc");
+        if (!cJSON_IsString(p) || !cJSON_IsString(s))
+            continue;
+        dump(db, f->main_run, p->valuestring, a10, b10 + 1, f->utc_offset_s, -1, dp);
+        dump(db, f->main_run, s->valuestring, a10, b10 + 1, f->utc_offset_s, 100, dp);
+        na++;
+    }
+    fclose(dp);
+    char w0[48], w1[48];
+    sim_time_format(f->w0, f->utc_offset_s, w0, sizeof w0);
+    sim_time_format(f->w1, f->utc_offset_s, w1, sizeof w1);
+    w0[19] = w1[19] = '\0';
+    static const char *const ext[2] = {"png", "svg"};
+    static const char *const term[2] = {"pngcairo size 1000,560 font 'sans,11'",
+                                        "svg size 1000,560 font 'sans,11' dynamic"};
+    for (int e = 0; e < 2; e++) {
+        fprintf(sp,
+                "set terminal %s\nset output '%s/fig11-transformer-load.%s'\n"
+                "set xdata time\nset timefmt '%%Y-%%m-%%dT%%H:%%M:%%S'\nset format x '%%H:%%M'\n"
+                "set xlabel 'local time (%s)'\nset ylabel 'transformer load (kW)'\n"
+                "set title 'Transformer load with and without the delivered flexibility'\n"
+                "set key top left box opaque\nset grid\n"
+                "set object 1 rect from '%s', graph 0 to '%s', graph 1 fc rgb '#dde8f5' "
+                "fs solid 0.6 noborder behind\n"
+                "plot '%s' index 1 using 1:2 with lines lw 2 lc rgb '#888888' title 'without "
+                "flexibility (counterfactual run)', \\\n"
+                "     '%s' index 0 using 1:2 with lines lw 2 lc rgb '#c0392b' title 'with "
+                "delivered flexibility'\n"
+                "unset object 1\n",
+                term[e], outdir, ext[e], tz, w0, w1, data, data);
+        if (na > 0) {
+            fprintf(sp,
+                    "set output '%s/fig10-asset-discharge.%s'\nset multiplot layout 2,1 "
+                    "title 'Asset discharge power and state of charge'\nset key top right box "
+                    "opaque\n"
+                    "set object 1 rect from '%s', graph 0 to '%s', graph 1 fc rgb '#dde8f5' "
+                    "fs solid 0.6 noborder behind\n"
+                    "set title ''\nset ylabel 'discharge power (kW)'\nset xlabel ''\nplot ",
+                    outdir, ext[e], w0, w1);
+            int i = 0;
+            cJSON_ArrayForEach(it, assets)
+            {
+                const cJSON *l = cJSON_GetObjectItemCaseSensitive(it, "label");
+                fprintf(sp, "%s'%s' index %d using 1:2 with steps lw 2 title '%s'",
+                        i ? ", " : "", data, 2 + 2 * i,
+                        cJSON_IsString(l) ? l->valuestring : "asset");
+                i++;
+            }
+            fprintf(sp, "\nset ylabel 'state of charge (%%)'\nset xlabel 'local time (%s)'\n"
+                        "plot ",
+                    tz);
+            i = 0;
+            cJSON_ArrayForEach(it, assets)
+            {
+                const cJSON *l = cJSON_GetObjectItemCaseSensitive(it, "label");
+                fprintf(sp, "%s'%s' index %d using 1:2 with lines lw 2 title '%s'",
+                        i ? ", " : "", data, 3 + 2 * i,
+                        cJSON_IsString(l) ? l->valuestring : "asset");
+                i++;
+            }
+            fputs("\nunset multiplot\nunset object 1\n", sp);
+        }
+    }
+    fclose(sp);
+    rc = draw(script, err);
+    if (!rc && written) {
+        for (int e = 0; e < 2; e++) {
+            fprintf(written, "%s/fig11-transformer-load.%s\n", outdir, ext[e]);
+            if (na > 0)
+                fprintf(written, "%s/fig10-asset-discharge.%s\n", outdir, ext[e]);
+        }
+    }
+out:
+    unlink(data);
+    unlink(script);
+    cJSON_Delete(f->scenario);
+    free(f);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The "report" section: checked at load, read back by the report.     */
+/* ------------------------------------------------------------------ */
+
+static int check_signal(struct scn_ctx *ctx, struct scn_obj *o, const char *key, int required,
+                        struct sim_err *err)
+{
+    const char *s = NULL;
+    int rc = scn_string(o, key, required, NULL, &s, err);
+    if (rc || !s)
+        return rc;
+    if (sim_bus_find(ctx->kernel, s) < 0)
+        return scn_errf(o, key, err, "no signal named \"%s\"", s);
+    return SIM_OK;
+}
+
+static int report_load(struct scn_ctx *ctx, struct scn_obj *sec, struct sim_err *err)
+{
+    const cJSON *assets = NULL;
+    int rc;
+    if ((rc = check_signal(ctx, sec, "load_signal", 0, err)) ||
+        (rc = scn_array(sec, "assets", 0, &assets, err)))
+        return rc;
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, assets)
+    {
+        char key[24], base[SCN_PATH_MAX], path[SCN_PATH_MAX];
+        snprintf(key, sizeof key, "[%d]", i++);
+        scn_path_join(base, sizeof base, sec->path, "assets");
+        scn_path_join(path, sizeof path, base, key);
+        struct scn_obj o;
+        const char *label;
+        if ((rc = scn_obj_init(&o, ctx->file, path, it, err)) ||
+            (rc = scn_string(&o, "label", 1, NULL, &label, err)) ||
+            (rc = check_signal(ctx, &o, "power", 1, err)) ||
+            (rc = check_signal(ctx, &o, "soc", 1, err)) || (rc = scn_obj_finish(&o, err)))
+            return rc;
+    }
+    /* The published figures are free-form for printing beside ours; only
+     * their shape is checked. */
+    struct scn_obj ref;
+    int has_ref = 0;
+    if ((rc = scn_child(sec, "reference", 0, &ref, &has_ref, err)))
+        return rc;
+    if (has_ref) {
+        scn_take(&ref, "source");
+        scn_take(&ref, "assets");
+        scn_take(&ref, "total");
+        double pct;
+        if ((rc = scn_number(&ref, "load_reduction_pct", 0, 0, -100, 100, &pct, err)) ||
+            (rc = scn_obj_finish(&ref, err)))
+            return rc;
+    }
+    return scn_obj_finish(sec, err);
+}
+
+const struct scn_section plt_report_section = {
+    .key = "report",
+    .load = report_load,
+};
