@@ -1,0 +1,2124 @@
+/*
+ * dss_parse.c: the subset of OpenDSS's scripting language the feeder
+ * library understands.
+ *
+ * Enough to read a distribution feeder such as the IEEE European LV Test
+ * Feeder from its own Master.dss: Clear, New/Edit/More ('~')/BatchEdit of
+ * Circuit (Vsource), LineCode, Line, Load, LoadShape and Transformer,
+ * Redirect/Compile, Set voltagebases/basefrequency/loadmult, Calcvoltagebases
+ * and Solve (markers). Comments: '!', '//' and slash-star blocks.
+ *
+ * The rule that keeps results honest: a command or property that only
+ * shapes output (monitors, meters, plots, reports, solution mode) is
+ * skipped with one warning; anything else we do not model is an error
+ * naming file and line, never silently ignored. Commands and property
+ * names match OpenDSS's way: case-insensitive, exact name or unique prefix;
+ * properties may also be positional in OpenDSS's property order.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "feeder_impl.h"
+
+#define MAX_TOKENS 256
+#define MAX_DEPTH 16
+
+enum { CL_NONE, CL_SKIP, CL_CIRCUIT, CL_VSOURCE, CL_LINECODE, CL_LINE, CL_LOAD, CL_SHAPE, CL_XFMR };
+
+struct tok {
+    char *name; /* NULL for a positional value */
+    char *value;
+};
+
+struct pctx {
+    fdr_circuit *c;
+    struct fdr_warnings *warn;
+    struct sim_err *err;
+    int depth;
+    int file, line;
+    char dir[1024];
+    int act_class, act_idx; /* object that '~' / More edits */
+    int act_lastprop;       /* for positional properties */
+};
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+/* ------------------------------------------------------------------ */
+
+static int perr(struct pctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int perr(struct pctx *p, const char *fmt, ...)
+{
+    char buf[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return sim_errf(p->err, SIM_EINVAL, "%s:%d: %s", p->c->files[p->file], p->line, buf);
+}
+
+static void pwarn(struct pctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pwarn(struct pctx *p, const char *fmt, ...)
+{
+    struct fdr_warnings *w = p->warn;
+    if (!w)
+        return;
+    char buf[400], line[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    snprintf(line, sizeof line, "%s:%d: %s", p->c->files[p->file], p->line, buf);
+    if (w->count == w->cap) {
+        size_t ncap = w->cap ? w->cap * 2 : 16;
+        char **nm = realloc(w->msg, ncap * sizeof *nm);
+        if (!nm)
+            return; /* a lost warning is not worth failing the load */
+        w->msg = nm;
+        w->cap = ncap;
+    }
+    char *s = strdup(line);
+    if (s)
+        w->msg[w->count++] = s;
+}
+
+void fdr_warnings_free(struct fdr_warnings *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->count; i++)
+        free(w->msg[i]);
+    free(w->msg);
+    memset(w, 0, sizeof *w);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tokens and values                                                   */
+/* ------------------------------------------------------------------ */
+
+static int is_delim(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == ',' || ch == '=';
+}
+
+static char closing(char ch)
+{
+    switch (ch) {
+    case '"':
+        return '"';
+    case '\'':
+        return '\'';
+    case '(':
+        return ')';
+    case '[':
+        return ']';
+    case '{':
+        return '}';
+    default:
+        return 0;
+    }
+}
+
+/* Read one word at *s: a quoted / bracketed group (delimiters stripped) or
+ * a run up to a delimiter. Leaves *s at the char after the word and *end at
+ * the char to overwrite with the terminator. */
+static char *read_word(char **s, char **end, int *unbalanced)
+{
+    char *w = *s;
+    char close = closing(*w);
+    if (close) {
+        char open = *w;
+        int depth = 1;
+        char *q = w + 1;
+        for (; *q; q++) {
+            if (*q == close && --depth == 0)
+                break;
+            if (*q == open && open != close)
+                depth++;
+        }
+        if (!*q) {
+            *unbalanced = 1;
+            *end = q;
+            *s = q;
+            return w + 1;
+        }
+        *end = q;
+        *s = q + 1;
+        return w + 1;
+    }
+    char *q = w;
+    while (*q && !is_delim(*q))
+        q++;
+    *end = q;
+    *s = q;
+    return w;
+}
+
+/* Split a command line into name=value pairs and positional values. */
+static int tokenize(struct pctx *p, char *s, struct tok *t, int max, int *n)
+{
+    int k = 0, unbalanced = 0;
+    for (;;) {
+        while (*s == ' ' || *s == '\t' || *s == ',')
+            s++;
+        if (!*s)
+            break;
+        if (k == max)
+            return perr(p, "too many parameters on one command (max %d)", max);
+        if (*s == '=')
+            return perr(p, "'=' without a property name");
+        char *end;
+        char *w = read_word(&s, &end, &unbalanced);
+        if (unbalanced)
+            return perr(p, "unbalanced quote or bracket");
+        char *q = s;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '=') {
+            *end = '\0';
+            q++;
+            while (*q == ' ' || *q == '\t')
+                q++;
+            s = q;
+            char *vend;
+            char *v = "";
+            if (*s && *s != ',') {
+                v = read_word(&s, &vend, &unbalanced);
+                if (unbalanced)
+                    return perr(p, "unbalanced quote or bracket");
+                if (s == vend && *s)
+                    s++; /* past the delimiter we are about to overwrite */
+                *vend = '\0';
+            }
+            t[k].name = w;
+            t[k].value = v;
+        } else {
+            if (s == end && *s)
+                s++;
+            *end = '\0';
+            t[k].name = NULL;
+            t[k].value = w;
+        }
+        k++;
+    }
+    *n = k;
+    return 0;
+}
+
+/* Index of `name` in `list` (NULL-terminated): exact match, else unique
+ * prefix. -1 unknown, -2 ambiguous. */
+static int match_name(const char *const *list, const char *name)
+{
+    size_t len = strlen(name);
+    int found = -1;
+    if (!len)
+        return -1;
+    for (int i = 0; list[i]; i++)
+        if (!strcasecmp(list[i], name))
+            return i;
+    for (int i = 0; list[i]; i++) {
+        if (!strncasecmp(list[i], name, len)) {
+            if (found >= 0)
+                return -2;
+            found = i;
+        }
+    }
+    return found;
+}
+
+static int get_num(struct pctx *p, const char *prop, const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (end == v || *end || errno || !isfinite(d))
+        return perr(p, "%s: '%s' is not a number", prop, v);
+    *out = d;
+    return 0;
+}
+
+static int get_int(struct pctx *p, const char *prop, const char *v, int *out)
+{
+    double d = 0;
+    int rc = get_num(p, prop, v, &d);
+    if (rc)
+        return rc;
+    if (d != floor(d) || fabs(d) > 1e9)
+        return perr(p, "%s: '%s' is not an integer", prop, v);
+    *out = (int)d;
+    return 0;
+}
+
+static int get_bool(struct pctx *p, const char *prop, const char *v, int *out)
+{
+    char ch = (char)tolower((unsigned char)v[0]);
+    if (ch == 'y' || ch == 't' || !strcmp(v, "1")) {
+        *out = 1;
+        return 0;
+    }
+    if (ch == 'n' || ch == 'f' || !strcmp(v, "0")) {
+        *out = 0;
+        return 0;
+    }
+    return perr(p, "%s: '%s' is not yes/no", prop, v);
+}
+
+/* Split a list value ("11 .416", "0.2,0.2", "1 | 0.5 1") into items in
+ * place. */
+static int split_list(char *v, char **items, int max)
+{
+    int n = 0;
+    for (;;) {
+        while (*v == ' ' || *v == '\t' || *v == ',' || *v == '|')
+            v++;
+        if (!*v)
+            break;
+        if (n == max)
+            return -1;
+        items[n++] = v;
+        while (*v && *v != ' ' && *v != '\t' && *v != ',' && *v != '|')
+            v++;
+        if (*v)
+            *v++ = '\0';
+    }
+    return n;
+}
+
+static int get_nums(struct pctx *p, const char *prop, const char *v, double *out, int max, int *n)
+{
+    char buf[1024];
+    char *items[64];
+    if (strlen(v) >= sizeof buf)
+        return perr(p, "%s: list too long", prop);
+    strcpy(buf, v);
+    int k = split_list(buf, items, max < 64 ? max : 64);
+    if (k < 0)
+        return perr(p, "%s: more than %d values", prop, max);
+    for (int i = 0; i < k; i++) {
+        int rc = get_num(p, prop, items[i], &out[i]);
+        if (rc)
+            return rc;
+    }
+    *n = k;
+    return 0;
+}
+
+static int get_units(struct pctx *p, const char *prop, const char *v, int *out)
+{
+    static const char *const names[] = {"none", "mi", "kft", "km", "m",
+                                        "ft",   "in", "cm",  "mm", NULL};
+    for (int i = 0; names[i]; i++)
+        if (!strcasecmp(v, names[i])) {
+            *out = i;
+            return 0;
+        }
+    if (!strcasecmp(v, "meter") || !strcasecmp(v, "meters")) {
+        *out = FDR_U_M;
+        return 0;
+    }
+    return perr(p, "%s: unknown length unit '%s'", prop, v);
+}
+
+static int get_conn(struct pctx *p, const char *prop, const char *v, int *out)
+{
+    if (!strcasecmp(v, "wye") || !strcasecmp(v, "y") || !strcasecmp(v, "ln") ||
+        !strcasecmp(v, "star")) {
+        *out = FDR_WYE;
+        return 0;
+    }
+    if (!strcasecmp(v, "delta") || !strcasecmp(v, "d") || !strcasecmp(v, "ll")) {
+        *out = FDR_DELTA;
+        return 0;
+    }
+    return perr(p, "%s: unknown connection '%s'", prop, v);
+}
+
+static int copy_name(struct pctx *p, char *dst, size_t n, const char *src, const char *what)
+{
+    if (strlen(src) >= n)
+        return perr(p, "%s '%s' is too long (max %zu chars)", what, src, n - 1);
+    strcpy(dst, src);
+    return 0;
+}
+
+/* Path of `rel` relative to the current file's directory; backslashes are
+ * read as separators (files written on Windows). */
+static int resolve_path(struct pctx *p, const char *rel, char *out, size_t n)
+{
+    char tmp[1024];
+    if (strlen(rel) >= sizeof tmp)
+        return perr(p, "path too long");
+    strcpy(tmp, rel);
+    for (char *q = tmp; *q; q++)
+        if (*q == '\\')
+            *q = '/';
+    int w;
+    if (tmp[0] == '/' || !p->dir[0])
+        w = snprintf(out, n, "%s", tmp);
+    else
+        w = snprintf(out, n, "%s/%s", p->dir, tmp);
+    if (w < 0 || (size_t)w >= n)
+        return perr(p, "path too long");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Growing arrays                                                      */
+/* ------------------------------------------------------------------ */
+
+static int grow(void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    int ncap = *cap ? *cap * 2 : 32;
+    while (ncap < need)
+        ncap *= 2;
+    void *na = realloc(*arr, (size_t)ncap * elem);
+    if (!na)
+        return SIM_ENOMEM;
+    memset((char *)na + (size_t)*cap * elem, 0, (size_t)(ncap - *cap) * elem);
+    *arr = na;
+    *cap = ncap;
+    return 0;
+}
+
+static int add_file(fdr_circuit *c, const char *path)
+{
+    if (grow((void **)&c->files, &c->files_cap, c->nfiles + 1, sizeof *c->files))
+        return SIM_ENOMEM;
+    c->files[c->nfiles] = strdup(path);
+    if (!c->files[c->nfiles])
+        return SIM_ENOMEM;
+    return c->nfiles++;
+}
+
+/* ------------------------------------------------------------------ */
+/* Element defaults                                                    */
+/* ------------------------------------------------------------------ */
+
+static void zdef_default(struct fdr_zdef *z)
+{
+    /* OpenDSS's default line: per kft, 336 MCM ACSR-like. */
+    memset(z, 0, sizeof *z);
+    z->nph = 3;
+    z->units = FDR_U_NONE;
+    z->r1 = 0.058;
+    z->x1 = 0.1206;
+    z->r0 = 0.1784;
+    z->x0 = 0.4047;
+    z->c1_nf = 3.4;
+    z->c0_nf = 1.6;
+}
+
+static void vsource_default(struct fdr_vsource *v, const char *name)
+{
+    memset(v, 0, sizeof *v);
+    snprintf(v->name, sizeof v->name, "%s", name);
+    strcpy(v->bus, "sourcebus");
+    v->phases = 3;
+    v->zspec = 1;
+    v->basekv = 115.0;
+    v->pu = 1.0;
+    v->mvasc3 = 2000.0;
+    v->mvasc1 = 2100.0;
+    v->isc3 = 10000.0;
+    v->isc1 = 10500.0;
+    v->x1r1 = 4.0;
+    v->x0r0 = 3.0;
+    v->r1 = 1.65;
+    v->x1 = 6.6;
+    v->r0 = 1.9;
+    v->x0 = 5.7;
+}
+
+static void load_default(struct fdr_loaddef *l)
+{
+    memset(l, 0, sizeof *l);
+    l->phases = 3;
+    l->conn = FDR_WYE;
+    l->model = 1;
+    l->kv = 12.47;
+    l->kw = 10.0;
+    l->pf = 0.88;
+    l->q_from_pf = 1;
+    l->vminpu = 0.95;
+    l->vmaxpu = 0.0; /* no upper limit: see docs/models.md */
+    l->yearly = l->daily = -1;
+}
+
+static void xfmr_default(struct fdr_xfmrdef *x)
+{
+    memset(x, 0, sizeof *x);
+    x->phases = 3;
+    x->nw = 2;
+    x->xhl_pct = 7.0;
+    for (int i = 0; i < 2; i++) {
+        x->w[i].conn = FDR_WYE;
+        x->w[i].kv = 12.47;
+        x->w[i].kva = 1000.0;
+        x->w[i].r_pct = 0.2;
+        x->w[i].tap = 1.0;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Property tables (OpenDSS property order, so positional values work) */
+/* ------------------------------------------------------------------ */
+
+static const char *const vsrc_props[] = {
+    "bus1",     "basekv",   "pu",     "angle", "frequency", "phases", "mvasc3",   "mvasc1",
+    "x1r1",     "x0r0",     "isc3",   "isc1",  "r1",        "x1",     "r0",       "x0",
+    "scantype", "sequence", "bus2",   "z1",    "z0",        "z2",     "puz1",     "puz0",
+    "puz2",     "basemva",  "yearly", "daily", "duty",      "model",  "puzideal", "spectrum",
+    "basefreq", "enabled",  "like",   NULL};
+enum {
+    VS_BUS1,
+    VS_BASEKV,
+    VS_PU,
+    VS_ANGLE,
+    VS_FREQ,
+    VS_PHASES,
+    VS_MVASC3,
+    VS_MVASC1,
+    VS_X1R1,
+    VS_X0R0,
+    VS_ISC3,
+    VS_ISC1,
+    VS_R1,
+    VS_X1,
+    VS_R0,
+    VS_X0,
+    VS_SCANTYPE,
+    VS_SEQUENCE,
+    VS_BUS2,
+    VS_SPECTRUM = 31,
+    VS_BASEFREQ,
+    VS_ENABLED,
+    VS_LIKE
+};
+
+static const char *const code_props[] = {
+    "nphases", "r1",      "x1",       "r0",       "x0",       "c1",        "c0",        "units",
+    "rmatrix", "xmatrix", "cmatrix",  "basefreq", "normamps", "emergamps", "faultrate", "pctperm",
+    "repair",  "kron",    "rg",       "xg",       "rho",      "neutral",   "b1",        "b0",
+    "seasons", "ratings", "linetype", "like",     NULL};
+enum {
+    LC_NPH,
+    LC_R1,
+    LC_X1,
+    LC_R0,
+    LC_X0,
+    LC_C1,
+    LC_C0,
+    LC_UNITS,
+    LC_RM,
+    LC_XM,
+    LC_CM,
+    LC_BASEFREQ,
+    LC_NORMAMPS,
+    LC_EMERGAMPS,
+    LC_FAULTRATE,
+    LC_PCTPERM,
+    LC_REPAIR,
+    LC_KRON,
+    LC_RG,
+    LC_XG,
+    LC_RHO,
+    LC_NEUTRAL,
+    LC_B1,
+    LC_B0,
+    LC_SEASONS,
+    LC_RATINGS,
+    LC_LINETYPE,
+    LC_LIKE
+};
+
+static const char *const line_props[] = {
+    "bus1",     "bus2",       "linecode", "length",    "phases",    "r1",      "x1",
+    "r0",       "x0",         "c1",       "c0",        "rmatrix",   "xmatrix", "cmatrix",
+    "switch",   "rg",         "xg",       "rho",       "geometry",  "units",   "spacing",
+    "wires",    "earthmodel", "cncables", "tscables",  "b1",        "b0",      "seasons",
+    "ratings",  "linetype",   "normamps", "emergamps", "faultrate", "pctperm", "repair",
+    "basefreq", "enabled",    "like",     NULL};
+enum {
+    LN_BUS1,
+    LN_BUS2,
+    LN_CODE,
+    LN_LENGTH,
+    LN_PHASES,
+    LN_R1,
+    LN_X1,
+    LN_R0,
+    LN_X0,
+    LN_C1,
+    LN_C0,
+    LN_RM,
+    LN_XM,
+    LN_CM,
+    LN_SWITCH,
+    LN_RG,
+    LN_XG,
+    LN_RHO,
+    LN_GEOMETRY,
+    LN_UNITS,
+    LN_SPACING,
+    LN_WIRES,
+    LN_EARTHMODEL,
+    LN_CNCABLES,
+    LN_TSCABLES,
+    LN_B1,
+    LN_B0,
+    LN_SEASONS,
+    LN_RATINGS,
+    LN_LINETYPE,
+    LN_NORMAMPS,
+    LN_EMERGAMPS,
+    LN_FAULTRATE,
+    LN_PCTPERM,
+    LN_REPAIR,
+    LN_BASEFREQ,
+    LN_ENABLED,
+    LN_LIKE
+};
+
+static const char *const load_props[] = {"bus1",      "phases",
+                                         "kv",        "kw",
+                                         "pf",        "model",
+                                         "yearly",    "daily",
+                                         "duty",      "growth",
+                                         "conn",      "kvar",
+                                         "rneut",     "xneut",
+                                         "status",    "class",
+                                         "vminpu",    "vmaxpu",
+                                         "vminnorm",  "vminemerg",
+                                         "xfkva",     "allocationfactor",
+                                         "kva",       "%mean",
+                                         "%stddev",   "cvrwatts",
+                                         "cvrvars",   "kwh",
+                                         "kwhdays",   "cfactor",
+                                         "cvrcurve",  "numcust",
+                                         "zipv",      "%seriesrl",
+                                         "relweight", "vlowpu",
+                                         "puxharm",   "xrharm",
+                                         "spectrum",  "basefreq",
+                                         "enabled",   "like",
+                                         NULL};
+enum {
+    LD_BUS1,
+    LD_PHASES,
+    LD_KV,
+    LD_KW,
+    LD_PF,
+    LD_MODEL,
+    LD_YEARLY,
+    LD_DAILY,
+    LD_DUTY,
+    LD_GROWTH,
+    LD_CONN,
+    LD_KVAR,
+    LD_RNEUT,
+    LD_XNEUT,
+    LD_STATUS,
+    LD_CLASS,
+    LD_VMINPU,
+    LD_VMAXPU,
+    LD_VMINNORM,
+    LD_VMINEMERG,
+    LD_XFKVA,
+    LD_ALLOC,
+    LD_KVA,
+    LD_MEAN,
+    LD_STDDEV,
+    LD_CVRW,
+    LD_CVRV,
+    LD_KWH,
+    LD_KWHDAYS,
+    LD_CFACTOR,
+    LD_CVRCURVE,
+    LD_NUMCUST,
+    LD_ZIPV,
+    LD_SERIESRL,
+    LD_RELWEIGHT,
+    LD_VLOWPU,
+    LD_PUXHARM,
+    LD_XRHARM,
+    LD_SPECTRUM,
+    LD_BASEFREQ,
+    LD_ENABLED,
+    LD_LIKE
+};
+
+static const char *const shape_props[] = {
+    "npts",    "interval",  "mult",          "hour",      "mean",  "stddev",
+    "csvfile", "sngfile",   "dblfile",       "action",    "qmult", "useactual",
+    "pmax",    "qmax",      "sinterval",     "minterval", "pbase", "qbase",
+    "pmult",   "pqcsvfile", "memorymapping", "like",      NULL};
+enum {
+    SH_NPTS,
+    SH_INTERVAL,
+    SH_MULT,
+    SH_HOUR,
+    SH_MEAN,
+    SH_STDDEV,
+    SH_CSVFILE,
+    SH_SNGFILE,
+    SH_DBLFILE,
+    SH_ACTION,
+    SH_QMULT,
+    SH_USEACTUAL,
+    SH_PMAX,
+    SH_QMAX,
+    SH_SINTERVAL,
+    SH_MINTERVAL,
+    SH_PBASE,
+    SH_QBASE,
+    SH_PMULT,
+    SH_PQCSVFILE,
+    SH_MEMMAP,
+    SH_LIKE
+};
+
+static const char *const xfmr_props[] = {
+    "phases",   "windings",  "wdg",         "bus",       "conn",      "kv",
+    "kva",      "tap",       "%r",          "rneut",     "xneut",     "buses",
+    "conns",    "kvs",       "kvas",        "taps",      "xhl",       "xht",
+    "xlt",      "xscarray",  "thermal",     "n",         "m",         "flrise",
+    "hsrise",   "%loadloss", "%noloadloss", "normhkva",  "emerghkva", "sub",
+    "maxtap",   "mintap",    "numtaps",     "subname",   "%imag",     "ppm_antifloat",
+    "%rs",      "bank",      "xfmrcode",    "xrconst",   "x12",       "x13",
+    "x23",      "leadlag",   "wdgcurrents", "core",      "rdcohms",   "seasons",
+    "ratings",  "normamps",  "emergamps",   "faultrate", "pctperm",   "repair",
+    "basefreq", "enabled",   "like",        NULL};
+enum {
+    TR_PHASES,
+    TR_WINDINGS,
+    TR_WDG,
+    TR_BUS,
+    TR_CONN,
+    TR_KV,
+    TR_KVA,
+    TR_TAP,
+    TR_R,
+    TR_RNEUT,
+    TR_XNEUT,
+    TR_BUSES,
+    TR_CONNS,
+    TR_KVS,
+    TR_KVAS,
+    TR_TAPS,
+    TR_XHL,
+    TR_XHT,
+    TR_XLT,
+    TR_XSCARRAY,
+    TR_THERMAL,
+    TR_N,
+    TR_M,
+    TR_FLRISE,
+    TR_HSRISE,
+    TR_LOADLOSS,
+    TR_NOLOADLOSS,
+    TR_NORMHKVA,
+    TR_EMERGHKVA,
+    TR_SUB,
+    TR_MAXTAP,
+    TR_MINTAP,
+    TR_NUMTAPS,
+    TR_SUBNAME,
+    TR_IMAG,
+    TR_PPM,
+    TR_RS,
+    TR_BANK,
+    TR_XFMRCODE,
+    TR_XRCONST,
+    TR_X12,
+    TR_X13,
+    TR_X23,
+    TR_LEADLAG,
+    TR_WDGCURRENTS,
+    TR_CORE,
+    TR_RDCOHMS,
+    TR_SEASONS,
+    TR_RATINGS,
+    TR_NORMAMPS,
+    TR_EMERGAMPS,
+    TR_FAULTRATE,
+    TR_PCTPERM,
+    TR_REPAIR,
+    TR_BASEFREQ,
+    TR_ENABLED,
+    TR_LIKE
+};
+
+static int not_modelled(struct pctx *p, const char *cls, const char *prop)
+{
+    return perr(p, "%s property '%s' is not supported (it would change the circuit)", cls, prop);
+}
+
+static int check_enabled(struct pctx *p, const char *cls, const char *prop, const char *v)
+{
+    int b = 0;
+    int rc = get_bool(p, prop, v, &b);
+    if (rc)
+        return rc;
+    return b ? 0 : not_modelled(p, cls, "enabled=false");
+}
+
+/* ------------------------------------------------------------------ */
+/* Setters: one per class                                              */
+/* ------------------------------------------------------------------ */
+
+static int set_vsource(struct pctx *p, struct fdr_vsource *v, int id, const char *pn,
+                       const char *val)
+{
+    switch (id) {
+    case VS_BUS1:
+        return copy_name(p, v->bus, sizeof v->bus, val, "bus");
+    case VS_BASEKV:
+        return get_num(p, pn, val, &v->basekv);
+    case VS_PU:
+        return get_num(p, pn, val, &v->pu);
+    case VS_ANGLE:
+        return get_num(p, pn, val, &v->angle_deg);
+    case VS_FREQ: {
+        double f = 0;
+        return get_num(p, pn, val, &f); /* impedances are given at base frequency */
+    }
+    case VS_PHASES:
+        return get_int(p, pn, val, &v->phases);
+    case VS_MVASC3:
+        v->zspec = 1;
+        return get_num(p, pn, val, &v->mvasc3);
+    case VS_MVASC1:
+        v->zspec = 1;
+        return get_num(p, pn, val, &v->mvasc1);
+    case VS_X1R1:
+        return get_num(p, pn, val, &v->x1r1);
+    case VS_X0R0:
+        return get_num(p, pn, val, &v->x0r0);
+    case VS_ISC3:
+        v->zspec = 2;
+        return get_num(p, pn, val, &v->isc3);
+    case VS_ISC1:
+        v->zspec = 2;
+        return get_num(p, pn, val, &v->isc1);
+    case VS_R1:
+        v->zspec = 3;
+        return get_num(p, pn, val, &v->r1);
+    case VS_X1:
+        v->zspec = 3;
+        return get_num(p, pn, val, &v->x1);
+    case VS_R0:
+        v->zspec = 3;
+        return get_num(p, pn, val, &v->r0);
+    case VS_X0:
+        v->zspec = 3;
+        return get_num(p, pn, val, &v->x0);
+    case VS_SCANTYPE:
+    case VS_SEQUENCE:
+    case VS_SPECTRUM:
+    case VS_BASEFREQ:
+        return 0; /* harmonics / display only */
+    case VS_BUS2: {
+        const char *dot = strchr(val, '.');
+        for (const char *q = dot; q && *q; q++)
+            if (*q != '.' && *q != '0')
+                return not_modelled(p, "Vsource", "bus2 (ungrounded source)");
+        if (!dot)
+            return not_modelled(p, "Vsource", "bus2 (ungrounded source)");
+        return 0;
+    }
+    case VS_ENABLED:
+        return check_enabled(p, "Vsource", pn, val);
+    default:
+        return not_modelled(p, "Vsource", pn);
+    }
+}
+
+/* Fill an n x n row-major matrix from a full or lower-triangular list. */
+static int get_matrix(struct pctx *p, const char *pn, const char *val, int n, double *m)
+{
+    double vals[64];
+    int k = 0;
+    if (n < 1 || n > 4)
+        return perr(p, "%s: nphases %d not supported (1..4)", pn, n);
+    int rc = get_nums(p, pn, val, vals, 64, &k);
+    if (rc)
+        return rc;
+    if (k == n * n) {
+        memcpy(m, vals, sizeof(double) * (size_t)(n * n));
+        return 0;
+    }
+    if (k != n * (n + 1) / 2)
+        return perr(p, "%s: %d values for a %dx%d matrix", pn, k, n, n);
+    int q = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) {
+            m[i * n + j] = vals[q];
+            m[j * n + i] = vals[q];
+            q++;
+        }
+    return 0;
+}
+
+/* Properties a line and a line code share (impedance data). Returns 1 if
+ * `name` was not one of them. */
+static int set_zdef(struct pctx *p, struct fdr_zdef *z, const char *pn, const char *val,
+                    int *handled)
+{
+    double d = 0;
+    int rc = 0;
+    *handled = 1;
+    if (!strcasecmp(pn, "r1") || !strcasecmp(pn, "x1") || !strcasecmp(pn, "r0") ||
+        !strcasecmp(pn, "x0") || !strcasecmp(pn, "c1") || !strcasecmp(pn, "c0") ||
+        !strcasecmp(pn, "b1") || !strcasecmp(pn, "b0")) {
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        if (z->matrix) {
+            /* switching back to sequence data: OpenDSS recomputes from the
+             * current sequence values, so start from them */
+            z->matrix = 0;
+        }
+        double w = 2.0 * M_PI * (p->c->base_freq > 0 ? p->c->base_freq : 60.0);
+        switch (tolower((unsigned char)pn[0])) {
+        case 'r':
+            *(pn[1] == '1' ? &z->r1 : &z->r0) = d;
+            break;
+        case 'x':
+            *(pn[1] == '1' ? &z->x1 : &z->x0) = d;
+            break;
+        case 'c':
+            *(pn[1] == '1' ? &z->c1_nf : &z->c0_nf) = d;
+            break;
+        default:
+            *(pn[1] == '1' ? &z->c1_nf : &z->c0_nf) = d / w * 1e3;
+            break; /* uS -> nF */
+        }
+        return 0;
+    }
+    if (!strcasecmp(pn, "rmatrix") || !strcasecmp(pn, "xmatrix") || !strcasecmp(pn, "cmatrix")) {
+        double *m = pn[0] == 'r' || pn[0] == 'R'   ? z->rm
+                    : pn[0] == 'x' || pn[0] == 'X' ? z->xm
+                                                   : z->cm;
+        if (!z->matrix) {
+            /* first matrix property: the others start at zero */
+            memset(z->rm, 0, sizeof z->rm);
+            memset(z->xm, 0, sizeof z->xm);
+            memset(z->cm, 0, sizeof z->cm);
+            z->matrix = 1;
+        }
+        return get_matrix(p, pn, val, z->nph, m);
+    }
+    *handled = 0;
+    return 0;
+}
+
+static int set_linecode(struct pctx *p, struct fdr_linecode *lc, int id, const char *pn,
+                        const char *val)
+{
+    struct fdr_zdef *z = &lc->z;
+    int handled, rc;
+    switch (id) {
+    case LC_NPH:
+        if ((rc = get_int(p, pn, val, &z->nph)))
+            return rc;
+        if (z->nph < 1 || z->nph > 4)
+            return perr(p, "nphases=%d: 1 to 4 supported", z->nph);
+        z->matrix = 0;
+        return 0;
+    case LC_UNITS:
+        return get_units(p, pn, val, &z->units);
+    case LC_KRON:
+        return get_bool(p, pn, val, &z->kron);
+    case LC_NEUTRAL: {
+        int nn = 0;
+        if ((rc = get_int(p, pn, val, &nn)))
+            return rc;
+        if (nn != z->nph)
+            return perr(p, "neutral=%d: only the last conductor can be the neutral", nn);
+        return 0;
+    }
+    case LC_BASEFREQ:
+    case LC_NORMAMPS:
+    case LC_EMERGAMPS:
+    case LC_FAULTRATE:
+    case LC_PCTPERM:
+    case LC_REPAIR:
+    case LC_RG:
+    case LC_XG:
+    case LC_RHO:
+    case LC_SEASONS:
+    case LC_RATINGS:
+    case LC_LINETYPE:
+        return 0; /* ratings, reliability, frequency scaling: no effect at base frequency */
+    case LC_LIKE:
+        return not_modelled(p, "LineCode", pn);
+    default:
+        rc = set_zdef(p, z, code_props[id], val, &handled);
+        if (!handled)
+            return not_modelled(p, "LineCode", pn);
+        return rc;
+    }
+}
+
+static int set_line(struct pctx *p, struct fdr_linedef *l, int id, const char *pn, const char *val)
+{
+    int handled, rc;
+    switch (id) {
+    case LN_BUS1:
+        return copy_name(p, l->bus[0], sizeof l->bus[0], val, "bus");
+    case LN_BUS2:
+        return copy_name(p, l->bus[1], sizeof l->bus[1], val, "bus");
+    case LN_CODE: {
+        int k = fdr_names_get(&p->c->code_ix, val);
+        if (k < 0)
+            return perr(p, "LineCode '%s' is not defined", val);
+        l->z = p->c->codes[k].z;
+        l->phases = l->z.kron ? l->z.nph - 1 : l->z.nph;
+        if (l->phases > 3)
+            return perr(p,
+                        "LineCode %s has %d conductors: give it kron=yes (explicit neutral "
+                        "conductors are not modelled)",
+                        val, l->z.nph);
+        return 0;
+    }
+    case LN_LENGTH:
+        return get_num(p, pn, val, &l->length);
+    case LN_PHASES:
+        if ((rc = get_int(p, pn, val, &l->phases)))
+            return rc;
+        if (l->phases < 1 || l->phases > 3)
+            return perr(p, "phases=%d: lines of 1 to 3 phases supported", l->phases);
+        if (!l->z.matrix)
+            l->z.nph = l->phases;
+        return 0;
+    case LN_UNITS:
+        return get_units(p, pn, val, &l->len_units);
+    case LN_SWITCH: {
+        int b = 0;
+        if ((rc = get_bool(p, pn, val, &b)))
+            return rc;
+        return b ? not_modelled(p, "Line", "switch=yes") : 0;
+    }
+    case LN_RG:
+    case LN_XG:
+    case LN_RHO:
+    case LN_EARTHMODEL:
+    case LN_SEASONS:
+    case LN_RATINGS:
+    case LN_LINETYPE:
+    case LN_NORMAMPS:
+    case LN_EMERGAMPS:
+    case LN_FAULTRATE:
+    case LN_PCTPERM:
+    case LN_REPAIR:
+    case LN_BASEFREQ:
+        return 0;
+    case LN_ENABLED:
+        return check_enabled(p, "Line", pn, val);
+    case LN_GEOMETRY:
+    case LN_SPACING:
+    case LN_WIRES:
+    case LN_CNCABLES:
+    case LN_TSCABLES:
+    case LN_LIKE:
+        return not_modelled(p, "Line", pn);
+    default:
+        rc = set_zdef(p, &l->z, line_props[id], val, &handled);
+        if (!handled)
+            return not_modelled(p, "Line", pn);
+        return rc;
+    }
+}
+
+static int get_shape_ref(struct pctx *p, const char *val, int *out)
+{
+    if (!*val || !strcasecmp(val, "none")) {
+        *out = -1;
+        return 0;
+    }
+    int k = fdr_names_get(&p->c->shape_ix, val);
+    if (k < 0)
+        return perr(p, "LoadShape '%s' is not defined", val);
+    *out = k;
+    return 0;
+}
+
+static int set_load(struct pctx *p, struct fdr_loaddef *l, int id, const char *pn, const char *val)
+{
+    int rc, n = 0;
+    double d = 0;
+    switch (id) {
+    case LD_BUS1:
+        return copy_name(p, l->bus, sizeof l->bus, val, "bus");
+    case LD_PHASES:
+        if ((rc = get_int(p, pn, val, &l->phases)))
+            return rc;
+        if (l->phases < 1 || l->phases > 3)
+            return perr(p, "phases=%d: loads of 1 to 3 phases supported", l->phases);
+        return 0;
+    case LD_KV:
+        return get_num(p, pn, val, &l->kv);
+    case LD_KW:
+        return get_num(p, pn, val, &l->kw);
+    case LD_PF:
+        if ((rc = get_num(p, pn, val, &l->pf)))
+            return rc;
+        if (l->pf == 0.0 || fabs(l->pf) > 1.0)
+            return perr(p, "pf=%g: must be in [-1, 1] and not 0", l->pf);
+        l->q_from_pf = 1;
+        return 0;
+    case LD_KVAR:
+        l->q_from_pf = 0;
+        return get_num(p, pn, val, &l->kvar);
+    case LD_KVA:
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        l->kw = d * fabs(l->pf);
+        l->q_from_pf = 1;
+        return 0;
+    case LD_MODEL:
+        if ((rc = get_int(p, pn, val, &l->model)))
+            return rc;
+        if (l->model < 1 || l->model > 8 || l->model == 4)
+            return perr(p, "model=%d is not supported (1, 2, 3, 5, 6, 7, 8 are)", l->model);
+        return 0;
+    case LD_YEARLY:
+        return get_shape_ref(p, val, &l->yearly);
+    case LD_DAILY:
+        return get_shape_ref(p, val, &l->daily);
+    case LD_DUTY:
+        return 0; /* duty cycle mode is not a mode we run */
+    case LD_CONN:
+        return get_conn(p, pn, val, &l->conn);
+    case LD_RNEUT:
+    case LD_XNEUT:
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        return d > 0 ? not_modelled(p, "Load", pn) : 0; /* < 0: none, 0: solid */
+    case LD_STATUS:
+        if (!strncasecmp(val, "fixed", 1)) {
+            l->fixed = 1;
+            return 0;
+        }
+        if (!strncasecmp(val, "variable", 1)) {
+            l->fixed = 0;
+            return 0;
+        }
+        return not_modelled(p, "Load", "status=exempt");
+    case LD_VMINPU:
+        return get_num(p, pn, val, &l->vminpu);
+    case LD_VMAXPU:
+        return get_num(p, pn, val, &l->vmaxpu);
+    case LD_ZIPV:
+        if ((rc = get_nums(p, pn, val, l->zipv, 7, &n)))
+            return rc;
+        if (n != 7)
+            return perr(p, "zipv needs 7 values, got %d", n);
+        return 0;
+    case LD_GROWTH:
+    case LD_CLASS:
+    case LD_VMINNORM:
+    case LD_VMINEMERG:
+    case LD_XFKVA:
+    case LD_ALLOC:
+    case LD_MEAN:
+    case LD_STDDEV:
+    case LD_CVRW:
+    case LD_CVRV:
+    case LD_KWH:
+    case LD_KWHDAYS:
+    case LD_CFACTOR:
+    case LD_CVRCURVE:
+    case LD_NUMCUST:
+    case LD_SERIESRL:
+    case LD_RELWEIGHT:
+    case LD_VLOWPU:
+    case LD_PUXHARM:
+    case LD_XRHARM:
+    case LD_SPECTRUM:
+    case LD_BASEFREQ:
+        return 0; /* allocation, reliability, harmonics, CVR (model 4 only) */
+    case LD_ENABLED:
+        return check_enabled(p, "Load", pn, val);
+    default:
+        return not_modelled(p, "Load", pn);
+    }
+}
+
+/* Read multipliers from a file, one value per line (first field). */
+static int read_mult_file(struct pctx *p, const char *rel, int npts_spec, double **out, int *n)
+{
+    char path[1200];
+    int rc = resolve_path(p, rel, path, sizeof path);
+    if (rc)
+        return rc;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return perr(p, "cannot open load shape file '%s': %s", path, strerror(errno));
+    int cap = npts_spec > 0 ? npts_spec : 1024, k = 0;
+    double *v = malloc((size_t)cap * sizeof *v);
+    char buf[256];
+    if (!v) {
+        fclose(f);
+        return sim_errf(p->err, SIM_ENOMEM, "out of memory");
+    }
+    int ln = 0;
+    while (fgets(buf, sizeof buf, f)) {
+        ln++;
+        char *s = buf;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s || *s == '\n' || *s == '\r')
+            continue;
+        if (npts_spec > 0 && k == npts_spec)
+            break;
+        char *end;
+        double d = strtod(s, &end);
+        if (end == s) {
+            free(v);
+            fclose(f);
+            return perr(p, "%s:%d: not a number", path, ln);
+        }
+        if (k == cap) {
+            cap *= 2;
+            double *nv = realloc(v, (size_t)cap * sizeof *nv);
+            if (!nv) {
+                free(v);
+                fclose(f);
+                return sim_errf(p->err, SIM_ENOMEM, "out of memory");
+            }
+            v = nv;
+        }
+        v[k++] = d;
+    }
+    fclose(f);
+    if (npts_spec > 0 && k < npts_spec) {
+        free(v);
+        return perr(p, "load shape file '%s' has %d values, npts=%d", path, k, npts_spec);
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+static int set_mult(struct pctx *p, struct fdr_shape *sh, const char *pn, const char *val,
+                    double **dst, int is_file)
+{
+    double *v = NULL;
+    int n = 0, rc;
+    while (*val == ' ')
+        val++;
+    if (is_file || !strncasecmp(val, "file=", 5)) {
+        rc = read_mult_file(p, is_file ? val : val + 5, sh->npts, &v, &n);
+        if (rc)
+            return rc;
+    } else if (!strncasecmp(val, "sngfile=", 8) || !strncasecmp(val, "dblfile=", 8)) {
+        return not_modelled(p, "LoadShape", "binary mult files");
+    } else {
+        size_t len = strlen(val);
+        char *buf = malloc(len + 1);
+        char **items = malloc((len / 2 + 2) * sizeof *items);
+        if (!buf || !items) {
+            free(buf);
+            free(items);
+            return sim_errf(p->err, SIM_ENOMEM, "out of memory");
+        }
+        strcpy(buf, val);
+        n = split_list(buf, items, (int)(len / 2 + 2));
+        v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+        rc = v ? 0 : SIM_ENOMEM;
+        for (int i = 0; i < n && !rc; i++)
+            rc = get_num(p, pn, items[i], &v[i]);
+        free(buf);
+        free(items);
+        if (rc) {
+            free(v);
+            return rc == SIM_ENOMEM ? sim_errf(p->err, rc, "out of memory") : rc;
+        }
+        if (sh->npts > 0 && n > sh->npts)
+            n = sh->npts;
+        if (sh->npts > 0 && n < sh->npts) {
+            free(v);
+            return perr(p, "%s: %d values, npts=%d", pn, n, sh->npts);
+        }
+    }
+    if (n == 0) {
+        free(v);
+        return perr(p, "%s: no values", pn);
+    }
+    free(*dst);
+    *dst = v;
+    if (dst == &sh->mult)
+        sh->npts = n;
+    else if (n != sh->npts) {
+        return perr(p, "%s: %d values but mult has %d", pn, n, sh->npts);
+    }
+    return 0;
+}
+
+static int set_shape(struct pctx *p, struct fdr_shape *sh, int id, const char *pn, const char *val)
+{
+    int rc;
+    double d = 0;
+    switch (id) {
+    case SH_NPTS: {
+        int n = 0;
+        if ((rc = get_int(p, pn, val, &n)))
+            return rc;
+        if (n < 1)
+            return perr(p, "npts=%d", n);
+        if (sh->mult && n != sh->npts)
+            return perr(p, "npts=%d after mult with %d values", n, sh->npts);
+        sh->npts = n;
+        return 0;
+    }
+    case SH_INTERVAL:
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        if (d <= 0)
+            return not_modelled(p, "LoadShape", "interval=0 (hour= arrays)");
+        sh->interval_h = d;
+        return 0;
+    case SH_MINTERVAL:
+    case SH_SINTERVAL:
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        if (d <= 0)
+            return perr(p, "%s must be > 0", pn);
+        sh->interval_h = id == SH_MINTERVAL ? d / 60.0 : d / 3600.0;
+        return 0;
+    case SH_MULT:
+    case SH_PMULT:
+        return set_mult(p, sh, pn, val, &sh->mult, 0);
+    case SH_CSVFILE:
+        return set_mult(p, sh, pn, val, &sh->mult, 1);
+    case SH_QMULT:
+        return set_mult(p, sh, pn, val, &sh->qmult, 0);
+    case SH_USEACTUAL:
+        return get_bool(p, pn, val, &sh->useactual);
+    case SH_ACTION:
+        if (!strncasecmp(val, "normalize", 1)) {
+            double mx = 0;
+            for (int i = 0; sh->mult && i < sh->npts; i++)
+                mx = fmax(mx, fabs(sh->mult[i]));
+            for (int i = 0; mx > 0 && i < sh->npts; i++)
+                sh->mult[i] /= mx;
+            return 0;
+        }
+        return not_modelled(p, "LoadShape", "action");
+    case SH_PMAX:
+    case SH_QMAX:
+    case SH_PBASE:
+    case SH_QBASE:
+    case SH_MEAN:
+    case SH_STDDEV:
+    case SH_MEMMAP:
+        return 0;
+    default:
+        return not_modelled(p, "LoadShape", pn);
+    }
+}
+
+/* Per-winding array properties ("Buses=[a b]"). */
+static int xfmr_array(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *pn,
+                      const char *val)
+{
+    char buf[1024];
+    char *items[8];
+    if (strlen(val) >= sizeof buf)
+        return perr(p, "%s: list too long", pn);
+    strcpy(buf, val);
+    int n = split_list(buf, items, 8);
+    if (n < 0 || n > x->nw)
+        return perr(p, "%s: more values than windings (%d)", pn, x->nw);
+    for (int i = 0; i < n; i++) {
+        struct fdr_wdg *w = &x->w[i];
+        int rc = 0;
+        switch (id) {
+        case TR_BUSES:
+            rc = copy_name(p, w->bus, sizeof w->bus, items[i], "bus");
+            break;
+        case TR_CONNS:
+            rc = get_conn(p, pn, items[i], &w->conn);
+            break;
+        case TR_KVS:
+            rc = get_num(p, pn, items[i], &w->kv);
+            break;
+        case TR_KVAS:
+            rc = get_num(p, pn, items[i], &w->kva);
+            break;
+        case TR_TAPS:
+            rc = get_num(p, pn, items[i], &w->tap);
+            break;
+        default:
+            rc = get_num(p, pn, items[i], &w->r_pct);
+            break; /* %Rs */
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int set_xfmr(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *pn, const char *val)
+{
+    int rc, n = 0;
+    double d = 0;
+    struct fdr_wdg *w = &x->w[x->active];
+    switch (id) {
+    case TR_PHASES:
+        return get_int(p, pn, val, &x->phases);
+    case TR_WINDINGS:
+        if ((rc = get_int(p, pn, val, &n)))
+            return rc;
+        if (n != 2)
+            return perr(p, "windings=%d: only two-winding transformers are supported", n);
+        return 0;
+    case TR_WDG:
+        if ((rc = get_int(p, pn, val, &n)))
+            return rc;
+        if (n < 1 || n > x->nw)
+            return perr(p, "wdg=%d: transformer has %d windings", n, x->nw);
+        x->active = n - 1;
+        return 0;
+    case TR_BUS:
+        return copy_name(p, w->bus, sizeof w->bus, val, "bus");
+    case TR_CONN:
+        return get_conn(p, pn, val, &w->conn);
+    case TR_KV:
+        return get_num(p, pn, val, &w->kv);
+    case TR_KVA:
+        return get_num(p, pn, val, &w->kva);
+    case TR_TAP:
+        return get_num(p, pn, val, &w->tap);
+    case TR_R:
+        return get_num(p, pn, val, &w->r_pct);
+    case TR_RNEUT:
+    case TR_XNEUT:
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        return d > 0 ? not_modelled(p, "Transformer", pn) : 0; /* < 0: none, 0: solid */
+    case TR_BUSES:
+    case TR_CONNS:
+    case TR_KVS:
+    case TR_KVAS:
+    case TR_TAPS:
+    case TR_RS:
+        return xfmr_array(p, x, id, pn, val);
+    case TR_XHL:
+    case TR_X12:
+        return get_num(p, pn, val, &x->xhl_pct);
+    case TR_LOADLOSS:
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        x->w[0].r_pct = x->w[1].r_pct = d / 2.0;
+        return 0;
+    case TR_NOLOADLOSS:
+    case TR_IMAG:
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        return d != 0 ? perr(p, "%s=%g: the magnetising branch is not modelled (use 0)", pn, d) : 0;
+    case TR_LEADLAG:
+        if (!strcasecmp(val, "lag") || !strcasecmp(val, "ansi"))
+            x->lead = 0;
+        else if (!strcasecmp(val, "lead") || !strcasecmp(val, "euro"))
+            x->lead = 1;
+        else
+            return perr(p, "leadlag: '%s' (lead, lag, ansi or euro)", val);
+        return 0;
+    case TR_XHT:
+    case TR_XLT:
+    case TR_X13:
+    case TR_X23:
+    case TR_XSCARRAY:
+    case TR_THERMAL:
+    case TR_N:
+    case TR_M:
+    case TR_FLRISE:
+    case TR_HSRISE:
+    case TR_NORMHKVA:
+    case TR_EMERGHKVA:
+    case TR_SUB:
+    case TR_MAXTAP:
+    case TR_MINTAP:
+    case TR_NUMTAPS:
+    case TR_SUBNAME:
+    case TR_PPM:
+    case TR_BANK:
+    case TR_XRCONST:
+    case TR_WDGCURRENTS:
+    case TR_SEASONS:
+    case TR_RATINGS:
+    case TR_NORMAMPS:
+    case TR_EMERGAMPS:
+    case TR_FAULTRATE:
+    case TR_PCTPERM:
+    case TR_REPAIR:
+    case TR_BASEFREQ:
+        return 0; /* third winding, thermal, tap limits, ratings, anti-float shunt */
+    case TR_ENABLED:
+        return check_enabled(p, "Transformer", pn, val);
+    default:
+        return not_modelled(p, "Transformer", pn);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Objects                                                             */
+/* ------------------------------------------------------------------ */
+
+static const char *const *class_props(int cl)
+{
+    switch (cl) {
+    case CL_CIRCUIT:
+    case CL_VSOURCE:
+        return vsrc_props;
+    case CL_LINECODE:
+        return code_props;
+    case CL_LINE:
+        return line_props;
+    case CL_LOAD:
+        return load_props;
+    case CL_SHAPE:
+        return shape_props;
+    case CL_XFMR:
+        return xfmr_props;
+    default:
+        return NULL;
+    }
+}
+
+static const char *class_name(int cl)
+{
+    static const char *const n[] = {"",     "",     "Circuit",   "Vsource",    "LineCode",
+                                    "Line", "Load", "LoadShape", "Transformer"};
+    return n[cl];
+}
+
+/* Class of "Line.name" prefixes. Output-only classes give CL_SKIP. */
+static int class_of(const char *cls)
+{
+    static const struct {
+        const char *name;
+        int cl;
+    } map[] = {{"circuit", CL_CIRCUIT},  {"vsource", CL_VSOURCE}, {"linecode", CL_LINECODE},
+               {"line", CL_LINE},        {"load", CL_LOAD},       {"loadshape", CL_SHAPE},
+               {"transformer", CL_XFMR}, {"monitor", CL_SKIP},    {"energymeter", CL_SKIP},
+               {"sensor", CL_SKIP}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcasecmp(cls, map[i].name))
+            return map[i].cl;
+    return CL_NONE;
+}
+
+static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
+{
+    const char *const *props = class_props(cl);
+    fdr_circuit *c = p->c;
+    for (int i = 0; i < n; i++) {
+        int id;
+        const char *pn;
+        if (t[i].name) {
+            id = match_name(props, t[i].name);
+            if (id == -2)
+                return perr(p, "%s property '%s' is ambiguous", class_name(cl), t[i].name);
+            if (id < 0)
+                return perr(p, "%s has no property '%s'", class_name(cl), t[i].name);
+            pn = t[i].name;
+        } else {
+            id = p->act_lastprop + 1;
+            if (!props[id])
+                return perr(p, "too many positional values for %s", class_name(cl));
+            pn = props[id];
+        }
+        p->act_lastprop = id;
+        int rc;
+        switch (cl) {
+        case CL_CIRCUIT:
+        case CL_VSOURCE:
+            rc = set_vsource(p, &c->src, id, pn, t[i].value);
+            break;
+        case CL_LINECODE:
+            rc = set_linecode(p, &c->codes[idx], id, pn, t[i].value);
+            break;
+        case CL_LINE:
+            rc = set_line(p, &c->lines[idx], id, pn, t[i].value);
+            break;
+        case CL_LOAD:
+            rc = set_load(p, &c->loads[idx], id, pn, t[i].value);
+            break;
+        case CL_SHAPE:
+            rc = set_shape(p, &c->shapes[idx], id, pn, t[i].value);
+            break;
+        default:
+            rc = set_xfmr(p, &c->xfmrs[idx], id, pn, t[i].value);
+            break;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Find (create=0) or create (create=1) an object. Returns index or <0. */
+static int object(struct pctx *p, int cl, const char *name, int create, int *idx)
+{
+    fdr_circuit *c = p->c;
+    struct fdr_names *ix;
+    struct fdr_loc at = {p->file, p->line};
+    switch (cl) {
+    case CL_LINECODE:
+        ix = &c->code_ix;
+        break;
+    case CL_LINE:
+        ix = &c->line_ix;
+        break;
+    case CL_LOAD:
+        ix = &c->load_ix;
+        break;
+    case CL_SHAPE:
+        ix = &c->shape_ix;
+        break;
+    case CL_XFMR:
+        ix = &c->xfmr_ix;
+        break;
+    default: {
+        /* the circuit's Vsource */
+        if (!c->have_circuit)
+            return perr(p, "no circuit defined yet (New Circuit.name first)");
+        if (cl == CL_VSOURCE && strcasecmp(name, c->src.name))
+            return perr(p, "Vsource.%s: only the circuit's source (Vsource.%s) is supported", name,
+                        c->src.name);
+        *idx = 0;
+        return 0;
+    }
+    }
+    if (strlen(name) >= FDR_NAME_MAX)
+        return perr(p, "name '%s' is too long", name);
+    if (!*name)
+        return perr(p, "%s without a name", class_name(cl));
+    int k = fdr_names_get(ix, name);
+    if (k >= 0) {
+        if (create)
+            pwarn(p, "%s.%s defined again: editing the existing one", class_name(cl), name);
+        *idx = k;
+        return 0;
+    }
+    if (!create)
+        return perr(p, "%s.%s is not defined", class_name(cl), name);
+    if (!c->have_circuit)
+        return perr(p, "no circuit defined yet (New Circuit.name first)");
+    int rc = 0;
+    switch (cl) {
+    case CL_LINECODE:
+        rc = grow((void **)&c->codes, &c->codes_cap, c->ncodes + 1, sizeof *c->codes);
+        if (!rc) {
+            k = c->ncodes++;
+            struct fdr_linecode *lc = &c->codes[k];
+            memset(lc, 0, sizeof *lc);
+            strcpy(lc->name, name);
+            zdef_default(&lc->z);
+            lc->at = at;
+        }
+        break;
+    case CL_LINE:
+        rc = grow((void **)&c->lines, &c->lines_cap, c->nlines + 1, sizeof *c->lines);
+        if (!rc) {
+            k = c->nlines++;
+            struct fdr_linedef *l = &c->lines[k];
+            memset(l, 0, sizeof *l);
+            strcpy(l->name, name);
+            zdef_default(&l->z);
+            l->phases = 3;
+            l->length = 1.0;
+            l->at = at;
+        }
+        break;
+    case CL_LOAD:
+        rc = grow((void **)&c->loads, &c->loads_cap, c->nloads + 1, sizeof *c->loads);
+        if (!rc) {
+            k = c->nloads++;
+            load_default(&c->loads[k]);
+            strcpy(c->loads[k].name, name);
+            c->loads[k].at = at;
+        }
+        break;
+    case CL_SHAPE:
+        rc = grow((void **)&c->shapes, &c->shapes_cap, c->nshapes + 1, sizeof *c->shapes);
+        if (!rc) {
+            k = c->nshapes++;
+            struct fdr_shape *sh = &c->shapes[k];
+            memset(sh, 0, sizeof *sh);
+            strcpy(sh->name, name);
+            sh->interval_h = 1.0;
+            sh->at = at;
+        }
+        break;
+    default:
+        rc = grow((void **)&c->xfmrs, &c->xfmrs_cap, c->nxfmrs + 1, sizeof *c->xfmrs);
+        if (!rc) {
+            k = c->nxfmrs++;
+            xfmr_default(&c->xfmrs[k]);
+            strcpy(c->xfmrs[k].name, name);
+            c->xfmrs[k].at = at;
+        }
+        break;
+    }
+    if (rc || fdr_names_put(ix, name, k))
+        return sim_errf(p->err, SIM_ENOMEM, "out of memory");
+    *idx = k;
+    return 0;
+}
+
+/* Split "Class.name" in place. */
+static int split_object(struct pctx *p, char *spec, char **cls, char **name)
+{
+    char *dot = strchr(spec, '.');
+    if (!dot)
+        return perr(p, "'%s': expected Class.name", spec);
+    *dot = '\0';
+    *cls = spec;
+    *name = dot + 1;
+    return 0;
+}
+
+/* New / Edit: tokens after the verb. */
+static int cmd_new_edit(struct pctx *p, struct tok *t, int n, int create, const char *verb)
+{
+    if (n < 1)
+        return perr(p, "%s: missing Class.name", verb);
+    int first = 0;
+    char *spec = t[0].value;
+    if (t[0].name) {
+        if (strcasecmp(t[0].name, "object"))
+            return perr(p, "%s: expected Class.name, got '%s='", verb, t[0].name);
+    }
+    first = 1;
+    char specbuf[256];
+    snprintf(specbuf, sizeof specbuf, "%s", spec);
+    char *cls = NULL, *name = NULL;
+    int rc = split_object(p, specbuf, &cls, &name);
+    if (rc)
+        return rc;
+    int cl = class_of(cls);
+    if (cl == CL_NONE)
+        return perr(p, "%s %s.%s: element class '%s' is not supported", verb, cls, name, cls);
+    if (cl == CL_SKIP) {
+        pwarn(p, "skipped '%s %s.%s' (output only)", verb, cls, name);
+        p->act_class = CL_SKIP;
+        return 0;
+    }
+    int idx = 0;
+    p->act_lastprop = -1;
+    if (cl == CL_CIRCUIT) {
+        if (!create)
+            cl = CL_VSOURCE;
+        else {
+            if (p->c->have_circuit)
+                return perr(p, "a second circuit (use Clear first)");
+            if (strlen(name) >= FDR_NAME_MAX)
+                return perr(p, "name '%s' is too long", name);
+            p->c->have_circuit = 1;
+            vsource_default(&p->c->src, "source");
+            p->c->src.at.file = p->file;
+            p->c->src.at.line = p->line;
+        }
+    } else if (cl == CL_VSOURCE && create) {
+        return perr(p, "New Vsource.%s: only the circuit's own source is supported", name);
+    }
+    if (cl != CL_CIRCUIT && (rc = object(p, cl, name, create, &idx)))
+        return rc;
+    p->act_class = cl;
+    p->act_idx = idx;
+    return apply_props(p, cl, idx, t + first, n - first);
+}
+
+static int cmd_more(struct pctx *p, struct tok *t, int n)
+{
+    if (p->act_class == CL_SKIP)
+        return 0; /* continuation of a skipped object: warned already */
+    if (p->act_class == CL_NONE)
+        return perr(p, "'~' / More without an object to continue");
+    return apply_props(p, p->act_class, p->act_idx, t, n);
+}
+
+static int cmd_batchedit(struct pctx *p, struct tok *t, int n)
+{
+    if (n < 1 || t[0].name)
+        return perr(p, "BatchEdit: missing Class.pattern");
+    char specbuf[256];
+    snprintf(specbuf, sizeof specbuf, "%s", t[0].value);
+    char *cls = NULL, *pat = NULL;
+    int rc = split_object(p, specbuf, &cls, &pat);
+    if (rc)
+        return rc;
+    int cl = class_of(cls);
+    if (cl == CL_SKIP) {
+        pwarn(p, "skipped 'BatchEdit %s.%s' (output only)", cls, pat);
+        return 0;
+    }
+    if (cl == CL_NONE || cl == CL_CIRCUIT || cl == CL_VSOURCE)
+        return perr(p, "BatchEdit of class '%s' is not supported", cls);
+    regex_t re;
+    if (regcomp(&re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB))
+        return perr(p, "BatchEdit: bad pattern '%s'", pat);
+    fdr_circuit *c = p->c;
+    int count = cl == CL_LINECODE ? c->ncodes
+                : cl == CL_LINE   ? c->nlines
+                : cl == CL_LOAD   ? c->nloads
+                : cl == CL_SHAPE  ? c->nshapes
+                                  : c->nxfmrs;
+    for (int i = 0; i < count && !rc; i++) {
+        const char *nm = cl == CL_LINECODE ? c->codes[i].name
+                         : cl == CL_LINE   ? c->lines[i].name
+                         : cl == CL_LOAD   ? c->loads[i].name
+                         : cl == CL_SHAPE  ? c->shapes[i].name
+                                           : c->xfmrs[i].name;
+        if (regexec(&re, nm, 0, NULL, 0))
+            continue;
+        /* tokenizing wrote terminators in place; values stay valid */
+        p->act_lastprop = -1;
+        rc = apply_props(p, cl, i, t + 1, n - 1);
+    }
+    regfree(&re);
+    return rc;
+}
+
+static int cmd_set(struct pctx *p, struct tok *t, int n)
+{
+    static const char *const opts[] = {
+        "voltagebases", "defaultbasefrequency", "basefrequency", "loadmult",
+        /* solution / output options we skip */
+        "mode", "number", "stepsize", "year", "hour", "sec", "time", "h", "m", "s", "demand",
+        "diverbose", "overloadreport", "voltexcept", "casename", "datapath", "editor", "log",
+        "trace", "markercode", "nodewidth", "showexport", "keeplist", "normvminpu", "normvmaxpu",
+        "emergvminpu", "emergvmaxpu", "lossweight", "ueweight", "lossregs", "ueregs", "controlmode",
+        "maxcontroliter", "algorithm", "random", "allowduplicates", "zonelock", "markswitches",
+        "marktransformers", "tolerance", "maxiterations", "miniterations", "loadmodel", "totaltime",
+        "stepsizeh", "stepsizem", "capkvar", "genkw", "genpf", "genmult", "cktmodel", "addtype",
+        "allocationfactors", "autobuslist", "earthmodel", "recorder", "voltexceptionreport",
+        "sampleenergymeters", "returnresults", "terminal", "bus", "class", "element", "object",
+        "pricesignal", "pricecurve", "defaultdaily", "defaultyearly", "ldcurve", "%growth", "%mean",
+        "%stddev", "pvmult", NULL};
+    char skipped[512] = "";
+    for (int i = 0; i < n; i++) {
+        if (!t[i].name)
+            return perr(p, "Set: '%s' without a value", t[i].value);
+        int id = match_name(opts, t[i].name);
+        if (id < 0)
+            return perr(p, "Set %s: option is %s", t[i].name,
+                        id == -2 ? "ambiguous" : "not supported");
+        const char *on = opts[id];
+        int rc;
+        if (!strcmp(on, "voltagebases")) {
+            if ((rc = get_nums(p, on, t[i].value, p->c->vbases, 16, &p->c->nvbases)))
+                return rc;
+            for (int k = 0; k < p->c->nvbases; k++)
+                if (p->c->vbases[k] <= 0)
+                    return perr(p, "voltagebases: %g is not > 0", p->c->vbases[k]);
+        } else if (!strcmp(on, "defaultbasefrequency") || !strcmp(on, "basefrequency")) {
+            if ((rc = get_num(p, on, t[i].value, &p->c->base_freq)))
+                return rc;
+        } else if (!strcmp(on, "loadmult")) {
+            if ((rc = get_num(p, on, t[i].value, &p->c->loadmult)))
+                return rc;
+        } else if (!strcmp(on, "loadmodel") || !strcmp(on, "cktmodel") ||
+                   !strcmp(on, "earthmodel") || !strcmp(on, "defaultdaily") ||
+                   !strcmp(on, "defaultyearly") || !strcmp(on, "allocationfactors") ||
+                   !strcmp(on, "capkvar") || !strcmp(on, "%growth")) {
+            return perr(p, "Set %s: option is not supported (it would change the circuit)", on);
+        } else {
+            size_t len = strlen(skipped);
+            snprintf(skipped + len, sizeof skipped - len, "%s%s=%s", len ? " " : "", t[i].name,
+                     t[i].value);
+        }
+    }
+    if (skipped[0])
+        pwarn(p, "skipped 'Set %s' (solution/output option)", skipped);
+    return 0;
+}
+
+static int run_file(struct pctx *p, const char *path);
+
+static int cmd_redirect(struct pctx *p, struct tok *t, int n, const char *verb)
+{
+    if (n < 1)
+        return perr(p, "%s: missing file name", verb);
+    char path[1200];
+    int rc = resolve_path(p, t[0].value, path, sizeof path);
+    if (rc)
+        return rc;
+    if (p->depth >= MAX_DEPTH)
+        return perr(p, "%s: nested more than %d deep", verb, MAX_DEPTH);
+    return run_file(p, path);
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands                                                            */
+/* ------------------------------------------------------------------ */
+
+enum {
+    CMD_NEW,
+    CMD_EDIT,
+    CMD_MORE,
+    CMD_CLEAR,
+    CMD_CLEARALL,
+    CMD_SET,
+    CMD_REDIRECT,
+    CMD_COMPILE,
+    CMD_CALCV,
+    CMD_SOLVE,
+    CMD_BATCHEDIT,
+    CMD_FIRST_SKIP, /* the rest only shape outputs */
+};
+static const char *const commands[] = {"new",         "edit",        "more",
+                                       "clear",       "clearall",    "set",
+                                       "redirect",    "compile",     "calcvoltagebases",
+                                       "solve",       "batchedit",   "show",
+                                       "plot",        "export",      "buscoords",
+                                       "closedi",     "sample",      "visualize",
+                                       "summary",     "help",        "totals",
+                                       "dump",        "fileedit",    "get",
+                                       "guids",       "cleanup",     "reset",
+                                       "interpolate", "lossexpl",    "makebuslist",
+                                       "currents",    "voltages",    "powers",
+                                       "losses",      "phaselosses", "capacity",
+                                       "setbusxy",    "var",         "updatestorage",
+                                       "zsc",         "zsc10",       "zscrefresh",
+                                       "ysc",         "seqcurrents", "seqpowers",
+                                       "seqvoltages", "vdiffs",      "celldetails",
+                                       NULL};
+
+static int run_command(struct pctx *p, char *line)
+{
+    struct tok t[MAX_TOKENS];
+    int n = 0, rc;
+    char *s = line;
+    int more = 0;
+    if (*s == '~') {
+        more = 1;
+        s++;
+    }
+    if ((rc = tokenize(p, s, t, MAX_TOKENS, &n)))
+        return rc;
+    if (more)
+        return cmd_more(p, t, n);
+    if (n == 0)
+        return 0;
+    if (t[0].name)
+        return perr(p, "'%s=%s': a command was expected", t[0].name, t[0].value);
+    const char *verb = t[0].value;
+    int id = match_name(commands, verb);
+    if (id == -2)
+        return perr(p, "command '%s' is ambiguous", verb);
+    if (id < 0)
+        return perr(p, "command '%s' is not supported", verb);
+    struct tok *args = t + 1;
+    int na = n - 1;
+    switch (id) {
+    case CMD_NEW:
+        return cmd_new_edit(p, args, na, 1, "New");
+    case CMD_EDIT:
+        return cmd_new_edit(p, args, na, 0, "Edit");
+    case CMD_MORE:
+        return cmd_more(p, args, na);
+    case CMD_CLEAR:
+    case CMD_CLEARALL:
+        fdr_circuit_reset(p->c);
+        p->act_class = CL_NONE;
+        return 0;
+    case CMD_SET:
+        return cmd_set(p, args, na);
+    case CMD_REDIRECT:
+        return cmd_redirect(p, args, na, "Redirect");
+    case CMD_COMPILE:
+        return cmd_redirect(p, args, na, "Compile");
+    case CMD_CALCV: /* voltage bases are assigned when the topology is built */
+    case CMD_SOLVE: /* the caller solves; Solve marks a solution point only */
+        return 0;
+    case CMD_BATCHEDIT:
+        return cmd_batchedit(p, args, na);
+    default:
+        pwarn(p, "skipped '%s' (output only)", commands[id]);
+        return 0;
+    }
+}
+
+/* Strip a '!' or '//' comment outside quotes. */
+static void strip_comment(char *s)
+{
+    char q = 0;
+    for (; *s; s++) {
+        if (q) {
+            if (*s == q)
+                q = 0;
+            continue;
+        }
+        if (*s == '"' || *s == '\'') {
+            q = *s;
+            continue;
+        }
+        if (*s == '!' || (s[0] == '/' && s[1] == '/')) {
+            *s = '\0';
+            return;
+        }
+    }
+}
+
+static int run_text(struct pctx *p, char *text)
+{
+    int in_block = 0;
+    char *s = text;
+    p->line = 0;
+    while (s && *s) {
+        char *nl = strchr(s, '\n');
+        if (nl)
+            *nl = '\0';
+        p->line++;
+        size_t len = strlen(s);
+        while (len && (s[len - 1] == '\r' || s[len - 1] == ' ' || s[len - 1] == '\t'))
+            s[--len] = '\0';
+        char *q = s;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (in_block) {
+            if (strstr(q, "*/"))
+                in_block = 0;
+        } else if (q[0] == '/' && q[1] == '*') {
+            if (!strstr(q + 2, "*/"))
+                in_block = 1;
+        } else {
+            strip_comment(q);
+            int rc = run_command(p, q);
+            if (rc)
+                return rc;
+        }
+        s = nl ? nl + 1 : NULL;
+    }
+    return 0;
+}
+
+static int run_file(struct pctx *p, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (p->depth == 0)
+            return sim_errf(p->err, SIM_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return perr(p, "cannot open '%s': %s", path, strerror(errno));
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 65536;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return sim_errf(p->err, SIM_ENOMEM, "out of memory");
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    int ioerr = ferror(f);
+    fclose(f);
+    if (ioerr) {
+        free(buf);
+        return sim_errf(p->err, SIM_EIO, "%s: read error", path);
+    }
+    buf[len] = '\0';
+
+    int fi = add_file(p->c, path);
+    if (fi < 0) {
+        free(buf);
+        return sim_errf(p->err, SIM_ENOMEM, "out of memory");
+    }
+    struct pctx saved = *p;
+    p->file = fi;
+    p->depth++;
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(p->dir, sizeof p->dir, "%.*s", (int)(slash - path), path);
+    else
+        p->dir[0] = '\0';
+    int rc = run_text(p, buf);
+    free(buf);
+    if (rc)
+        return rc;
+    p->file = saved.file;
+    p->line = saved.line;
+    p->depth = saved.depth;
+    memcpy(p->dir, saved.dir, sizeof p->dir);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry points                                                        */
+/* ------------------------------------------------------------------ */
+
+static fdr_circuit *new_circuit(void)
+{
+    fdr_circuit *c = calloc(1, sizeof *c);
+    if (c) {
+        c->base_freq = 60.0;
+        c->loadmult = 1.0;
+    }
+    return c;
+}
+
+static fdr_circuit *finish(fdr_circuit *c, int rc, struct sim_err *err)
+{
+    if (!rc && !c->have_circuit)
+        rc = sim_errf(err, SIM_EINVAL, "%s: no circuit defined (New Circuit.name)",
+                      c->nfiles ? c->files[0] : "input");
+    if (!rc)
+        rc = fdr_compile(c, err);
+    if (rc) {
+        fdr_circuit_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+fdr_circuit *fdr_load_dss(const char *master_path, struct fdr_warnings *warn, struct sim_err *err)
+{
+    fdr_circuit *c = new_circuit();
+    if (!c) {
+        sim_errf(err, SIM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    struct pctx p = {.c = c, .warn = warn, .err = err, .file = -1};
+    int rc = run_file(&p, master_path);
+    return finish(c, rc, err);
+}
+
+fdr_circuit *fdr_load_dss_string(const char *text, const char *name, const char *base_dir,
+                                 struct fdr_warnings *warn, struct sim_err *err)
+{
+    fdr_circuit *c = new_circuit();
+    char *buf = strdup(text);
+    int fi = c && buf ? add_file(c, name ? name : "<string>") : -1;
+    if (fi < 0) {
+        free(buf);
+        fdr_circuit_free(c);
+        sim_errf(err, SIM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    struct pctx p = {.c = c, .warn = warn, .err = err, .file = fi, .depth = 1};
+    snprintf(p.dir, sizeof p.dir, "%s", base_dir ? base_dir : "");
+    int rc = run_text(&p, buf);
+    free(buf);
+    return finish(c, rc, err);
+}

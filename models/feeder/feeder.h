@@ -1,0 +1,163 @@
+/*
+ * feeder.h: unbalanced three-phase power flow of a radial LV feeder.
+ *
+ * A pure library (no kernel): fdr_load_dss() reads a circuit written in a
+ * subset of OpenDSS's language (enough for the IEEE European LV Test
+ * Feeder's own Master.dss), fdr_solver_new() sizes every buffer once, and
+ * fdr_solve() runs a backward/forward sweep on per-phase complex voltages
+ * and currents. Set-up allocates; set_load / apply_loadshapes / solve and
+ * the accessors never do, so a component can call them every step.
+ *
+ * Network model (docs/models.md, section "Feeder"):
+ *  - phase frame, nodes 1..3 per bus measured to a perfect ground (node 0).
+ *    Lines given by sequence data or 3x3 matrices are the Kron-reduced
+ *    equivalent of a multigrounded four-wire line; the return (neutral plus
+ *    earth) current is reported as the residual, as OpenDSS does;
+ *  - one Vsource (Thevenin source from ISC3/ISC1, MVAsc or R1..X0);
+ *  - two-winding three-phase transformers, upstream winding delta or
+ *    grounded wye, downstream winding grounded wye; Dy follows OpenDSS's
+ *    LeadLag (default ANSI: the LV side lags the HV side by 30 degrees);
+ *  - loads: ZIP (OpenDSS model 1, 2, 3, 5, 6, 7, 8), wye or delta, one to
+ *    three phases; below vminpu a load becomes constant impedance.
+ *
+ * Element indices are 0-based; phases and conductors are 1-based as in
+ * OpenDSS. Currents follow OpenDSS: the current flowing INTO the element at
+ * the given terminal and conductor.
+ */
+#ifndef FLEXBED_FEEDER_H
+#define FLEXBED_FEEDER_H
+
+#include <complex.h>
+#include <stddef.h>
+
+#include "../../sim/sim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fdr_circuit fdr_circuit;
+typedef struct fdr_solver fdr_solver;
+
+/* Warnings the parser collected (skipped output-only commands). The caller
+ * owns the struct (zero-initialise it) and frees its contents with
+ * fdr_warnings_free(). Each message is one line, "file:line: text". */
+struct fdr_warnings {
+    char **msg;
+    size_t count;
+    size_t cap;
+};
+void fdr_warnings_free(struct fdr_warnings *w);
+
+/* ------------------------------------------------------------------ */
+/* Circuit                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Read master_path (and what it redirects) and build the radial topology.
+ * warn may be NULL (warnings are then dropped). Returns NULL with err
+ * filled ("file:line: ...") on any unsupported or invalid input. */
+fdr_circuit *fdr_load_dss(const char *master_path, struct fdr_warnings *warn, struct sim_err *err);
+
+/* Same from a string; name is used in messages, base_dir (may be NULL for
+ * ".") resolves Redirect and file= paths. */
+fdr_circuit *fdr_load_dss_string(const char *text, const char *name, const char *base_dir,
+                                 struct fdr_warnings *warn, struct sim_err *err);
+
+void fdr_circuit_free(fdr_circuit *c);
+
+/* Names are returned as written in the first definition (borrowed, valid
+ * until fdr_circuit_free). find() compares case-insensitively, returns -1
+ * if absent. */
+int fdr_bus_count(const fdr_circuit *c);
+const char *fdr_bus_name(const fdr_circuit *c, int bus);
+int fdr_bus_find(const fdr_circuit *c, const char *name);
+double fdr_bus_kv_base(const fdr_circuit *c, int bus);  /* line-to-line kV */
+unsigned fdr_bus_phases(const fdr_circuit *c, int bus); /* bit p-1 set: phase p present */
+
+int fdr_line_count(const fdr_circuit *c);
+const char *fdr_line_name(const fdr_circuit *c, int line);
+int fdr_line_find(const fdr_circuit *c, const char *name);
+int fdr_line_phases(const fdr_circuit *c, int line);
+
+int fdr_xfmr_count(const fdr_circuit *c);
+const char *fdr_xfmr_name(const fdr_circuit *c, int x);
+int fdr_xfmr_find(const fdr_circuit *c, const char *name);
+
+int fdr_load_count(const fdr_circuit *c);
+const char *fdr_load_name(const fdr_circuit *c, int load);
+int fdr_load_find(const fdr_circuit *c, const char *name);
+int fdr_load_bus(const fdr_circuit *c, int load);
+/* Nominal (snapshot) demand of a load: kW and kvar as the file gives them. */
+void fdr_load_nominal(const fdr_circuit *c, int load, double *p_kw, double *q_kvar);
+
+/* ------------------------------------------------------------------ */
+/* Solver                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Allocate everything a solve needs. c is borrowed and must outlive the
+ * solver. Loads start at their nominal demand. */
+fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err);
+void fdr_solver_free(fdr_solver *s);
+
+/* Convergence: largest voltage change of a sweep, pu of the bus base
+ * (default 1e-9), and iteration cap (default 100). */
+void fdr_solver_set_tolerance(fdr_solver *s, double tol_pu, int max_iter);
+
+/* Demand of one load (total over its phases), taking effect at the next
+ * solve. Returns 0 or SIM_ERANGE for a bad index. */
+int fdr_set_load(fdr_solver *s, int load, double p_kw, double q_kvar);
+
+/* Set every load that has a yearly (else daily) LoadShape to its value at
+ * `minute` of the simulation (OpenDSS: the step solved at t = minute
+ * minutes uses point round(t / interval), 1-based, wrapping). Loads without
+ * a shape keep their last demand. Returns 0. */
+int fdr_apply_loadshapes(fdr_solver *s, double minute);
+
+/* Solve. Returns 0 with *iterations (may be NULL) = sweeps used, or
+ * SIM_EFAIL when the sweep does not converge within the cap or diverges
+ * (voltages are then the last iterate, err says which). Warm-starts from
+ * the previous solution. */
+int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err);
+
+/* Node voltage to ground, volts, and in pu of the bus base (kV_LL/sqrt 3).
+ * 0 for an absent phase or bad index. */
+double complex fdr_bus_v(const fdr_solver *s, int bus, int phase);
+double complex fdr_bus_v_pu(const fdr_solver *s, int bus, int phase);
+
+/* Line current into terminal (1: bus1, 2: bus2) on conductor 1..phases,
+ * amps; conductor 0 gives the residual (sum of the phase currents). */
+double complex fdr_line_i(const fdr_solver *s, int line, int terminal, int cond);
+
+/* Transformer current into winding 1 or 2 on conductor 1..3; conductor 4
+ * of a wye winding is its neutral (grounded). */
+double complex fdr_xfmr_i(const fdr_solver *s, int x, int winding, int cond);
+/* Power into the transformer at winding / conductor 1..3 (node voltage to
+ * ground times conjugate current), kW and kvar. */
+void fdr_xfmr_pq(const fdr_solver *s, int x, int winding, int cond, double *p_kw, double *q_kvar);
+
+/* Load current into the load on conductor 1..n (phases, then neutral for
+ * wye) and the power it draws, kW / kvar (after ZIP and vminpu). */
+double complex fdr_load_i(const fdr_solver *s, int load, int cond);
+void fdr_load_pq(const fdr_solver *s, int load, double *p_kw, double *q_kvar);
+
+/* Current the source delivers into its bus, phase 1..3, and the power it
+ * delivers there (kW / kvar, all phases). */
+double complex fdr_source_i(const fdr_solver *s, int phase);
+void fdr_source_pq(const fdr_solver *s, double *p_kw, double *q_kvar);
+
+struct fdr_losses {
+    double lines_kw, lines_kvar; /* series and shunt of all lines */
+    double xfmr_kw, xfmr_kvar;   /* all transformers */
+    double total_kw, total_kvar;
+};
+void fdr_losses(const fdr_solver *s, struct fdr_losses *out);
+
+/* Benchmark: load master_path, then solve `steps` one-minute steps
+ * (minute 1..steps) with the load shapes applied; *seconds gets the wall
+ * time of the stepping loop only. Returns 0 or a SIM_E* code. */
+int fdr_bench(const char *master_path, int steps, double *seconds, struct sim_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLEXBED_FEEDER_H */

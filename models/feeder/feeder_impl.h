@@ -1,0 +1,203 @@
+/*
+ * feeder_impl.h: private data of the feeder library (models/feeder/ only).
+ *
+ * A circuit holds two layers: the element definitions as the parser
+ * collected them (dss_parse.c), and the compiled radial topology the solver
+ * walks (topology.c): buses with phase slots 0..2, branches in
+ * breadth-first order from the source, load elements between two slots or
+ * a slot and ground.
+ */
+#ifndef FLEXBED_FEEDER_IMPL_H
+#define FLEXBED_FEEDER_IMPL_H
+
+#include <complex.h>
+#include <stddef.h>
+
+#include "feeder.h"
+
+#define FDR_NAME_MAX 64
+#define FDR_BUSSPEC_MAX 128
+#define FDR_SQRT3 1.7320508075688772
+
+/* Case-insensitive name -> index map (open addressing, FNV-1a). */
+struct fdr_names {
+    char **key;
+    int *val;
+    size_t cap, n;
+};
+int fdr_names_put(struct fdr_names *m, const char *name, int val); /* 0 / SIM_ENOMEM */
+int fdr_names_get(const struct fdr_names *m, const char *name);    /* -1 if absent */
+void fdr_names_free(struct fdr_names *m);
+
+/* Where a definition was written, for messages. */
+struct fdr_loc {
+    int file; /* index into fdr_circuit.files */
+    int line;
+};
+
+enum { FDR_U_NONE, FDR_U_MI, FDR_U_KFT, FDR_U_KM, FDR_U_M, FDR_U_FT, FDR_U_IN, FDR_U_CM, FDR_U_MM };
+enum { FDR_WYE = 0, FDR_DELTA = 1 };
+
+/* Impedance per unit length of a line or line code. */
+struct fdr_zdef {
+    int nph;
+    int units;
+    int matrix; /* 1: rm/xm/cm (nph x nph, row-major), 0: sequence values */
+    int kron;   /* reduce the last conductor (neutral) away */
+    double r1, x1, r0, x0, c1_nf, c0_nf;
+    double rm[16], xm[16], cm[16];
+};
+
+struct fdr_linecode {
+    char name[FDR_NAME_MAX];
+    struct fdr_zdef z;
+    struct fdr_loc at;
+};
+
+struct fdr_linedef {
+    char name[FDR_NAME_MAX];
+    char bus[2][FDR_BUSSPEC_MAX];
+    int phases;
+    double length;
+    int len_units;
+    struct fdr_zdef z;
+    struct fdr_loc at;
+};
+
+struct fdr_shape {
+    char name[FDR_NAME_MAX];
+    int npts;
+    double interval_h;
+    double *mult;  /* npts values (owned) */
+    double *qmult; /* NULL or npts values */
+    int useactual;
+    struct fdr_loc at;
+};
+
+struct fdr_loaddef {
+    char name[FDR_NAME_MAX];
+    char bus[FDR_BUSSPEC_MAX];
+    int phases, conn, model;
+    double kv, kw, kvar, pf;
+    int q_from_pf;         /* last of pf / kvar given wins */
+    double vminpu, vmaxpu; /* vmaxpu 0: no upper limit */
+    double zipv[7];
+    int yearly, daily; /* shape indices or -1 */
+    int fixed;         /* status=fixed: ignores shapes */
+    struct fdr_loc at;
+};
+
+struct fdr_wdg {
+    char bus[FDR_BUSSPEC_MAX];
+    int conn;
+    double kv, kva, r_pct, tap;
+};
+
+struct fdr_xfmrdef {
+    char name[FDR_NAME_MAX];
+    int phases, nw, active;
+    struct fdr_wdg w[2];
+    double xhl_pct;
+    int lead; /* LeadLag=lead/euro */
+    struct fdr_loc at;
+};
+
+struct fdr_vsource {
+    char name[FDR_NAME_MAX];
+    char bus[FDR_BUSSPEC_MAX];
+    int phases, zspec; /* 1 MVAsc, 2 Isc, 3 R/X */
+    double basekv, pu, angle_deg;
+    double mvasc3, mvasc1, isc3, isc1, x1r1, x0r0, r1, x1, r0, x0;
+    struct fdr_loc at;
+};
+
+/* Compiled topology ---------------------------------------------------- */
+
+struct fdr_bus {
+    char name[FDR_NAME_MAX];
+    double kv_ll;      /* voltage base, line-to-line kV */
+    double vbase;      /* line-to-neutral volts */
+    double kv_nominal; /* propagated from the source through transformers */
+    unsigned mask;     /* phase slots present */
+    int parent;        /* feeding branch, -1 at the root */
+};
+
+enum { FDR_BR_LINE, FDR_BR_XFMR };
+
+struct fdr_branch {
+    int kind, elem;         /* index into lines / xfmrs */
+    int from, to;           /* buses; `from` is nearer the source */
+    int reversed;           /* line: bus2 is upstream */
+    int nc;                 /* conductors (phases) */
+    int fnode[3], tnode[3]; /* phase slots 0..2 at from / to */
+    /* line with equal self and equal mutual impedances (sequence data):
+     * drop_m = zd I_m + zo sum(I), fewer products than the full matrix */
+    int sym;
+    double complex zd, zo;
+    double complex z[3][3]; /* line: series impedance, ohm; xfmr: z[0][0] = leakage per winding, ohm
+                               on side 2 */
+    int has_y;
+    double complex yh[3][3]; /* line: half the shunt admittance, S */
+    /* transformer: side 2 winding k sees ratio * (V1[k] - V1[dother[k]]) (delta) or ratio * V1[k]
+     */
+    double ratio;
+    int delta1;
+    int dother[3];
+};
+
+struct fdr_lelem {
+    int load, bus;
+    int a, b; /* phase slots; b = -1: ground */
+    double vbase;
+};
+
+struct fdr_circuit {
+    /* files read, for messages */
+    char **files;
+    int nfiles, files_cap;
+
+    /* definitions */
+    struct fdr_vsource src;
+    int have_circuit;
+    struct fdr_linecode *codes;
+    int ncodes, codes_cap;
+    struct fdr_linedef *lines;
+    int nlines, lines_cap;
+    struct fdr_loaddef *loads;
+    int nloads, loads_cap;
+    struct fdr_shape *shapes;
+    int nshapes, shapes_cap;
+    struct fdr_xfmrdef *xfmrs;
+    int nxfmrs, xfmrs_cap;
+    struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix;
+    double vbases[16];
+    int nvbases;
+    double base_freq;
+    double loadmult;
+
+    /* compiled */
+    struct fdr_bus *buses;
+    int nbuses, buses_cap;
+    struct fdr_branch *br; /* breadth-first order */
+    int nbr;
+    int *line_br, *xfmr_br; /* element -> branch */
+    struct fdr_lelem *lel;
+    int nlel;
+    int *load_el0, *load_nel; /* load -> first element, count */
+    int *load_ncond;          /* load -> conductors (phases + neutral for wye) */
+    int root;
+    double complex e[3];     /* source EMF, volts */
+    double complex zs[3][3]; /* source impedance, ohm */
+};
+
+/* Clear the definitions and compiled data (keeps nothing but the arrays). */
+void fdr_circuit_reset(fdr_circuit *c);
+/* Build the compiled topology from the definitions. */
+int fdr_compile(fdr_circuit *c, struct sim_err *err);
+/* "file:line" of a definition. */
+const char *fdr_file_name(const fdr_circuit *c, struct fdr_loc at);
+
+/* Unit length in metres (0 for none). */
+double fdr_unit_m(int units);
+
+#endif /* FLEXBED_FEEDER_IMPL_H */

@@ -1,0 +1,598 @@
+/*
+ * solve.c: backward/forward sweep power flow on the compiled radial
+ * network, and the accessors for its results.
+ *
+ * One sweep: (1) every load element's current from the present voltages
+ * (ZIP, constant impedance below vminpu); (2) backward, leaves to root,
+ * each branch carries what its downstream bus draws (line shunts add Y V,
+ * a transformer maps its secondary currents through the turns ratio and,
+ * for a delta primary, the winding-to-line incidence); (3) the source bus
+ * is E - Zs J; (4) forward, root to leaves, V_child = V_parent - Z I for a
+ * line and ratio * (winding voltage) - Z_leak I for a transformer. The
+ * largest voltage change of step (3)-(4), in pu of each bus's base, is
+ * the convergence measure. A final load/backward pass leaves currents
+ * consistent with the returned voltages.
+ *
+ * All buffers are sized in fdr_solver_new(); nothing here allocates after
+ * that. The previous solution is the next solve's starting point.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "feeder_impl.h"
+
+/* Complex arithmetic without the C99 Annex G NaN/Inf recovery that makes
+ * GCC call __muldc3 / __divdc3: the sweep's values are finite by
+ * construction (a non-finite voltage ends the solve as divergence). */
+static inline double complex cmul(double complex a, double complex b)
+{
+    return CMPLX(creal(a) * creal(b) - cimag(a) * cimag(b),
+                 creal(a) * cimag(b) + cimag(a) * creal(b));
+}
+
+static inline double cabs2(double complex a)
+{
+    return creal(a) * creal(a) + cimag(a) * cimag(a);
+}
+
+/* conj(s / v): the current a power s draws at voltage v (v != 0). */
+static inline double complex conj_div(double complex s, double complex v)
+{
+    double m = cabs2(v);
+    return CMPLX((creal(s) * creal(v) + cimag(s) * cimag(v)) / m,
+                 (creal(s) * cimag(v) - cimag(s) * creal(v)) / m);
+}
+
+/* ZIP coefficients of a load: P = P0 (zp v^2 + ip v + pp), likewise Q. */
+struct zip {
+    double zp, ip, pp, zq, iq, pq;
+    double vmin, vmax, cutoff; /* pu of the element's base; vmax 0: none */
+    int const_pq;              /* pure constant power: the fast path */
+};
+
+struct fdr_solver {
+    const fdr_circuit *c;
+    double tol;
+    int max_iter;
+    double complex (*v)[3];  /* per bus, volts to ground */
+    double complex (*j)[3];  /* per bus, current drawn from the bus by its loads and branches */
+    double complex (*is)[3]; /* per branch, series current from `from` to `to`, per conductor */
+    double complex *s0;      /* per load element, demand at 1 pu, VA */
+    double complex *iel;     /* per load element, current from node a to node b */
+    double *p_kw, *q_kvar;   /* per load, demand as set */
+    struct zip *zip;         /* per load */
+    double *inv_vbase;       /* per bus */
+};
+
+fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
+{
+    fdr_solver *s = calloc(1, sizeof *s);
+    if (!s)
+        goto oom;
+    s->c = c;
+    s->tol = 1e-9;
+    s->max_iter = 100;
+    size_t nb = (size_t)c->nbuses, nbr = (size_t)c->nbr, ne = (size_t)c->nlel,
+           nl = (size_t)c->nloads;
+    s->v = calloc(nb + 1, sizeof *s->v);
+    s->j = calloc(nb + 1, sizeof *s->j);
+    s->is = calloc(nbr + 1, sizeof *s->is);
+    s->s0 = calloc(ne + 1, sizeof *s->s0);
+    s->iel = calloc(ne + 1, sizeof *s->iel);
+    s->p_kw = calloc(nl + 1, sizeof *s->p_kw);
+    s->q_kvar = calloc(nl + 1, sizeof *s->q_kvar);
+    s->zip = calloc(nl + 1, sizeof *s->zip);
+    s->inv_vbase = calloc(nb + 1, sizeof *s->inv_vbase);
+    if (!s->v || !s->j || !s->is || !s->s0 || !s->iel || !s->p_kw || !s->q_kvar || !s->zip ||
+        !s->inv_vbase)
+        goto oom;
+    for (size_t b = 0; b < nb; b++)
+        s->inv_vbase[b] = c->buses[b].vbase > 0 ? 1.0 / c->buses[b].vbase : 0;
+    for (int i = 0; i < c->nloads; i++) {
+        const struct fdr_loaddef *l = &c->loads[i];
+        struct zip *z = &s->zip[i];
+        switch (l->model) {
+        case 2:
+            z->zp = z->zq = 1;
+            break;
+        case 3:
+        case 7:
+            z->pp = 1;
+            z->zq = 1;
+            break;
+        case 5:
+            z->ip = z->iq = 1;
+            break;
+        case 8:
+            z->zp = l->zipv[0];
+            z->ip = l->zipv[1];
+            z->pp = l->zipv[2];
+            z->zq = l->zipv[3];
+            z->iq = l->zipv[4];
+            z->pq = l->zipv[5];
+            z->cutoff = l->zipv[6];
+            break;
+        default:
+            z->pp = z->pq = 1;
+            break; /* 1, 6: constant P and Q */
+        }
+        z->vmin = l->vminpu > 0 ? l->vminpu : 0;
+        z->vmax = l->vmaxpu > 0 ? l->vmaxpu : 0;
+        z->const_pq = z->pp == 1 && z->pq == 1 && z->zp == 0 && z->ip == 0 && z->zq == 0 &&
+                      z->iq == 0 && z->cutoff == 0;
+        double p, q;
+        fdr_load_nominal(c, i, &p, &q);
+        fdr_set_load(s, i, p * c->loadmult, q * c->loadmult);
+    }
+    /* flat start: the source voltage carried through the network unloaded */
+    for (int k = 0; k < 3; k++)
+        s->v[c->root][k] = c->e[k];
+    for (int k = 0; k < c->nbr; k++) {
+        const struct fdr_branch *br = &c->br[k];
+        const double complex *vp = s->v[br->from];
+        double complex *vc = s->v[br->to];
+        for (int m = 0; m < br->nc; m++) {
+            if (br->kind == FDR_BR_LINE)
+                vc[br->tnode[m]] = vp[br->fnode[m]];
+            else if (br->delta1)
+                vc[br->tnode[m]] = br->ratio * (vp[br->fnode[m]] - vp[br->fnode[br->dother[m]]]);
+            else
+                vc[br->tnode[m]] = br->ratio * vp[br->fnode[m]];
+        }
+    }
+    return s;
+oom:
+    fdr_solver_free(s);
+    sim_errf(err, SIM_ENOMEM, "out of memory");
+    return NULL;
+}
+
+void fdr_solver_free(fdr_solver *s)
+{
+    if (!s)
+        return;
+    free(s->v);
+    free(s->j);
+    free(s->is);
+    free(s->s0);
+    free(s->iel);
+    free(s->p_kw);
+    free(s->q_kvar);
+    free(s->zip);
+    free(s->inv_vbase);
+    free(s);
+}
+
+void fdr_solver_set_tolerance(fdr_solver *s, double tol_pu, int max_iter)
+{
+    if (tol_pu > 0)
+        s->tol = tol_pu;
+    if (max_iter > 0)
+        s->max_iter = max_iter;
+}
+
+int fdr_set_load(fdr_solver *s, int load, double p_kw, double q_kvar)
+{
+    const fdr_circuit *c = s->c;
+    if (load < 0 || load >= c->nloads)
+        return SIM_ERANGE;
+    s->p_kw[load] = p_kw;
+    s->q_kvar[load] = q_kvar;
+    int n = c->load_nel[load];
+    double complex se = (p_kw + I * q_kvar) * 1000.0 / n;
+    for (int e = c->load_el0[load]; e < c->load_el0[load] + n; e++)
+        s->s0[e] = se;
+    return 0;
+}
+
+int fdr_apply_loadshapes(fdr_solver *s, double minute)
+{
+    const fdr_circuit *c = s->c;
+    double hr = minute / 60.0;
+    for (int i = 0; i < c->nloads; i++) {
+        const struct fdr_loaddef *l = &c->loads[i];
+        int k = l->yearly >= 0 ? l->yearly : l->daily;
+        if (k < 0 || l->fixed)
+            continue;
+        const struct fdr_shape *sh = &c->shapes[k];
+        if (!sh->mult || sh->npts < 1)
+            continue;
+        long idx = lround(hr / sh->interval_h);
+        if (idx > sh->npts)
+            idx %= sh->npts;
+        if (idx <= 0)
+            idx = sh->npts;
+        double m = sh->mult[idx - 1];
+        double qm = sh->qmult ? sh->qmult[idx - 1] : m;
+        double p0, q0;
+        fdr_load_nominal(c, i, &p0, &q0);
+        double p, q;
+        if (sh->useactual) {
+            p = m;
+            q = sh->qmult ? qm : (p0 != 0 ? m * q0 / p0 : 0);
+        } else {
+            p = p0 * m * c->loadmult;
+            q = q0 * qm * c->loadmult;
+        }
+        fdr_set_load(s, i, p, q);
+    }
+    return 0;
+}
+
+/* Current of one load element for the voltage across it. */
+static double complex load_current(const struct zip *z, double complex s0, double complex vab,
+                                   double vbase)
+{
+    double vm2 = cabs2(vab);
+    if (vm2 == 0)
+        return 0;
+    if (z->const_pq) {
+        /* the common case: no square root unless near a voltage limit */
+        double lo = z->vmin * vbase, hi = z->vmax * vbase;
+        if (vm2 >= lo * lo && (z->vmax == 0 || vm2 <= hi * hi))
+            return conj_div(s0, vab);
+    }
+    double v = sqrt(vm2) / vbase;
+    if (z->cutoff > 0 && v < z->cutoff)
+        return 0;
+    double vlim = 0;
+    if (v < z->vmin)
+        vlim = z->vmin;
+    else if (z->vmax > 0 && v > z->vmax)
+        vlim = z->vmax;
+    if (vlim > 0) {
+        /* constant impedance drawing the ZIP power at the limit voltage */
+        double fp = z->zp * vlim * vlim + z->ip * vlim + z->pp;
+        double fq = z->zq * vlim * vlim + z->iq * vlim + z->pq;
+        double vl = vlim * vbase;
+        /* I = Y V with Y = conj(S_lim) / V_lim^2 */
+        return cmul(CMPLX(creal(s0) * fp, -cimag(s0) * fq) / (vl * vl), vab);
+    }
+    double fp = z->zp * v * v + z->ip * v + z->pp;
+    double fq = z->zq * v * v + z->iq * v + z->pq;
+    return conj_div(CMPLX(creal(s0) * fp, cimag(s0) * fq), vab);
+}
+
+static void backward(fdr_solver *s)
+{
+    const fdr_circuit *c = s->c;
+    memset(s->j, 0, sizeof *s->j * (size_t)c->nbuses);
+    for (int e = 0; e < c->nlel; e++) {
+        const struct fdr_lelem *el = &c->lel[e];
+        const double complex *v = s->v[el->bus];
+        double complex vab = el->b >= 0 ? v[el->a] - v[el->b] : v[el->a];
+        double complex i = load_current(&s->zip[el->load], s->s0[e], vab, el->vbase);
+        s->iel[e] = i;
+        s->j[el->bus][el->a] += i;
+        if (el->b >= 0)
+            s->j[el->bus][el->b] -= i;
+    }
+    for (int k = c->nbr - 1; k >= 0; k--) {
+        const struct fdr_branch *br = &c->br[k];
+        const double complex *jc = s->j[br->to];
+        double complex *jp = s->j[br->from];
+        double complex *is = s->is[k];
+        int nc = br->nc;
+        for (int m = 0; m < nc; m++)
+            is[m] = jc[br->tnode[m]];
+        if (br->kind == FDR_BR_LINE) {
+            if (br->has_y) {
+                const double complex *vc = s->v[br->to], *vp = s->v[br->from];
+                for (int m = 0; m < nc; m++) {
+                    double complex ic = 0, ip = 0;
+                    for (int n = 0; n < nc; n++) {
+                        ic += cmul(br->yh[m][n], vc[br->tnode[n]]);
+                        ip += cmul(br->yh[m][n], vp[br->fnode[n]]);
+                    }
+                    is[m] += ic;
+                    jp[br->fnode[m]] += ip;
+                }
+            }
+            for (int m = 0; m < nc; m++)
+                jp[br->fnode[m]] += is[m];
+        } else {
+            for (int m = 0; m < 3; m++) {
+                double complex ih = br->ratio * is[m];
+                jp[br->fnode[m]] += ih;
+                if (br->delta1)
+                    jp[br->fnode[br->dother[m]]] -= ih;
+            }
+        }
+    }
+}
+
+/* Returns the square of the largest voltage change, pu. */
+static double forward(fdr_solver *s)
+{
+    const fdr_circuit *c = s->c;
+    double dv = 0;
+    {
+        double complex *vr = s->v[c->root];
+        const double complex *jr = s->j[c->root];
+        double ib = s->inv_vbase[c->root] * s->inv_vbase[c->root];
+        for (int m = 0; m < 3; m++) {
+            double complex vn = c->e[m] - (cmul(c->zs[m][0], jr[0]) + cmul(c->zs[m][1], jr[1]) +
+                                           cmul(c->zs[m][2], jr[2]));
+            double d = cabs2(vn - vr[m]) * ib;
+            if (!(d <= dv))
+                dv = d; /* also catches NaN */
+            vr[m] = vn;
+        }
+    }
+    for (int k = 0; k < c->nbr; k++) {
+        const struct fdr_branch *br = &c->br[k];
+        const double complex *vp = s->v[br->from];
+        double complex *vc = s->v[br->to];
+        const double complex *is = s->is[k];
+        double ib = s->inv_vbase[br->to] * s->inv_vbase[br->to];
+        int nc = br->nc;
+        if (br->sym) {
+            double complex sum = 0;
+            for (int n = 0; n < nc; n++)
+                sum += is[n];
+            double complex common = cmul(br->zo, sum);
+            for (int m = 0; m < nc; m++) {
+                double complex vn = vp[br->fnode[m]] - cmul(br->zd, is[m]) - common;
+                double d = cabs2(vn - vc[br->tnode[m]]) * ib;
+                if (!(d <= dv))
+                    dv = d;
+                vc[br->tnode[m]] = vn;
+            }
+            continue;
+        }
+        for (int m = 0; m < nc; m++) {
+            double complex vn;
+            if (br->kind == FDR_BR_LINE) {
+                vn = vp[br->fnode[m]];
+                for (int n = 0; n < nc; n++)
+                    vn -= cmul(br->z[m][n], is[n]);
+            } else {
+                double complex w =
+                    br->delta1 ? vp[br->fnode[m]] - vp[br->fnode[br->dother[m]]] : vp[br->fnode[m]];
+                vn = br->ratio * w - cmul(br->z[0][0], is[m]);
+            }
+            double d = cabs2(vn - vc[br->tnode[m]]) * ib;
+            if (!(d <= dv))
+                dv = d;
+            vc[br->tnode[m]] = vn;
+        }
+    }
+    return dv;
+}
+
+int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
+{
+    double dv = 0;
+    for (int it = 1; it <= s->max_iter; it++) {
+        backward(s);
+        dv = sqrt(forward(s));
+        if (!(dv < 1e3)) {
+            if (iterations)
+                *iterations = it;
+            return sim_errf(err, SIM_EFAIL,
+                            "feeder power flow diverged at sweep %d (voltage change %g pu)", it,
+                            dv);
+        }
+        if (dv < s->tol) {
+            backward(s);
+            if (iterations)
+                *iterations = it;
+            return 0;
+        }
+    }
+    if (iterations)
+        *iterations = s->max_iter;
+    return sim_errf(err, SIM_EFAIL,
+                    "feeder power flow did not converge in %d sweeps (last change %.3g pu, "
+                    "tolerance %.3g pu)",
+                    s->max_iter, dv, s->tol);
+}
+
+/* ------------------------------------------------------------------ */
+/* Results                                                             */
+/* ------------------------------------------------------------------ */
+
+double complex fdr_bus_v(const fdr_solver *s, int bus, int phase)
+{
+    const fdr_circuit *c = s->c;
+    if (bus < 0 || bus >= c->nbuses || phase < 1 || phase > 3 ||
+        !(c->buses[bus].mask & (1u << (phase - 1))))
+        return 0;
+    return s->v[bus][phase - 1];
+}
+
+double complex fdr_bus_v_pu(const fdr_solver *s, int bus, int phase)
+{
+    double complex v = fdr_bus_v(s, bus, phase);
+    return v == 0 ? 0 : v * s->inv_vbase[bus];
+}
+
+/* Line current into the end at bus `at` (from side: 0, to side: 1). */
+static double complex line_end_i(const fdr_solver *s, int k, int to_side, int m)
+{
+    const struct fdr_branch *br = &s->c->br[k];
+    double complex i = to_side ? -s->is[k][m] : s->is[k][m];
+    if (br->has_y) {
+        const double complex *v = s->v[to_side ? br->to : br->from];
+        const int *nd = to_side ? br->tnode : br->fnode;
+        for (int n = 0; n < br->nc; n++)
+            i += br->yh[m][n] * v[nd[n]];
+    }
+    return i;
+}
+
+double complex fdr_line_i(const fdr_solver *s, int line, int terminal, int cond)
+{
+    const fdr_circuit *c = s->c;
+    if (line < 0 || line >= c->nlines || terminal < 1 || terminal > 2)
+        return 0;
+    int k = c->line_br[line];
+    const struct fdr_branch *br = &c->br[k];
+    int to_side = (terminal == 2) != br->reversed;
+    if (cond == 0) {
+        double complex sum = 0;
+        for (int m = 0; m < br->nc; m++)
+            sum += line_end_i(s, k, to_side, m);
+        return sum;
+    }
+    if (cond < 1 || cond > br->nc)
+        return 0;
+    return line_end_i(s, k, to_side, cond - 1);
+}
+
+double complex fdr_xfmr_i(const fdr_solver *s, int x, int winding, int cond)
+{
+    const fdr_circuit *c = s->c;
+    if (x < 0 || x >= c->nxfmrs || winding < 1 || winding > 2 || cond < 1 || cond > 4)
+        return 0;
+    int k = c->xfmr_br[x];
+    const struct fdr_branch *br = &c->br[k];
+    const double complex *is = s->is[k];
+    if (winding == 2) {
+        if (cond == 4)
+            return is[0] + is[1] + is[2];
+        return -is[cond - 1];
+    }
+    if (cond == 4)
+        return br->delta1 ? 0 : -br->ratio * (is[0] + is[1] + is[2]);
+    int m = cond - 1;
+    double complex i = br->ratio * is[m];
+    if (br->delta1)
+        for (int n = 0; n < 3; n++)
+            if (br->dother[n] == m)
+                i -= br->ratio * is[n];
+    return i;
+}
+
+void fdr_xfmr_pq(const fdr_solver *s, int x, int winding, int cond, double *p_kw, double *q_kvar)
+{
+    const fdr_circuit *c = s->c;
+    double complex sv = 0;
+    if (x >= 0 && x < c->nxfmrs && cond >= 1 && cond <= 3 && winding >= 1 && winding <= 2) {
+        const struct fdr_branch *br = &c->br[c->xfmr_br[x]];
+        double complex v =
+            winding == 1 ? s->v[br->from][br->fnode[cond - 1]] : s->v[br->to][br->tnode[cond - 1]];
+        sv = v * conj(fdr_xfmr_i(s, x, winding, cond)) / 1000.0;
+    }
+    if (p_kw)
+        *p_kw = creal(sv);
+    if (q_kvar)
+        *q_kvar = cimag(sv);
+}
+
+double complex fdr_load_i(const fdr_solver *s, int load, int cond)
+{
+    const fdr_circuit *c = s->c;
+    if (load < 0 || load >= c->nloads || cond < 1 || cond > c->load_ncond[load])
+        return 0;
+    const struct fdr_loaddef *l = &c->loads[load];
+    int e0 = c->load_el0[load], n = c->load_nel[load];
+    if (l->conn == FDR_WYE) {
+        if (cond <= n)
+            return s->iel[e0 + cond - 1];
+        double complex sum = 0;
+        for (int e = 0; e < n; e++)
+            sum += s->iel[e0 + e];
+        return -sum;
+    }
+    if (n == 1)
+        return cond == 1 ? s->iel[e0] : -s->iel[e0];
+    int m = cond - 1;
+    return s->iel[e0 + m] - s->iel[e0 + (m + 2) % 3];
+}
+
+void fdr_load_pq(const fdr_solver *s, int load, double *p_kw, double *q_kvar)
+{
+    const fdr_circuit *c = s->c;
+    double complex sv = 0;
+    if (load >= 0 && load < c->nloads) {
+        for (int e = c->load_el0[load]; e < c->load_el0[load] + c->load_nel[load]; e++) {
+            const struct fdr_lelem *el = &c->lel[e];
+            const double complex *v = s->v[el->bus];
+            double complex vab = el->b >= 0 ? v[el->a] - v[el->b] : v[el->a];
+            sv += vab * conj(s->iel[e]);
+        }
+    }
+    if (p_kw)
+        *p_kw = creal(sv) / 1000.0;
+    if (q_kvar)
+        *q_kvar = cimag(sv) / 1000.0;
+}
+
+double complex fdr_source_i(const fdr_solver *s, int phase)
+{
+    if (phase < 1 || phase > 3)
+        return 0;
+    return s->j[s->c->root][phase - 1];
+}
+
+void fdr_source_pq(const fdr_solver *s, double *p_kw, double *q_kvar)
+{
+    const int r = s->c->root;
+    double complex sv = 0;
+    for (int m = 0; m < 3; m++)
+        sv += s->v[r][m] * conj(s->j[r][m]);
+    if (p_kw)
+        *p_kw = creal(sv) / 1000.0;
+    if (q_kvar)
+        *q_kvar = cimag(sv) / 1000.0;
+}
+
+void fdr_losses(const fdr_solver *s, struct fdr_losses *out)
+{
+    const fdr_circuit *c = s->c;
+    double complex sl = 0, sx = 0;
+    for (int k = 0; k < c->nbr; k++) {
+        const struct fdr_branch *br = &c->br[k];
+        const double complex *vp = s->v[br->from], *vc = s->v[br->to];
+        if (br->kind == FDR_BR_LINE) {
+            for (int m = 0; m < br->nc; m++)
+                sl += vp[br->fnode[m]] * conj(line_end_i(s, k, 0, m)) +
+                      vc[br->tnode[m]] * conj(line_end_i(s, k, 1, m));
+        } else {
+            int x = br->elem;
+            for (int m = 0; m < 3; m++)
+                sx += vp[br->fnode[m]] * conj(fdr_xfmr_i(s, x, 1, m + 1)) -
+                      vc[br->tnode[m]] * conj(s->is[k][m]);
+        }
+    }
+    out->lines_kw = creal(sl) / 1000.0;
+    out->lines_kvar = cimag(sl) / 1000.0;
+    out->xfmr_kw = creal(sx) / 1000.0;
+    out->xfmr_kvar = cimag(sx) / 1000.0;
+    out->total_kw = out->lines_kw + out->xfmr_kw;
+    out->total_kvar = out->lines_kvar + out->xfmr_kvar;
+}
+
+/* ------------------------------------------------------------------ */
+/* Benchmark                                                           */
+/* ------------------------------------------------------------------ */
+
+int fdr_bench(const char *master_path, int steps, double *seconds, struct sim_err *err)
+{
+    if (steps < 1)
+        return sim_errf(err, SIM_EINVAL, "bench: steps must be >= 1");
+    fdr_circuit *c = fdr_load_dss(master_path, NULL, err);
+    if (!c)
+        return SIM_EINVAL;
+    fdr_solver *s = fdr_solver_new(c, err);
+    if (!s) {
+        fdr_circuit_free(c);
+        return SIM_ENOMEM;
+    }
+    int rc = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int m = 1; m <= steps && !rc; m++) {
+        fdr_apply_loadshapes(s, m);
+        rc = fdr_solve(s, NULL, err);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (seconds)
+        *seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    fdr_solver_free(s);
+    fdr_circuit_free(c);
+    return rc;
+}

@@ -1,0 +1,859 @@
+/*
+ * topology.c: turns the parsed element definitions into the radial network
+ * the sweep solver walks, and answers questions about it.
+ *
+ * Buses are collected from element bus specs ("name.1.2.3"); a breadth-
+ * first search from the source bus orients every line and transformer
+ * (loops and islands are errors naming the element). Each bus has three
+ * phase slots; node 0 is the perfect ground every wye neutral is tied to.
+ * Line impedances are built here (sequence data -> phase frame, Kron
+ * reduction, length units), as are the source's Thevenin impedance, the
+ * transformers' ratio / leakage impedance / delta wiring, the loads' phase
+ * elements and every bus's voltage base.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "feeder_impl.h"
+
+/* ------------------------------------------------------------------ */
+/* Reset and free                                                      */
+/* ------------------------------------------------------------------ */
+
+static void free_compiled(fdr_circuit *c)
+{
+    free(c->buses);
+    free(c->br);
+    free(c->line_br);
+    free(c->xfmr_br);
+    free(c->lel);
+    free(c->load_el0);
+    free(c->load_nel);
+    free(c->load_ncond);
+    fdr_names_free(&c->bus_ix);
+    c->buses = NULL;
+    c->br = NULL;
+    c->line_br = c->xfmr_br = NULL;
+    c->lel = NULL;
+    c->load_el0 = c->load_nel = c->load_ncond = NULL;
+    c->nbuses = c->buses_cap = c->nbr = c->nlel = 0;
+}
+
+void fdr_circuit_reset(fdr_circuit *c)
+{
+    free_compiled(c);
+    for (int i = 0; i < c->nshapes; i++) {
+        free(c->shapes[i].mult);
+        free(c->shapes[i].qmult);
+    }
+    c->ncodes = c->nlines = c->nloads = c->nshapes = c->nxfmrs = 0;
+    fdr_names_free(&c->code_ix);
+    fdr_names_free(&c->line_ix);
+    fdr_names_free(&c->load_ix);
+    fdr_names_free(&c->shape_ix);
+    fdr_names_free(&c->xfmr_ix);
+    memset(&c->src, 0, sizeof c->src);
+    c->have_circuit = 0;
+    c->nvbases = 0;
+    c->base_freq = 60.0;
+    c->loadmult = 1.0;
+}
+
+void fdr_circuit_free(fdr_circuit *c)
+{
+    if (!c)
+        return;
+    fdr_circuit_reset(c);
+    free(c->codes);
+    free(c->lines);
+    free(c->loads);
+    free(c->shapes);
+    free(c->xfmrs);
+    for (int i = 0; i < c->nfiles; i++)
+        free(c->files[i]);
+    free(c->files);
+    free(c);
+}
+
+const char *fdr_file_name(const fdr_circuit *c, struct fdr_loc at)
+{
+    return at.file >= 0 && at.file < c->nfiles ? c->files[at.file] : "?";
+}
+
+double fdr_unit_m(int units)
+{
+    static const double m[] = {0, 1609.344, 304.8, 1000.0, 1.0, 0.3048, 0.0254, 0.01, 0.001};
+    return units >= 0 && units <= FDR_U_MM ? m[units] : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Bus specs                                                           */
+/* ------------------------------------------------------------------ */
+
+#define MAX_NODES 8
+
+struct term {
+    int bus;
+    int nn; /* nodes written in the spec */
+    int node[MAX_NODES];
+};
+
+static int err_at(const fdr_circuit *c, struct sim_err *err, struct fdr_loc at, const char *fmt,
+                  const char *a, const char *b)
+{
+    char buf[400];
+    snprintf(buf, sizeof buf, fmt, a, b);
+    return sim_errf(err, SIM_EINVAL, "%s:%d: %s", fdr_file_name(c, at), at.line, buf);
+}
+
+/* Parse "name.n1.n2..." and find or create the bus. */
+static int term_parse(fdr_circuit *c, const char *spec, struct term *t, struct fdr_loc at,
+                      struct sim_err *err)
+{
+    char name[FDR_BUSSPEC_MAX];
+    const char *dot = strchr(spec, '.');
+    size_t len = dot ? (size_t)(dot - spec) : strlen(spec);
+    if (len == 0)
+        return err_at(c, err, at, "empty bus name in '%s'%s", spec, "");
+    if (len >= FDR_NAME_MAX)
+        return err_at(c, err, at, "bus name in '%s' is too long%s", spec, "");
+    memcpy(name, spec, len);
+    name[len] = '\0';
+    t->nn = 0;
+    while (dot) {
+        const char *s = dot + 1;
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || (*end && *end != '.') || v < 0 || v > 1000)
+            return err_at(c, err, at, "bad node list in bus '%s'%s", spec, "");
+        if (t->nn == MAX_NODES)
+            return err_at(c, err, at, "too many nodes in bus '%s'%s", spec, "");
+        t->node[t->nn++] = (int)v;
+        dot = *end ? end : NULL;
+    }
+    int b = fdr_names_get(&c->bus_ix, name);
+    if (b < 0) {
+        if (c->nbuses == c->buses_cap) {
+            int ncap = c->buses_cap ? c->buses_cap * 2 : 256;
+            struct fdr_bus *nb = realloc(c->buses, (size_t)ncap * sizeof *nb);
+            if (!nb)
+                return sim_errf(err, SIM_ENOMEM, "out of memory");
+            c->buses = nb;
+            c->buses_cap = ncap;
+        }
+        b = c->nbuses++;
+        struct fdr_bus *bus = &c->buses[b];
+        memset(bus, 0, sizeof *bus);
+        strcpy(bus->name, name);
+        bus->parent = -1;
+        if (fdr_names_put(&c->bus_ix, name, b))
+            return sim_errf(err, SIM_ENOMEM, "out of memory");
+    }
+    t->bus = b;
+    return 0;
+}
+
+/* Phase nodes of an element terminal with `np` phase conductors: the spec's
+ * first np nodes, or 1..np. Node 0 (ground) or a node above 3 on a phase
+ * conductor is refused. With has_neutral, a written neutral must be 0. */
+static int term_phases(const fdr_circuit *c, const struct term *t, int np, int has_neutral,
+                       int *slot, struct fdr_loc at, const char *spec, struct sim_err *err)
+{
+    if (t->nn != 0 && t->nn < np)
+        return err_at(c, err, at, "bus '%s' names fewer nodes than the element has phases%s", spec,
+                      "");
+    if (t->nn > np + (has_neutral ? 1 : 0))
+        return err_at(c, err, at, "bus '%s' names more nodes than the element has conductors%s",
+                      spec, "");
+    for (int k = 0; k < np; k++) {
+        int nd = t->nn ? t->node[k] : k + 1;
+        if (nd < 1 || nd > 3)
+            return err_at(c, err, at,
+                          "bus '%s': phase conductors must be on nodes 1-3 (explicit neutral "
+                          "nodes are not modelled)%s",
+                          spec, "");
+        for (int j = 0; j < k; j++)
+            if (slot[j] == nd - 1)
+                return err_at(c, err, at, "bus '%s' repeats a node%s", spec, "");
+        slot[k] = nd - 1;
+    }
+    if (has_neutral && t->nn == np + 1 && t->node[np] != 0)
+        return err_at(c, err, at,
+                      "bus '%s': the neutral must be grounded (node 0); ungrounded neutrals "
+                      "are not modelled%s",
+                      spec, "");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Impedances                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Invert a small complex matrix in place (Gauss-Jordan, partial pivoting).
+ * Returns 0, or -1 if singular. */
+static int cinv(double complex *a, int n)
+{
+    double complex inv[16];
+    for (int i = 0; i < n * n; i++)
+        inv[i] = 0;
+    for (int i = 0; i < n; i++)
+        inv[i * n + i] = 1;
+    for (int col = 0; col < n; col++) {
+        int piv = col;
+        for (int r = col + 1; r < n; r++)
+            if (cabs(a[r * n + col]) > cabs(a[piv * n + col]))
+                piv = r;
+        if (cabs(a[piv * n + col]) == 0)
+            return -1;
+        for (int k = 0; k < n; k++) {
+            double complex t = a[col * n + k];
+            a[col * n + k] = a[piv * n + k];
+            a[piv * n + k] = t;
+            t = inv[col * n + k];
+            inv[col * n + k] = inv[piv * n + k];
+            inv[piv * n + k] = t;
+        }
+        double complex d = a[col * n + col];
+        for (int k = 0; k < n; k++) {
+            a[col * n + k] /= d;
+            inv[col * n + k] /= d;
+        }
+        for (int r = 0; r < n; r++) {
+            if (r == col)
+                continue;
+            double complex f = a[r * n + col];
+            for (int k = 0; k < n; k++) {
+                a[r * n + k] -= f * a[col * n + k];
+                inv[r * n + k] -= f * inv[col * n + k];
+            }
+        }
+    }
+    memcpy(a, inv, sizeof(double complex) * (size_t)(n * n));
+    return 0;
+}
+
+/* Kron-reduce the last conductor of an n x n matrix (n -> n-1):
+ * Z' = Zpp - Zpn Znn^-1 Znp. */
+static void kron(double complex *z, int n)
+{
+    int m = n - 1;
+    double complex out[16];
+    double complex znn = z[m * n + m];
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++)
+            out[i * m + j] = z[i * n + j] - z[i * n + m] * z[m * n + j] / znn;
+    memcpy(z, out, sizeof(double complex) * (size_t)(m * m));
+}
+
+/* Series impedance (ohm) and half shunt admittance (S) of a line. */
+static int line_matrices(const fdr_circuit *c, const struct fdr_linedef *l, double complex z[3][3],
+                         double complex yh[3][3], int *has_y, struct sim_err *err)
+{
+    const struct fdr_zdef *d = &l->z;
+    int np = l->phases;
+    double complex zm[16], cm[16];
+    int n;
+    if (d->matrix) {
+        n = d->nph;
+        for (int i = 0; i < n * n; i++) {
+            zm[i] = d->rm[i] + I * d->xm[i];
+            cm[i] = d->cm[i];
+        }
+        if (d->kron) {
+            if (cabs(zm[(n - 1) * n + n - 1]) == 0)
+                return err_at(c, err, l->at, "Line.%s: neutral self impedance is zero%s", l->name,
+                              "");
+            kron(zm, n);
+            /* capacitance: reduce the potential-coefficient matrix, i.e.
+             * invert, drop the neutral, invert back */
+            int any = 0;
+            for (int i = 0; i < n * n; i++)
+                any |= cm[i] != 0;
+            if (any) {
+                double complex pm[16];
+                memcpy(pm, cm, sizeof pm);
+                if (cinv(pm, n))
+                    return err_at(c, err, l->at, "Line.%s: singular cmatrix%s", l->name, "");
+                double complex pr[9];
+                for (int i = 0; i < n - 1; i++)
+                    for (int j = 0; j < n - 1; j++)
+                        pr[i * (n - 1) + j] = pm[i * n + j];
+                if (cinv(pr, n - 1))
+                    return err_at(c, err, l->at, "Line.%s: singular cmatrix%s", l->name, "");
+                memcpy(cm, pr, sizeof(double complex) * (size_t)((n - 1) * (n - 1)));
+            } else {
+                for (int i = 0; i < (n - 1) * (n - 1); i++)
+                    cm[i] = 0;
+            }
+            n--;
+        }
+        if (n != np) {
+            char buf[64];
+            snprintf(buf, sizeof buf, "%d", n);
+            return err_at(c, err, l->at,
+                          "Line.%s: impedance matrix has %s conductors, not the line's phases",
+                          l->name, buf);
+        }
+    } else {
+        n = np;
+        double complex z1 = d->r1 + I * d->x1, z0 = d->r0 + I * d->x0;
+        double complex zs = (2.0 * z1 + z0) / 3.0, zmu = (z0 - z1) / 3.0;
+        double cs = (2.0 * d->c1_nf + d->c0_nf) / 3.0, cmu = (d->c0_nf - d->c1_nf) / 3.0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                zm[i * n + j] = i == j ? zs : zmu;
+                cm[i * n + j] = i == j ? cs : cmu;
+            }
+    }
+    double f = l->length;
+    double um = fdr_unit_m(l->len_units), zu = fdr_unit_m(d->units);
+    if (um > 0 && zu > 0)
+        f *= um / zu;
+    double w = 2.0 * M_PI * c->base_freq;
+    *has_y = 0;
+    memset(z, 0, sizeof(double complex) * 9);
+    memset(yh, 0, sizeof(double complex) * 9);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            z[i][j] = zm[i * n + j] * f;
+            yh[i][j] = I * w * creal(cm[i * n + j]) * 1e-9 * f / 2.0;
+            if (yh[i][j] != 0)
+                *has_y = 1;
+        }
+    return 0;
+}
+
+/* Thevenin impedance of the source, OpenDSS's Vsource conventions. */
+static int source_matrices(fdr_circuit *c, struct sim_err *err)
+{
+    struct fdr_vsource *v = &c->src;
+    if (v->phases != 3)
+        return err_at(c, err, v->at, "Vsource: only three-phase sources are supported%s%s", "", "");
+    if (v->basekv <= 0)
+        return err_at(c, err, v->at, "Vsource: basekv must be > 0%s%s", "", "");
+    double kv = v->basekv, r1, x1, r0, x0;
+    if (v->zspec == 3) {
+        r1 = v->r1;
+        x1 = v->x1;
+        r0 = v->r0;
+        x0 = v->x0;
+    } else {
+        double isc3 = v->isc3, isc1 = v->isc1, mva3 = v->mvasc3;
+        if (v->zspec == 1) {
+            isc3 = v->mvasc3 * 1000.0 / (FDR_SQRT3 * kv);
+            isc1 = v->mvasc1 * 1000.0 / (FDR_SQRT3 * kv);
+        } else {
+            mva3 = FDR_SQRT3 * kv * isc3 / 1000.0;
+        }
+        if (mva3 <= 0 || isc1 <= 0 || v->x1r1 <= 0 || v->x0r0 <= 0)
+            return err_at(c, err, v->at, "Vsource: short-circuit data must be > 0%s%s", "", "");
+        x1 = kv * kv / mva3 / sqrt(1.0 + 1.0 / (v->x1r1 * v->x1r1));
+        r1 = x1 / v->x1r1;
+        /* |2 Z1 + Z0| = 3 V_LN / Isc1 with X0 = R0 * x0r0 */
+        double a = 1.0 + v->x0r0 * v->x0r0;
+        double b = 4.0 * (r1 + x1 * v->x0r0);
+        double k = 3.0 * kv * 1000.0 / FDR_SQRT3 / isc1;
+        double cc = 4.0 * (r1 * r1 + x1 * x1) - k * k;
+        double disc = b * b - 4.0 * a * cc;
+        if (disc < 0)
+            return err_at(c, err, v->at, "Vsource: inconsistent ISC1/ISC3 data%s%s", "", "");
+        r0 = (-b + sqrt(disc)) / (2.0 * a);
+        if (r0 < 0)
+            return err_at(c, err, v->at,
+                          "Vsource: single-phase short-circuit current too high for ISC3%s%s", "",
+                          "");
+        x0 = r0 * v->x0r0;
+    }
+    double complex z1 = r1 + I * x1, z0 = r0 + I * x0;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            c->zs[i][j] = i == j ? (2.0 * z1 + z0) / 3.0 : (z0 - z1) / 3.0;
+    double vln = v->pu * kv * 1000.0 / FDR_SQRT3;
+    for (int k = 0; k < 3; k++)
+        c->e[k] = vln * cexp(I * (v->angle_deg - 120.0 * k) * M_PI / 180.0);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Compile                                                             */
+/* ------------------------------------------------------------------ */
+
+static int nomem(struct sim_err *err)
+{
+    return sim_errf(err, SIM_ENOMEM, "out of memory");
+}
+
+int fdr_compile(fdr_circuit *c, struct sim_err *err)
+{
+    int rc = 0;
+    int nl = c->nlines, nx = c->nxfmrs, ne = nl + nx;
+    struct term *lt = NULL, *xt = NULL, *ldt = NULL, src;
+    int *deg = NULL, *adj = NULL, *start = NULL, *queue = NULL, *seen = NULL, *used = NULL;
+    free_compiled(c);
+
+    lt = calloc((size_t)(2 * nl + 1), sizeof *lt);
+    xt = calloc((size_t)(2 * nx + 1), sizeof *xt);
+    ldt = calloc((size_t)(c->nloads + 1), sizeof *ldt);
+    if (!lt || !xt || !ldt) {
+        rc = nomem(err);
+        goto done;
+    }
+
+    /* buses, in order of first appearance (source first) */
+    if ((rc = term_parse(c, c->src.bus, &src, c->src.at, err)))
+        goto done;
+    for (int i = 0; i < nl; i++) {
+        struct fdr_linedef *l = &c->lines[i];
+        for (int e = 0; e < 2; e++) {
+            if (!l->bus[e][0]) {
+                rc = err_at(c, err, l->at, "Line.%s: bus%s is not given", l->name, e ? "2" : "1");
+                goto done;
+            }
+            if ((rc = term_parse(c, l->bus[e], &lt[2 * i + e], l->at, err)))
+                goto done;
+        }
+        if (lt[2 * i].bus == lt[2 * i + 1].bus) {
+            rc = err_at(c, err, l->at, "Line.%s connects bus %s to itself", l->name, l->bus[0]);
+            goto done;
+        }
+    }
+    for (int i = 0; i < nx; i++) {
+        struct fdr_xfmrdef *x = &c->xfmrs[i];
+        for (int e = 0; e < 2; e++) {
+            if (!x->w[e].bus[0]) {
+                rc = err_at(c, err, x->at, "Transformer.%s: winding %s has no bus", x->name,
+                            e ? "2" : "1");
+                goto done;
+            }
+            if ((rc = term_parse(c, x->w[e].bus, &xt[2 * i + e], x->at, err)))
+                goto done;
+        }
+    }
+    for (int i = 0; i < c->nloads; i++) {
+        struct fdr_loaddef *l = &c->loads[i];
+        if (!l->bus[0]) {
+            rc = err_at(c, err, l->at, "Load.%s: bus1 is not given%s", l->name, "");
+            goto done;
+        }
+        if ((rc = term_parse(c, l->bus, &ldt[i], l->at, err)))
+            goto done;
+    }
+    int nb = c->nbuses;
+
+    /* adjacency (CSR): edge e < nl is a line, else a transformer */
+    deg = calloc((size_t)nb + 1, sizeof *deg);
+    start = calloc((size_t)nb + 1, sizeof *start);
+    adj = calloc((size_t)(2 * ne + 1), sizeof *adj);
+    queue = calloc((size_t)nb + 1, sizeof *queue);
+    seen = calloc((size_t)nb + 1, sizeof *seen);
+    used = calloc((size_t)ne + 1, sizeof *used);
+    c->br = calloc((size_t)ne + 1, sizeof *c->br);
+    c->line_br = calloc((size_t)nl + 1, sizeof *c->line_br);
+    c->xfmr_br = calloc((size_t)nx + 1, sizeof *c->xfmr_br);
+    if (!deg || !start || !adj || !queue || !seen || !used || !c->br || !c->line_br ||
+        !c->xfmr_br) {
+        rc = nomem(err);
+        goto done;
+    }
+    for (int e = 0; e < ne; e++) {
+        struct term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
+        deg[t[0].bus]++;
+        deg[t[1].bus]++;
+    }
+    for (int b = 0; b < nb; b++)
+        start[b + 1] = start[b] + deg[b];
+    memset(deg, 0, sizeof *deg * (size_t)nb);
+    for (int e = 0; e < ne; e++) {
+        struct term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
+        adj[start[t[0].bus] + deg[t[0].bus]++] = e;
+        adj[start[t[1].bus] + deg[t[1].bus]++] = e;
+    }
+
+    /* breadth-first from the source: orient branches, refuse loops */
+    c->root = src.bus;
+    int qh = 0, qt = 0;
+    queue[qt++] = c->root;
+    seen[c->root] = 1;
+    c->nbr = 0;
+    while (qh < qt) {
+        int u = queue[qh++];
+        for (int k = start[u]; k < start[u + 1]; k++) {
+            int e = adj[k];
+            if (used[e])
+                continue;
+            used[e] = 1;
+            struct term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
+            int side = t[0].bus == u ? 0 : 1;
+            int v = t[1 - side].bus;
+            if (seen[v]) {
+                if (e < nl)
+                    rc = err_at(c, err, c->lines[e].at,
+                                "Line.%s closes a loop at bus %s: only radial feeders are "
+                                "supported",
+                                c->lines[e].name, c->buses[v].name);
+                else
+                    rc = err_at(c, err, c->xfmrs[e - nl].at,
+                                "Transformer.%s closes a loop at bus %s: only radial feeders "
+                                "are supported",
+                                c->xfmrs[e - nl].name, c->buses[v].name);
+                goto done;
+            }
+            seen[v] = 1;
+            queue[qt++] = v;
+            struct fdr_branch *br = &c->br[c->nbr];
+            memset(br, 0, sizeof *br);
+            br->from = u;
+            br->to = v;
+            br->reversed = side;
+            if (e < nl) {
+                br->kind = FDR_BR_LINE;
+                br->elem = e;
+                c->line_br[e] = c->nbr;
+            } else {
+                br->kind = FDR_BR_XFMR;
+                br->elem = e - nl;
+                c->xfmr_br[e - nl] = c->nbr;
+                if (side != 0) {
+                    rc = err_at(c, err, c->xfmrs[e - nl].at,
+                                "Transformer.%s is fed from winding 2: winding 1 must face the "
+                                "source%s",
+                                c->xfmrs[e - nl].name, "");
+                    goto done;
+                }
+            }
+            c->buses[v].parent = c->nbr;
+            c->nbr++;
+        }
+    }
+    for (int b = 0; b < nb; b++) {
+        if (seen[b])
+            continue;
+        for (int i = 0; i < c->nloads; i++)
+            if (ldt[i].bus == b) {
+                rc =
+                    err_at(c, err, c->loads[i].at, "Load.%s: bus %s is not connected to the source",
+                           c->loads[i].name, c->buses[b].name);
+                goto done;
+            }
+        for (int e = 0; e < ne; e++) {
+            struct term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
+            if (t[0].bus == b || t[1].bus == b) {
+                struct fdr_loc at = e < nl ? c->lines[e].at : c->xfmrs[e - nl].at;
+                rc = err_at(c, err, at, "%s: bus %s is not connected to the source",
+                            e < nl ? c->lines[e].name : c->xfmrs[e - nl].name, c->buses[b].name);
+                goto done;
+            }
+        }
+    }
+
+    /* source and root */
+    if ((rc = source_matrices(c, err)))
+        goto done;
+    {
+        int slot[3];
+        if ((rc = term_phases(c, &src, 3, 0, slot, c->src.at, c->src.bus, err)))
+            goto done;
+        if (slot[0] != 0 || slot[1] != 1 || slot[2] != 2) {
+            rc = err_at(c, err, c->src.at, "Vsource bus '%s' must be on nodes 1.2.3%s", c->src.bus,
+                        "");
+            goto done;
+        }
+    }
+    c->buses[c->root].mask = 7;
+    c->buses[c->root].kv_nominal = c->src.basekv;
+
+    /* branches: conductors, impedances, phase masks, nominal voltages */
+    for (int k = 0; k < c->nbr; k++) {
+        struct fdr_branch *br = &c->br[k];
+        struct fdr_bus *pb = &c->buses[br->from], *cb = &c->buses[br->to];
+        if (br->kind == FDR_BR_LINE) {
+            struct fdr_linedef *l = &c->lines[br->elem];
+            struct term *t = &lt[2 * br->elem];
+            int s1[3], s2[3];
+            br->nc = l->phases;
+            if ((rc = term_phases(c, &t[0], l->phases, 0, s1, l->at, l->bus[0], err)) ||
+                (rc = term_phases(c, &t[1], l->phases, 0, s2, l->at, l->bus[1], err)))
+                goto done;
+            for (int j = 0; j < br->nc; j++) {
+                br->fnode[j] = br->reversed ? s2[j] : s1[j];
+                br->tnode[j] = br->reversed ? s1[j] : s2[j];
+            }
+            if ((rc = line_matrices(c, l, br->z, br->yh, &br->has_y, err)))
+                goto done;
+            br->sym = 1;
+            for (int i = 0; i < br->nc; i++)
+                for (int j = 0; j < br->nc; j++)
+                    if (br->z[i][j] != (i == j ? br->z[0][0] : br->z[0][br->nc > 1 ? 1 : 0]))
+                        br->sym = 0;
+            if (br->sym) {
+                br->zo = br->nc > 1 ? br->z[0][1] : 0;
+                br->zd = br->z[0][0] - br->zo;
+            }
+            cb->kv_nominal = pb->kv_nominal;
+        } else {
+            struct fdr_xfmrdef *x = &c->xfmrs[br->elem];
+            struct term *t = &xt[2 * br->elem];
+            if (x->phases != 3) {
+                rc = err_at(c, err, x->at,
+                            "Transformer.%s: only three-phase transformers are "
+                            "supported%s",
+                            x->name, "");
+                goto done;
+            }
+            if (x->w[1].conn != FDR_WYE) {
+                rc = err_at(c, err, x->at,
+                            "Transformer.%s: the downstream winding must be "
+                            "grounded wye (delta secondaries are not modelled)%s",
+                            x->name, "");
+                goto done;
+            }
+            for (int w = 0; w < 2; w++)
+                if (x->w[w].kv <= 0 || x->w[w].kva <= 0 || x->w[w].tap <= 0) {
+                    rc = err_at(c, err, x->at, "Transformer.%s: kV, kVA and tap must be > 0%s",
+                                x->name, "");
+                    goto done;
+                }
+            int s1[3], s2[3];
+            if ((rc = term_phases(c, &t[0], 3, x->w[0].conn == FDR_WYE, s1, x->at, x->w[0].bus,
+                                  err)) ||
+                (rc = term_phases(c, &t[1], 3, 1, s2, x->at, x->w[1].bus, err)))
+                goto done;
+            br->nc = 3;
+            for (int j = 0; j < 3; j++) {
+                br->fnode[j] = s1[j];
+                br->tnode[j] = s2[j];
+            }
+            double vw1 = x->w[0].kv * 1000.0 / (x->w[0].conn == FDR_WYE ? FDR_SQRT3 : 1.0);
+            double vw2 = x->w[1].kv * 1000.0 / FDR_SQRT3;
+            br->ratio = (vw2 * x->w[1].tap) / (vw1 * x->w[0].tap);
+            /* leakage impedance on winding 1's kVA base, referred to winding 2 */
+            double kva1 = x->w[0].kva;
+            double complex zpu = x->w[0].r_pct / 100.0 +
+                                 x->w[1].r_pct / 100.0 * kva1 / x->w[1].kva +
+                                 I * x->xhl_pct / 100.0;
+            double zbase2 = x->w[1].kv * x->w[1].kv * 1000.0 / kva1;
+            br->z[0][0] = zpu * zbase2;
+            br->delta1 = x->w[0].conn == FDR_DELTA;
+            if (br->delta1) {
+                /* Winding k spans conductors k and k-1 or k+1; the choice
+                 * makes the LV side lag (ANSI, OpenDSS default) or lead
+                 * (lead / euro) the HV side by 30 degrees. */
+                int w1_is_hv = x->w[0].kv >= x->w[1].kv;
+                int lv_lags = !x->lead;
+                int back = w1_is_hv ? lv_lags : !lv_lags;
+                for (int j = 0; j < 3; j++)
+                    br->dother[j] = back ? (j + 2) % 3 : (j + 1) % 3;
+            }
+            cb->kv_nominal = pb->kv_nominal * x->w[1].kv / x->w[0].kv;
+        }
+        for (int j = 0; j < br->nc; j++) {
+            if (!(pb->mask & (1u << br->fnode[j]))) {
+                struct fdr_loc at =
+                    br->kind == FDR_BR_LINE ? c->lines[br->elem].at : c->xfmrs[br->elem].at;
+                char ph[16];
+                snprintf(ph, sizeof ph, "%d", br->fnode[j] + 1);
+                rc =
+                    err_at(c, err, at, "bus %s has no phase %s to feed this element", pb->name, ph);
+                goto done;
+            }
+            cb->mask |= 1u << br->tnode[j];
+        }
+    }
+
+    /* voltage bases: the nearest of Set voltagebases to the nominal
+     * voltage reached from the source, as Calcvoltagebases does */
+    for (int b = 0; b < nb; b++) {
+        struct fdr_bus *bus = &c->buses[b];
+        double kv = bus->kv_nominal;
+        if (c->nvbases > 0) {
+            double best = c->vbases[0], bd = fabs(kv / best - 1.0);
+            for (int i = 1; i < c->nvbases; i++) {
+                double d = fabs(kv / c->vbases[i] - 1.0);
+                if (d < bd) {
+                    bd = d;
+                    best = c->vbases[i];
+                }
+            }
+            kv = best;
+        }
+        bus->kv_ll = kv;
+        bus->vbase = kv * 1000.0 / FDR_SQRT3;
+    }
+
+    /* loads: one element per phase (wye) or per phase pair (delta) */
+    c->load_el0 = calloc((size_t)c->nloads + 1, sizeof *c->load_el0);
+    c->load_nel = calloc((size_t)c->nloads + 1, sizeof *c->load_nel);
+    c->load_ncond = calloc((size_t)c->nloads + 1, sizeof *c->load_ncond);
+    c->lel = calloc((size_t)(3 * c->nloads + 1), sizeof *c->lel);
+    if (!c->load_el0 || !c->load_nel || !c->load_ncond || !c->lel) {
+        rc = nomem(err);
+        goto done;
+    }
+    for (int i = 0; i < c->nloads; i++) {
+        struct fdr_loaddef *l = &c->loads[i];
+        struct term *t = &ldt[i];
+        struct fdr_bus *bus = &c->buses[t->bus];
+        int np = l->phases, slot[4];
+        if (l->kv <= 0) {
+            rc = err_at(c, err, l->at, "Load.%s: kV must be > 0%s", l->name, "");
+            goto done;
+        }
+        c->load_el0[i] = c->nlel;
+        if (l->conn == FDR_WYE) {
+            if ((rc = term_phases(c, t, np, 1, slot, l->at, l->bus, err)))
+                goto done;
+            double vb = np == 1 ? l->kv * 1000.0 : l->kv * 1000.0 / FDR_SQRT3;
+            for (int k = 0; k < np; k++)
+                c->lel[c->nlel++] = (struct fdr_lelem){i, t->bus, slot[k], -1, vb};
+            c->load_ncond[i] = np + 1;
+        } else {
+            if (np == 2) {
+                rc = err_at(c, err, l->at, "Load.%s: two-phase delta loads are not supported%s",
+                            l->name, "");
+                goto done;
+            }
+            int nc = np == 1 ? 2 : 3;
+            if (np == 1 && t->nn < 2) {
+                rc = err_at(c, err, l->at,
+                            "Load.%s: a single-phase delta load needs two nodes (bus.1.2)%s",
+                            l->name, "");
+                goto done;
+            }
+            if ((rc = term_phases(c, t, nc, 0, slot, l->at, l->bus, err)))
+                goto done;
+            for (int k = 0; k < np; k++)
+                c->lel[c->nlel++] =
+                    (struct fdr_lelem){i, t->bus, slot[k], slot[(k + 1) % nc], l->kv * 1000.0};
+            c->load_ncond[i] = nc;
+        }
+        c->load_nel[i] = c->nlel - c->load_el0[i];
+        for (int k = c->load_el0[i]; k < c->nlel; k++) {
+            int a = c->lel[k].a, b = c->lel[k].b;
+            if (!(bus->mask & (1u << a)) || (b >= 0 && !(bus->mask & (1u << b)))) {
+                rc = err_at(c, err, l->at, "Load.%s: bus %s lacks a phase the load uses", l->name,
+                            bus->name);
+                goto done;
+            }
+        }
+    }
+
+done:
+    free(lt);
+    free(xt);
+    free(ldt);
+    free(deg);
+    free(start);
+    free(adj);
+    free(queue);
+    free(seen);
+    free(used);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Circuit accessors                                                   */
+/* ------------------------------------------------------------------ */
+
+int fdr_bus_count(const fdr_circuit *c)
+{
+    return c->nbuses;
+}
+
+const char *fdr_bus_name(const fdr_circuit *c, int bus)
+{
+    return bus >= 0 && bus < c->nbuses ? c->buses[bus].name : NULL;
+}
+
+int fdr_bus_find(const fdr_circuit *c, const char *name)
+{
+    return fdr_names_get(&c->bus_ix, name);
+}
+
+double fdr_bus_kv_base(const fdr_circuit *c, int bus)
+{
+    return bus >= 0 && bus < c->nbuses ? c->buses[bus].kv_ll : 0;
+}
+
+unsigned fdr_bus_phases(const fdr_circuit *c, int bus)
+{
+    return bus >= 0 && bus < c->nbuses ? c->buses[bus].mask : 0;
+}
+
+int fdr_line_count(const fdr_circuit *c)
+{
+    return c->nlines;
+}
+
+const char *fdr_line_name(const fdr_circuit *c, int line)
+{
+    return line >= 0 && line < c->nlines ? c->lines[line].name : NULL;
+}
+
+int fdr_line_find(const fdr_circuit *c, const char *name)
+{
+    return fdr_names_get(&c->line_ix, name);
+}
+
+int fdr_line_phases(const fdr_circuit *c, int line)
+{
+    return line >= 0 && line < c->nlines ? c->lines[line].phases : 0;
+}
+
+int fdr_xfmr_count(const fdr_circuit *c)
+{
+    return c->nxfmrs;
+}
+
+const char *fdr_xfmr_name(const fdr_circuit *c, int x)
+{
+    return x >= 0 && x < c->nxfmrs ? c->xfmrs[x].name : NULL;
+}
+
+int fdr_xfmr_find(const fdr_circuit *c, const char *name)
+{
+    return fdr_names_get(&c->xfmr_ix, name);
+}
+
+int fdr_load_count(const fdr_circuit *c)
+{
+    return c->nloads;
+}
+
+const char *fdr_load_name(const fdr_circuit *c, int load)
+{
+    return load >= 0 && load < c->nloads ? c->loads[load].name : NULL;
+}
+
+int fdr_load_find(const fdr_circuit *c, const char *name)
+{
+    return fdr_names_get(&c->load_ix, name);
+}
+
+int fdr_load_bus(const fdr_circuit *c, int load)
+{
+    return load >= 0 && load < c->nloads && c->nlel ? c->lel[c->load_el0[load]].bus : -1;
+}
+
+void fdr_load_nominal(const fdr_circuit *c, int load, double *p_kw, double *q_kvar)
+{
+    double p = 0, q = 0;
+    if (load >= 0 && load < c->nloads) {
+        const struct fdr_loaddef *l = &c->loads[load];
+        p = l->kw;
+        if (l->q_from_pf) {
+            double pf = fabs(l->pf);
+            q = p * sqrt(1.0 - pf * pf) / pf;
+            if (l->pf < 0)
+                q = -q;
+        } else {
+            q = l->kvar;
+        }
+    }
+    if (p_kw)
+        *p_kw = p;
+    if (q_kvar)
+        *q_kvar = q;
+}

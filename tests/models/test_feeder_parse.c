@@ -1,0 +1,222 @@
+/*
+ * test_feeder_parse.c: the OpenDSS-subset parser's contract.
+ *
+ * Anything that would change the circuit and is not modelled is an error
+ * naming file:line (also inside a redirected file); output-only commands
+ * are skipped with one warning each; comments, '~' continuation,
+ * positional properties, abbreviations and bus.node specs are read as
+ * OpenDSS reads them; loops, islands and missing definitions are refused.
+ * Files go to a mkdtemp directory that is removed at the end.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "models/feeder/feeder.h"
+
+static char dir[64];
+
+static void write_file(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (!f)
+        return;
+    fputs(text, f);
+    fclose(f);
+}
+
+static void remove_file(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+}
+
+static const char *head = "Clear\n"
+                          "New Circuit.t basekv=0.4 pu=1.0 r1=0 x1=0 r0=0 x0=0\n"
+                          "New Linecode.lc nphases=3 r1=0.2 x1=0.1 r0=0.5 x0=0.3 c1=0 c0=0 "
+                          "units=km\n";
+
+/* Parse `body` after the common head from a string; returns the circuit or
+ * NULL with err filled. */
+static fdr_circuit *parse(const char *body, struct fdr_warnings *w, struct sim_err *err)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "%s%s", head, body);
+    return fdr_load_dss_string(text, "case.dss", dir, w, err);
+}
+
+/* The body must fail with a message containing `want`. */
+static void expect_error(const char *body, const char *want)
+{
+    struct sim_err err = {{0}};
+    fdr_circuit *c = parse(body, NULL, &err);
+    CHECK(c == NULL, "accepted: %s", body);
+    CHECK_STR_CONTAINS(err.msg, want);
+    fdr_circuit_free(c);
+}
+
+static void errors(void)
+{
+    /* line numbers count from the head's 3 lines */
+    expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc\nFrobnicate all\n",
+                 "case.dss:5: command 'Frobnicate' is not supported");
+    expect_error("New Capacitor.c1 bus1=sourcebus kvar=10\n",
+                 "case.dss:4: New Capacitor.c1: element class 'Capacitor' is not supported");
+    expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc geometry=g1\n",
+                 "case.dss:4: Line property 'geometry' is not supported");
+    expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc foo=1\n",
+                 "case.dss:4: Line has no property 'foo'");
+    expect_error("New Line.a bus1=sourcebus bus2=b linecode=nope\n",
+                 "case.dss:4: LineCode 'nope' is not defined");
+    expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc length=x1\n",
+                 "case.dss:4: length: 'x1' is not a number");
+    expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc\n"
+                 "New Line.b bus1=b bus2=c linecode=lc\n"
+                 "New Line.c bus1=c bus2=sourcebus linecode=lc\n",
+                 "closes a loop");
+    expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc\n"
+                 "New Line.b bus1=x bus2=y linecode=lc\n",
+                 "case.dss:5: b: bus x is not connected to the source");
+    expect_error("New Load.l bus1=b.1 phases=1 kV=0.23 kW=1\n",
+                 "case.dss:4: Load.l: bus b is not connected to the source");
+    expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc\n"
+                 "New Load.l bus1=b.4 phases=1 kV=0.23 kW=1\n",
+                 "case.dss:5: bus 'b.4': phase conductors must be on nodes 1-3");
+    expect_error("New Transformer.t buses=[sourcebus lv] conns=[wye delta] kvs=[0.4 0.4]\n",
+                 "downstream winding must be grounded wye");
+    expect_error("New Transformer.t buses=[sourcebus lv] %imag=0.5\n",
+                 "case.dss:4: %imag=0.5: the magnetising branch is not modelled");
+    expect_error("New Load.l bus1=sourcebus.1 phases=1 kV=0.23 kW=1 model=4\n",
+                 "case.dss:4: model=4 is not supported");
+    expect_error("New Line.a bus1=(sourcebus bus2=b\n", "case.dss:4: unbalanced");
+    expect_error("New Linecode.q4 nphases=4 rmatrix=[1|0 1|0 0 1|0 0 0 1] xmatrix=[1|0 1|0 0 "
+                 "1|0 0 0 1]\nNew Line.a bus1=sourcebus bus2=b linecode=q4\n",
+                 "case.dss:5: LineCode q4 has 4 conductors: give it kron=yes");
+    expect_error("Set loadmodel=admittance\n", "case.dss:4: Set loadmodel");
+    expect_error("Set nosuchoption=1\n", "case.dss:4: Set nosuchoption: option is not supported");
+    expect_error("New Loadshape.s npts=2 mult=(file=missing.txt)\n",
+                 "case.dss:4: cannot open load shape file");
+
+    /* an error inside a redirected file names that file and its line */
+    write_file("sub.dss", "! a comment\n\nNew Reactor.r1 bus1=sourcebus\n");
+    char body[256];
+    snprintf(body, sizeof body, "Redirect sub.dss\n");
+    struct sim_err err = {{0}};
+    fdr_circuit *c = parse(body, NULL, &err);
+    CHECK(c == NULL, "redirected error accepted");
+    char want[128];
+    snprintf(want, sizeof want, "%s/sub.dss:3: New Reactor.r1", dir);
+    CHECK_STR_CONTAINS(err.msg, want);
+    fdr_circuit_free(c);
+    remove_file("sub.dss");
+
+    /* a missing master file */
+    snprintf(want, sizeof want, "%s/nothere.dss", dir);
+    c = fdr_load_dss(want, NULL, &err);
+    CHECK(c == NULL, "missing file accepted");
+    CHECK_STR_CONTAINS(err.msg, "nothere.dss: cannot open");
+    fdr_circuit_free(c);
+
+    /* no circuit at all */
+    c = fdr_load_dss_string("! nothing\n", "empty.dss", NULL, NULL, &err);
+    CHECK(c == NULL, "empty input accepted");
+    CHECK_STR_CONTAINS(err.msg, "no circuit defined");
+}
+
+static void accepted_syntax(void)
+{
+    write_file("shape.txt", "0.5\n0.25\r\n\n1.0\n0.75\n");
+    write_file("lines.dss", "New Line.L2 bus1=b bus2=c linecode=lc length=10 units=m\n");
+    const char *body =
+        "/* a block comment:\n"
+        "New Load.ghost bus1=sourcebus.1 phases=1 kV=0.23 kW=1\n"
+        "*/\n"
+        "New Line.L1 bus1=sourcebus                 // continuation follows\n"
+        "~ bus2=B phases=3 linecode=LC length=0.25  ! units are km\n"
+        "redirect lines.dss\n"
+        "New Line.L3 c d lc 5 units=m                ! positional bus1 bus2 linecode length\n"
+        "New Loadshape.sh npts=4 interval=1 mult=(file=shape.txt)\n"
+        "BatchEdit Loadshape..* useactual=no\n"
+        "New Load.x bus1=d.3 ph=1 kV=0.23 kW=2 pf=0.95 yearly=sh\n"
+        "New Load.y bus1=c.1.2 phases=1 conn=delta kV=0.4 kW=1 kvar=0.5\n"
+        "New Monitor.m1 Line.L1 1 mode=0\n"
+        "New EnergyMeter.em Line.L1 1\n"
+        "Set voltagebases=[0.4] mode=daily number=24\n"
+        "Calcv\n"
+        "Show voltages\n"
+        "Plot profile\n"
+        "Export currents\n"
+        "Solve\n";
+    struct fdr_warnings w = {0};
+    struct sim_err err = {{0}};
+    fdr_circuit *c = parse(body, &w, &err);
+    CHECK(c != NULL, "parse: %s", err.msg);
+    if (!c)
+        return;
+    CHECK_INT(fdr_line_count(c), 3);
+    CHECK_INT(fdr_load_count(c), 2);
+    CHECK_INT(fdr_bus_count(c), 4);
+    CHECK(fdr_load_find(c, "ghost") < 0, "block comment was parsed");
+    CHECK(fdr_bus_find(c, "b") >= 0 && fdr_bus_find(c, "D") >= 0, "buses missing");
+    CHECK_INT(fdr_load_bus(c, fdr_load_find(c, "X")), fdr_bus_find(c, "d"));
+    double p, q;
+    fdr_load_nominal(c, 1, &p, &q);
+    CHECK_NEAR(p, 1.0, 1e-12);
+    CHECK_NEAR(q, 0.5, 1e-12);
+    /* one warning per skipped command, each naming file:line */
+    CHECK_INT(w.count, 6);
+    for (size_t i = 0; i < w.count; i++)
+        CHECK_STR_CONTAINS(w.msg[i], "case.dss:");
+    if (w.count == 6) {
+        CHECK_STR_CONTAINS(w.msg[0], "case.dss:15: skipped 'New Monitor.m1'");
+        CHECK_STR_CONTAINS(w.msg[2], "Set mode=daily number=24");
+        CHECK_STR_CONTAINS(w.msg[5], "case.dss:21: skipped 'export'");
+    }
+    /* the shape file: 4 values (blank line, CRLF) and the load follows it */
+    struct sim_err e2 = {{0}};
+    fdr_solver *s = fdr_solver_new(c, &e2);
+    CHECK(s != NULL, "%s", e2.msg);
+    if (s) {
+        fdr_apply_loadshapes(s, 120); /* 2 h: point 2 = 0.25 */
+        CHECK_INT(fdr_solve(s, NULL, &e2), 0);
+        fdr_load_pq(s, 0, &p, &q);
+        CHECK_NEAR(p, 0.5, 1e-9);
+        /* line L1: 0.25 km of lc; L3 5 m: check through the drop on L3 */
+        CHECK_INT(fdr_line_phases(c, fdr_line_find(c, "l3")), 3);
+        fdr_solver_free(s);
+    }
+    fdr_circuit_free(c);
+    fdr_warnings_free(&w);
+    remove_file("shape.txt");
+    remove_file("lines.dss");
+
+    /* a file with a Windows path in Redirect and CRLF endings */
+    write_file("win.dss", "New Line.L1 bus1=sourcebus bus2=b linecode=lc\r\n");
+    c = parse("Redirect .\\win.dss\r\n", NULL, &err);
+    CHECK(c != NULL, "backslash redirect: %s", err.msg);
+    fdr_circuit_free(c);
+    remove_file("win.dss");
+}
+
+int main(void)
+{
+    strcpy(dir, "/tmp/fdr_parse_XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    errors();
+    accepted_syntax();
+    /* whatever a failing case left behind */
+    static const char *const files[] = {"sub.dss", "shape.txt", "lines.dss", "win.dss"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        remove_file(files[i]);
+    CHECK(rmdir(dir) == 0, "temp dir %s not empty", dir);
+    return check_done("test_feeder_parse");
+}
