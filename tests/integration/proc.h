@@ -24,7 +24,7 @@ struct proc_result {
     char errs[16384];
 };
 
-static void proc_slurp(const char *path, char *buf, size_t n)
+static inline void proc_slurp(const char *path, char *buf, size_t n)
 {
     buf[0] = '\0';
     FILE *f = fopen(path, "r");
@@ -35,7 +35,7 @@ static void proc_slurp(const char *path, char *buf, size_t n)
     fclose(f);
 }
 
-static double proc_now(void)
+static inline double proc_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -44,7 +44,7 @@ static double proc_now(void)
 
 /* Start argv (argv[0] is the program) in dir `tmp` with outputs captured.
  * Returns the pid or -1. */
-static pid_t proc_start(const char *tmp, char *const argv[])
+static inline pid_t proc_start(const char *tmp, char *const argv[])
 {
     char outp[512], errp[512];
     snprintf(outp, sizeof outp, "%s/.stdout", tmp);
@@ -66,7 +66,7 @@ static pid_t proc_start(const char *tmp, char *const argv[])
 }
 
 /* Wait for pid at most timeout_s; kill it on timeout. */
-static void proc_wait(const char *tmp, pid_t pid, double timeout_s, struct proc_result *r)
+static inline void proc_wait(const char *tmp, pid_t pid, double timeout_s, struct proc_result *r)
 {
     double t0 = proc_now();
     int status = 0;
@@ -96,7 +96,7 @@ static void proc_wait(const char *tmp, pid_t pid, double timeout_s, struct proc_
 }
 
 /* Run FLEXBED_BINARY with the NULL-terminated arguments. */
-static void flexbed_run(const char *tmp, double timeout_s, struct proc_result *r, ...)
+static inline void flexbed_run(const char *tmp, double timeout_s, struct proc_result *r, ...)
 {
     char *argv[32];
     int n = 0;
@@ -112,14 +112,14 @@ static void flexbed_run(const char *tmp, double timeout_s, struct proc_result *r
     proc_wait(tmp, pid, timeout_s, r);
 }
 
-static int file_exists(const char *p)
+static inline int file_exists(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0;
 }
 
 /* rm -rf of a test's temporary directory (flat, plus one level). */
-static void rm_tree(const char *dir)
+static inline void rm_tree(const char *dir)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

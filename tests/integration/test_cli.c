@@ -142,26 +142,34 @@ static void test_demo_slice(const char *tmp)
     CHECK(r.errs[0] == '\0', "piped run must print nothing on stderr, got: %s", r.errs);
 
     char status[64];
-    query_text(db1, "SELECT status FROM runs", status, sizeof status);
-    CHECK(!strcmp(status, "completed"), "status %s", status);
+    query_text(db1, "SELECT group_concat(variant || ':' || status, ' ') FROM runs", status,
+               sizeof status);
+    CHECK(!strcmp(status, "main:completed counterfactual:completed"), "runs %s", status);
     /* One day of one-minute steps: 1440 samples of the transformer. */
     double n = query_double(db1, "SELECT count(*) FROM samples x JOIN signals s ON "
-                                 "s.id = x.signal_id WHERE s.name = 'transformer.p_kw'");
+                                 "s.id = x.signal_id WHERE s.name = 'transformer.p_kw' AND "
+                                 "s.run_id = 1");
     CHECK_NEAR(n, 1440, 0);
     /* The reconstructed base load averages about 111 kW over the window
      * 16:00-16:45 local (13:00-13:45 UTC). */
     double mean = query_double(
         db1, "SELECT avg(x.value) FROM samples x JOIN signals s ON s.id = x.signal_id "
-             "WHERE s.name = 'base_load.p_kw' AND x.t_us >= 1696251600000000 "
+             "WHERE s.name = 'base_load.p_kw' AND s.run_id = 1 AND x.t_us >= 1696251600000000 "
              "AND x.t_us < 1696254300000000");
     CHECK_NEAR(mean, 111.0, 0.5);
-    /* The transformer supplies at least the load it feeds. */
-    double dmin = query_double(
-        db1, "SELECT min(t.value - b.value) FROM samples t JOIN signals st ON "
-             "st.id = t.signal_id JOIN samples b ON b.t_us = t.t_us JOIN signals sb ON "
-             "sb.id = b.signal_id WHERE st.name = 'transformer.p_kw' AND "
-             "sb.name = 'base_load.p_kw'");
-    CHECK(dmin >= 0, "transformer.p_kw below the load it feeds by %g kW", -dmin);
+    /* The transformer carries exactly the loads it feeds, assets included
+     * (power balance at every sample of the main run). */
+    double dmax = query_double(
+        db1, "SELECT max(abs(t.value - b.value - c.value - e.value)) FROM samples t "
+             "JOIN signals st ON st.id = t.signal_id AND st.run_id = 1 "
+             "AND st.name = 'transformer.p_kw' "
+             "JOIN signals sb ON sb.run_id = 1 AND sb.name = 'base_load.p_kw' "
+             "JOIN samples b ON b.signal_id = sb.id AND b.t_us = t.t_us "
+             "JOIN signals sc ON sc.run_id = 1 AND sc.name = 'battery.p_kw' "
+             "JOIN samples c ON c.signal_id = sc.id AND c.t_us = t.t_us "
+             "JOIN signals se ON se.run_id = 1 AND se.name = 'ev.p_kw' "
+             "JOIN samples e ON e.signal_id = se.id AND e.t_us = t.t_us");
+    CHECK(dmax < 1e-9, "transformer.p_kw differs from the sum of its loads by %g kW", dmax);
 
     /* Same seed, same bytes; another seed still runs. */
     flexbed_run(tmp, 60, &r, "run", DEMO, "--out", db2, NULL);
@@ -174,7 +182,7 @@ static void test_demo_slice(const char *tmp)
                                       "(%ld rows)", d1, rows1, d2, rows2);
     flexbed_run(tmp, 60, &r, "run", DEMO, "--out", db3, "--seed", "7", NULL);
     CHECK_INT(r.exit_code, 0);
-    CHECK_NEAR(query_double(db3, "SELECT seed FROM runs"), 7, 0);
+    CHECK_NEAR(query_double(db3, "SELECT seed FROM runs WHERE id = 1"), 7, 0);
 
     /* Reports. */
     flexbed_run(tmp, 30, &r, "report", db1, NULL);
@@ -218,12 +226,12 @@ static void test_interrupt(const char *tmp)
     CHECK_INT(r.exit_code, 130);
     CHECK_STR_CONTAINS(r.out, "interrupted");
     char status[64];
-    query_text(db, "SELECT status FROM runs", status, sizeof status);
+    query_text(db, "SELECT group_concat(status, ' ') FROM runs", status, sizeof status);
     CHECK(!strcmp(status, "interrupted"), "status after SIGINT: %s", status);
     double n = query_double(db, "SELECT count(*) FROM samples x JOIN signals s ON "
                                 "s.id = x.signal_id WHERE s.name = 'transformer.p_kw'");
     CHECK(n > 0 && n < 1440, "samples kept after interruption: %g", n);
-    double reached = query_double(db, "SELECT sim_reached_us - sim_start_us FROM runs");
+    double reached = query_double(db, "SELECT sim_reached_us - sim_start_us FROM runs WHERE id = 1");
     CHECK(reached > 0 && reached < 86400e6, "sim_reached after interruption: %g", reached);
 }
 

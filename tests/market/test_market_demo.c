@@ -150,5 +150,5 @@ int main(void)
     run(&p, &o);
     CHECK_INT(o.escrow, 1500000);
     CHECK_INT(o.net[0] + o.net[1], 1418000);
-    return check_done("test_demo");
+    return check_done("test_market_demo");
 }
