@@ -488,10 +488,11 @@ int plt_plot(sqlite3 *db, const char *outdir, FILE *written, struct sim_err *err
         if (na > 0) {
             fprintf(sp,
                     "set output '%s/fig10-asset-discharge.%s'\nset multiplot layout 2,1 "
-                    "title 'Asset discharge power and state of charge'\nset key top right box "
+                    "title 'Asset discharge power and state of charge'\nset key top left box "
                     "opaque\n"
                     "set object 1 rect from '%s', graph 0 to '%s', graph 1 fc rgb '#dde8f5' "
                     "fs solid 0.6 noborder behind\n"
+                    "set offsets 0, 0, graph 0.15, graph 0.05\n"
                     "set title ''\nset ylabel 'discharge power (kW)'\nset xlabel ''\nplot ",
                     outdir, ext[e], w0, w1);
             int i = 0;
@@ -503,7 +504,8 @@ int plt_plot(sqlite3 *db, const char *outdir, FILE *written, struct sim_err *err
                         cJSON_IsString(l) ? l->valuestring : "asset");
                 i++;
             }
-            fprintf(sp, "\nset ylabel 'state of charge (%%)'\nset xlabel 'local time (%s)'\n"
+            fprintf(sp, "\nset key bottom left box opaque\n"
+                        "set ylabel 'state of charge (%%)'\nset xlabel 'local time (%s)'\n"
                         "plot ",
                     tz);
             i = 0;
@@ -515,7 +517,7 @@ int plt_plot(sqlite3 *db, const char *outdir, FILE *written, struct sim_err *err
                         cJSON_IsString(l) ? l->valuestring : "asset");
                 i++;
             }
-            fputs("\nunset multiplot\nunset object 1\n", sp);
+            fputs("\nunset multiplot\nunset object 1\nunset offsets\n", sp);
         }
     }
     fclose(sp);
