@@ -227,7 +227,7 @@ static void cell(FILE *out, const char *fmt, double v, int width)
 }
 
 static void text_line(FILE *out, const char *name, double akw, double akwh, double dkwh,
-                      double rate, double pay, const cJSON *ref)
+                      double rate, double pay, const cJSON *ref, int with_ref)
 {
     fprintf(out, "  %-18s", name);
     cell(out, "%.1f kW", akw, 10);
@@ -235,6 +235,10 @@ static void text_line(FILE *out, const char *name, double akw, double akwh, doub
     cell(out, "%.2f kWh", dkwh, 11);
     cell(out, "%.0f %%", rate * 100, 7);
     cell(out, "%.2f", pay, 8);
+    if (!with_ref) {
+        fputc('\n', out);
+        return;
+    }
     fputs("  |", out);
     cell(out, "%.2f kWh", ref_num(ref, "delivered_kwh"), 11);
     cell(out, "%.0f %%", ref_num(ref, "delivery_rate") * 100, 7);
@@ -247,22 +251,26 @@ static void text_report(const struct flex *f, FILE *out)
     char t0[48], t1[48];
     sim_time_format(f->w0, f->utc_offset_s, t0, sizeof t0);
     sim_time_format(f->w1, f->utc_offset_s, t1, sizeof t1);
+    const cJSON *note = f->rep ? cJSON_GetObjectItemCaseSensitive(f->rep, "note") : NULL;
+    if (cJSON_IsString(note))
+        fprintf(out, "%s\n\n", note->valuestring);
     fprintf(out, "flexibility delivered, %s .. %s\n", t0, t1);
     if (f->n == 0) {
         fputs("  no purchased matches\n\n", out);
         return;
     }
-    fprintf(out, "  %-18s%10s%11s%11s%7s%8s  |%11s%7s%8s\n", "", "accepted", "", "delivered",
-            "rate", "EUR", "paper", "rate", "EUR");
+    int with_ref = f->rep && cJSON_GetObjectItemCaseSensitive(f->rep, "reference");
+    fprintf(out, "  %-18s%10s%11s%11s%7s%8s", "", "accepted", "", "delivered", "rate", "EUR");
+    fprintf(out, with_ref ? "  |%11s%7s%8s\n" : "\n", "paper", "rate", "EUR");
     for (int i = 0; i < f->n; i++) {
         const struct row *r = &f->r[i];
         text_line(out, r->name, r->accepted_kw, r->accepted_kwh, r->delivered_kwh, r->rate,
-                  r->payout_eur, ref_of(f, r->name));
+                  r->payout_eur, ref_of(f, r->name), with_ref);
     }
     struct totals t;
     totals_of(f, &t);
     text_line(out, "total", t.accepted_kw, t.accepted_kwh, t.delivered_kwh, t.rate, t.payout_eur,
-              ref_of(f, NULL));
+              ref_of(f, NULL), with_ref);
     const cJSON *ref = f->rep ? cJSON_GetObjectItemCaseSensitive(f->rep, "reference") : NULL;
     double ref_pct = ref_num(ref, "load_reduction_pct");
     if (f->cf_run) {
@@ -302,6 +310,9 @@ static void add_row(cJSON *o, double akw, double akwh, double dkwh, double rate,
 static char *json_members(const struct flex *f)
 {
     cJSON *root = cJSON_CreateObject();
+    const cJSON *note = f->rep ? cJSON_GetObjectItemCaseSensitive(f->rep, "note") : NULL;
+    if (cJSON_IsString(note))
+        cJSON_AddStringToObject(root, "note", note->valuestring);
     cJSON *assets = cJSON_AddArrayToObject(root, "assets");
     for (int i = 0; i < f->n; i++) {
         const struct row *r = &f->r[i];
@@ -557,7 +568,9 @@ static int report_load(struct scn_ctx *ctx, struct scn_obj *sec, struct sim_err 
 {
     const cJSON *assets = NULL;
     int rc;
+    const char *note = NULL;
     if ((rc = check_signal(ctx, sec, "load_signal", 0, err)) ||
+        (rc = scn_string(sec, "note", 0, NULL, &note, err)) ||
         (rc = scn_array(sec, "assets", 0, &assets, err)))
         return rc;
     int i = 0;
