@@ -15,6 +15,7 @@ void cli_registry_init(struct cli_registry *r)
     r->types[nt++] = mdl_transformer_type;
     r->types[nt++] = mdl_battery_type;
     r->types[nt++] = mdl_ev_type;
+    r->types[nt++] = mdl_pv_type;
     r->types[nt++] = plt_meter_type;
     r->types[nt++] = plt_fsp_type;
     r->types[nt++] = plt_dso_type;
