@@ -15,6 +15,7 @@ int cmd_run(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_emulate(int argc, char **argv); /* cmd_emulate.c: device emulators */
 
 /* The scenario registry: every component type and section flexbed knows.
  * Filled at run time (the types are objects in other modules). */

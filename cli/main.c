@@ -24,6 +24,8 @@ static void usage(FILE *f)
           "                          summarise a result database\n"
           "  plot DB [--out DIR]     draw a run's charts (PNG and SVG) with gnuplot\n"
           "  bench NAME [ARGS]       measure speed: kernel, store\n"
+          "  emulate battery|charger [ARGS]\n"
+          "                          run a device emulator (Modbus battery, OCPP charger)\n"
           "  help [COMMAND]          this text, or a command's own help\n"
           "\n"
           "`flexbed COMMAND --help` documents every option of a command.\n"
@@ -44,6 +46,7 @@ static const struct command commands[] = {
     {"report", cmd_report},
     {"plot", cmd_plot},
     {"bench", cmd_bench},
+    {"emulate", cmd_emulate},
 };
 
 int main(int argc, char **argv)
