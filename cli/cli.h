@@ -26,6 +26,9 @@ struct cli_registry {
 };
 void cli_registry_init(struct cli_registry *r);
 
+/* "battery" and "ev" with their "backend" key (cli/backends.c). */
+extern const struct scn_type cli_battery_type, cli_ev_type;
+
 /* Map a SIM_E* code to an exit code. */
 int cli_exit_code(int rc);
 

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../hil/hil.h"
 #include "../platform/platform.h"
 #include "../results/results.h"
 #include "cli.h"
@@ -208,8 +209,17 @@ static void execute(sim_kernel *k, const struct scn_scenario *sc, res_store *sto
     memset(res, 0, sizeof *res);
     res->status = RES_FAILED;
     res->exit_code = CLI_FAIL;
-    if (o->have_speed)
+    if (o->have_speed) {
         sim_kernel_set_speed(k, o->speed);
+    } else if (hil_kernel_has_devices(k)) {
+        /* Devices live on the wall clock: a run with one is real time
+         * unless --speed says otherwise (an emulator can keep up). */
+        sim_kernel_set_speed(k, 1.0);
+        if (!o->quiet && isatty(STDERR_FILENO))
+            fputs("flexbed run: the scenario talks to devices: real-time pacing (--speed to "
+                  "change)\n",
+                  stderr);
+    }
     struct res_run_info info = {
         .scenario_name = sc->name,
         .scenario_path = sc->path,
