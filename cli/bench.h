@@ -10,5 +10,6 @@
 
 int bench_kernel(int argc, char **argv, FILE *out);    /* cli/bench_kernel.c */
 int bench_store(int argc, char **argv, FILE *out);     /* cli/bench_store.c */
+int bench_powerflow(int argc, char **argv, FILE *out); /* cli/bench_powerflow.c */
 
 #endif

@@ -17,6 +17,7 @@ struct bench {
 static const struct bench benches[] = {
     {"kernel", bench_kernel, "event queue hold model at N = 1e3, 1e5, 1e6 pending events"},
     {"store", bench_store, "samples written per second to the SQLite result store"},
+    {"powerflow", bench_powerflow, "IEEE European LV feeder power flow, 1440 one-minute steps"},
 };
 
 static void usage(FILE *f)

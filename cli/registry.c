@@ -15,6 +15,7 @@ void cli_registry_init(struct cli_registry *r)
     r->types[nt++] = mdl_transformer_type;
     r->types[nt++] = cli_battery_type; /* mdl_battery_type or a device */
     r->types[nt++] = cli_ev_type;      /* mdl_ev_type or a device */
+    r->types[nt++] = mdl_feeder_type;
     r->types[nt++] = mdl_pv_type;
     r->types[nt++] = plt_meter_type;
     r->types[nt++] = plt_fsp_type;

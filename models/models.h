@@ -20,6 +20,7 @@ extern const struct scn_type mdl_profile_type;     /* models/profile.c */
 extern const struct scn_type mdl_transformer_type; /* models/transformer.c */
 extern const struct scn_type mdl_battery_type;     /* models/battery.c */
 extern const struct scn_type mdl_ev_type;          /* models/ev.c */
+extern const struct scn_type mdl_feeder_type;      /* models/feeder_component.c */
 extern const struct scn_type mdl_pv_type;          /* models/pv.c */
 
 #ifdef __cplusplus

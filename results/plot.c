@@ -400,6 +400,51 @@ static void gp_terminal(FILE *f, int svg, int w, int h)
         fprintf(f, "set terminal @pngterm size %d,%d noenhanced\n", w, h);
 }
 
+/* A component whose signals have more than two units (a feeder: kW, kvar,
+ * %, pu, ...) would share one meaningless axis: its chart becomes one
+ * stacked panel per unit instead, in the order the units first appear. */
+static void write_unit_panels(FILE *f, const struct plot_run *p, const struct plot_group *g,
+                              const char *outdir, const char *data, const char *title)
+{
+    int *sig = malloc((size_t)g->nsig * sizeof *sig);
+    if (!sig)
+        return;
+    int npanels = 0;
+    for (int j = 0; j < g->nsig; j++) {
+        int first = 1;
+        for (int i = 0; i < j && first; i++)
+            first = strcmp(p->sig[g->sig[i]].unit, p->sig[g->sig[j]].unit) != 0;
+        npanels += first;
+    }
+    char path[PATH_MAX + 64], name[600];
+    for (int e = 0; e < 2; e++) {
+        gp_terminal(f, e, 1200, 80 + 260 * npanels);
+        chart_path(path, sizeof path, outdir, p, g, chart_ext[e]);
+        fputs("set output ", f);
+        gp_str(f, path);
+        fputs("\nset multiplot layout ", f);
+        fprintf(f, "%d,1 title ", npanels);
+        gp_str(f, title);
+        fputc('\n', f);
+        for (int j = 0; j < g->nsig; j++) {
+            const char *unit = p->sig[g->sig[j]].unit;
+            int first = 1;
+            for (int i = 0; i < j && first; i++)
+                first = strcmp(p->sig[g->sig[i]].unit, unit) != 0;
+            if (!first)
+                continue;
+            struct plot_group sub = {name, g->file, sig, 0};
+            for (int i = j; i < g->nsig; i++)
+                if (strcmp(p->sig[g->sig[i]].unit, unit) == 0)
+                    sig[sub.nsig++] = g->sig[i];
+            snprintf(name, sizeof name, "%s [%s]", g->name, unit);
+            gp_group(f, p, &sub, data, 1);
+        }
+        fputs("unset multiplot\nset output\nunset title\n", f);
+    }
+    free(sig);
+}
+
 static void write_script(FILE *f, const struct plot_run *p, const char *outdir, const char *data)
 {
     const struct res_run_row *r = p->run;
@@ -431,6 +476,11 @@ static void write_script(FILE *f, const struct plot_run *p, const char *outdir, 
         const struct plot_group *g = &p->grp[gi];
         snprintf(title, sizeof title, "%s, run %" PRId64 ": %s (%s .. %s)", r->scenario_name, r->id,
                  g->name, a, b);
+        const char *u2[3];
+        if (group_units(p, g, u2, 2) > 2) {
+            write_unit_panels(f, p, g, outdir, data, title);
+            continue;
+        }
         for (int e = 0; e < 2; e++) {
             gp_terminal(f, e, 1200, 600);
             chart_path(path, sizeof path, outdir, p, g, chart_ext[e]);
