@@ -160,8 +160,12 @@ int cmd_ledger(int argc, char **argv)
                 return CLI_USAGE;
             }
             break;
-        case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        case 'h':
+            usage(stdout);
+            return CLI_OK;
+        default:
+            usage(stderr);
+            return CLI_USAGE;
         }
     }
     if (argc - optind != 2) {

@@ -23,7 +23,12 @@ static void usage(FILE *f)
           "  report DB [--format text|json|csv]\n"
           "                          summarise a result database\n"
           "  plot DB [--out DIR]     draw a run's charts (PNG and SVG) with gnuplot\n"
-          "  bench NAME [ARGS]       measure speed: kernel, store\n"
+          "  bench NAME [ARGS]       measure speed: kernel, store, ledger\n"
+          "  serve [--http PORT] [--db PATH] [--bind ADDR]\n"
+          "                          run the market as an HTTP/JSON + websocket service\n"
+          "  ledger verify|replay DB check a market ledger's signatures, links and balances\n"
+          "  keygen PATH             write a new market key file (0600), print its address\n"
+          "  sign --key PATH JSON    sign a market action for POST /api/tx\n"
           "  emulate battery|charger [ARGS]\n"
           "                          run a device emulator (Modbus battery, OCPP charger)\n"
           "  help [COMMAND]          this text, or a command's own help\n"
@@ -47,6 +52,10 @@ static const struct command commands[] = {
     {"plot", cmd_plot},
     {"bench", cmd_bench},
     {"emulate", cmd_emulate},
+    {"serve", cmd_serve},
+    {"ledger", cmd_ledger},
+    {"keygen", cmd_keygen},
+    {"sign", cmd_sign},
 };
 
 int main(int argc, char **argv)
