@@ -131,6 +131,14 @@ static void check_ledger(const char *tmp, const char *db)
     CHECK_INT(mkt_ledger_verify(h, &rep, &err), 0);
     CHECK(!rep.ok, "a tampered delivery verified");
     sqlite3_close(h);
+
+    /* The same through the command line a user runs. */
+    struct proc_result r;
+    flexbed_run(tmp, 60, &r, "ledger", "verify", db, NULL);
+    CHECK_INT(r.exit_code, 0);
+    flexbed_run(tmp, 60, &r, "ledger", "verify", copy, NULL);
+    CHECK_INT(r.exit_code, 1);
+    CHECK_STR_CONTAINS(r.out, "FAILED");
 }
 
 /* A digest of every row of the result and market tables, in a fixed
