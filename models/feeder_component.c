@@ -83,6 +83,9 @@ struct feeder {
     struct conn *conn;
     int nrec;
     struct vrec *rec;
+    int nlrec;           /* recorded lines */
+    int *lrec_line;      /* line index of each */
+    int *lrec_sig;       /* 4 signals each: i_a, i_b, i_c (A), loading (%) */
     int sig_p[3], sig_q[3], sig_pt, sig_qt, sig_s, sig_loading, sig_loss, sig_phv, sig_loads,
         sig_it, sig_conv, sig_vmin, sig_vmax, sig_line;
     int failing;   /* steps failed in a row */
@@ -103,6 +106,8 @@ static void feeder_destroy(void *self)
     free(f->vstate);
     free(f->conn);
     free(f->rec);
+    free(f->lrec_line);
+    free(f->lrec_sig);
     free(f);
 }
 
@@ -254,6 +259,17 @@ static void publish(struct feeder *f, int iterations, int events)
 
     for (int i = 0; i < f->nrec; i++)
         sim_bus_set(k, f->rec[i].sig, sqrt(cabs2(fdr_bus_v_pu(s, f->rec[i].bus, f->rec[i].phase))));
+    for (int i = 0; i < f->nlrec; i++) {
+        int l = f->lrec_line[i];
+        double i2max = 0;
+        for (int m = 1; m <= 3; m++) {
+            double a2 = m <= fdr_line_phases(c, l) ? cabs2(fdr_line_i(s, l, 1, m)) : 0;
+            if (a2 > i2max)
+                i2max = a2;
+            sim_bus_set(k, f->lrec_sig[4 * i + m - 1], sqrt(a2));
+        }
+        sim_bus_set(k, f->lrec_sig[4 * i + 3], 100.0 * sqrt(i2max * f->line_inv_r2[l]));
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -591,9 +607,25 @@ static int feeder_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *n
         (rc = scn_number(cfg, "line_loading_limit_pct", 0, 100, 1e-6, 1e6, &f->line_limit_pct,
                          err)) != 0 ||
         (rc = scn_number(cfg, "line_rating_a", 0, 400, 1e-6, 1e9, &rating_a, err)) != 0 ||
-        (rc = scn_array(cfg, "connections", 0, &conns, err)) != 0 ||
-        (rc = scn_array(cfg, "record_buses", 0, &recs, err)) != 0)
+        (rc = scn_array(cfg, "connections", 0, &conns, err)) != 0)
         goto fail;
+    /* "record_buses" and "record_lines": a list of names, or "all". */
+    int all_buses = 0, all_lines = 0;
+    const cJSON *rb = cJSON_GetObjectItemCaseSensitive(cfg->json, "record_buses");
+    const cJSON *rl = cJSON_GetObjectItemCaseSensitive(cfg->json, "record_lines");
+    const cJSON *lrecs = NULL;
+    if (cJSON_IsString(rb) && !strcmp(rb->valuestring, "all")) {
+        all_buses = 1;
+        scn_take(cfg, "record_buses");
+    } else if ((rc = scn_array(cfg, "record_buses", 0, &recs, err)) != 0) {
+        goto fail;
+    }
+    if (cJSON_IsString(rl) && !strcmp(rl->valuestring, "all")) {
+        all_lines = 1;
+        scn_take(cfg, "record_lines");
+    } else if ((rc = scn_array(cfg, "record_lines", 0, &lrecs, err)) != 0) {
+        goto fail;
+    }
     f->tol = tol;
     f->max_iter = (int)max_iter;
 
@@ -706,11 +738,37 @@ static int feeder_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *n
     }
 
     /* Recorded voltages: a bus (its phases) or a load (its bus, its phases). */
-    int nr = recs ? cJSON_GetArraySize(recs) : 0;
+    int nr = all_buses ? fdr_bus_count(c) : recs ? cJSON_GetArraySize(recs) : 0;
     f->rec = calloc(3 * (size_t)nr + 1, sizeof *f->rec);
     rec_label = calloc(3 * (size_t)nr + 1, sizeof *rec_label);
     if (!f->rec || !rec_label)
         goto oom;
+    for (int b = 0; all_buses && b < fdr_bus_count(c); b++) {
+        int first = f->nrec;
+        add_vrec(f, b, fdr_bus_phases(c, b));
+        for (int j = first; j < f->nrec; j++)
+            rec_label[j] = (char *)fdr_bus_name(c, b);
+    }
+    {
+        int nl = all_lines ? fdr_line_count(c) : lrecs ? cJSON_GetArraySize(lrecs) : 0;
+        f->lrec_line = calloc((size_t)nl + 1, sizeof *f->lrec_line);
+        f->lrec_sig = calloc(4 * (size_t)nl + 1, sizeof *f->lrec_sig);
+        if (!f->lrec_line || !f->lrec_sig)
+            goto oom;
+        for (int l = 0; all_lines && l < nl; l++)
+            f->lrec_line[f->nlrec++] = l;
+        int i = 0;
+        for (const cJSON *e = lrecs ? lrecs->child : NULL; e; e = e->next, i++) {
+            char key[48];
+            snprintf(key, sizeof key, "record_lines[%d]", i);
+            int l = cJSON_IsString(e) ? fdr_line_find(c, e->valuestring) : -1;
+            if (l < 0) {
+                rc = scn_errf(cfg, key, err, "expected the name of a line of the circuit");
+                goto fail;
+            }
+            f->lrec_line[f->nlrec++] = l;
+        }
+    }
     {
         int i = 0;
         for (const cJSON *e = recs ? recs->child : NULL; e; e = e->next, i++) {
@@ -784,6 +842,20 @@ static int feeder_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *n
     }
     free(rec_label);
     rec_label = NULL;
+    for (int i = 0; i < f->nlrec && !rc; i++) {
+        char clean[80], local[128];
+        sanitize(clean, sizeof clean, fdr_line_name(c, f->lrec_line[i]));
+        for (int m = 0; m < 4 && !rc; m++) {
+            if (m < 3)
+                snprintf(local, sizeof local, "i_%s_%c", clean, "abc"[m]);
+            else
+                snprintf(local, sizeof local, "loading_%s_pct", clean);
+            rc = publish_sig(f, local, m < 3 ? "A" : "%", 0, &f->lrec_sig[4 * i + m], err);
+            if (rc == SIM_EEXIST)
+                rc = scn_errf(cfg, "record_lines", err, "\"%s\" is recorded twice",
+                              fdr_line_name(c, f->lrec_line[i]));
+        }
+    }
     if (rc) {
         /* a publish error names the signal; add where it came from */
         if (!strstr(err->msg, ctx->file)) {

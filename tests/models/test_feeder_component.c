@@ -381,6 +381,52 @@ static void expect_error(const char *dir, const char *feeder_json, const char *n
     scn_scenario_clear(&sc);
 }
 
+/* "record_buses": "all" and "record_lines": every bus phase and line
+ * current is published, and a line's loading is its largest phase current
+ * over its rating. */
+static void test_record_all(const char *dir)
+{
+    sim_kernel *k = NULL;
+    struct scn_scenario sc = {0};
+    struct sim_err err = {{0}};
+    int rc = load_scenario(dir,
+                           "  {\"name\": \"fdr\", \"type\": \"feeder\", \"circuit\": "
+                           "\"master.dss\",\n"
+                           "   \"line_ratings_a\": {\"L1\": 200},\n"
+                           "   \"record_buses\": \"all\", \"record_lines\": [\"L1\", \"L2\"]}\n",
+                           &k, &sc, &err);
+    CHECK(rc == 0, "scn_load: %s", err.msg);
+    if (rc == 0)
+        rc = sim_kernel_init(k, &err);
+    CHECK(rc == 0, "init: %s", err.msg);
+    if (rc == 0) {
+        int nv = 0;
+        for (int i = 0; i < sim_bus_count(k); i++)
+            nv += strncmp(sim_bus_name(k, i), "fdr.v_", 6) == 0;
+        /* lv, b1, b2 three-phase, h1 and h2 one phase each, at least */
+        CHECK(nv >= 11, "only %d bus-phase voltages recorded", nv);
+        CHECK(sim_bus_find(k, "fdr.v_b2_c_pu") >= 0, "b2.c not recorded");
+        int ia = sim_bus_find(k, "fdr.i_L1_a"), ib = sim_bus_find(k, "fdr.i_L1_b"),
+            ic = sim_bus_find(k, "fdr.i_L1_c"), ld = sim_bus_find(k, "fdr.loading_L1_pct");
+        CHECK(ia >= 0 && ib >= 0 && ic >= 0 && ld >= 0, "L1 currents not published");
+        CHECK(sim_bus_find(k, "fdr.i_L2_a") >= 0, "L2 not recorded");
+        rc = sim_kernel_run(k, &err);
+        CHECK(rc == 0, "run: %s", err.msg);
+        if (rc == 0 && ia >= 0 && ib >= 0 && ic >= 0 && ld >= 0) {
+            double a = sim_bus_get(k, ia), b = sim_bus_get(k, ib), c = sim_bus_get(k, ic);
+            double m = fmax(a, fmax(b, c));
+            CHECK(m > 1, "L1 carries %g A", m);
+            CHECK_NEAR(sim_bus_get(k, ld), 100.0 * m / 200.0, 1e-9);
+        }
+    }
+    sim_kernel_free(k);
+    scn_scenario_clear(&sc);
+    expect_error(dir,
+                 "  {\"name\": \"fdr\", \"type\": \"feeder\", \"circuit\": \"master.dss\", "
+                 "\"record_lines\": [\"L9\"]}\n",
+                 "record_lines[0]", 0);
+}
+
 static void test_bad_input(const char *dir)
 {
 #define FD "  {\"name\": \"fdr\", \"type\": \"feeder\", \"circuit\": \"master.dss\", "
@@ -431,6 +477,7 @@ int main(void)
     snprintf(path, sizeof path, "%s/master.dss", dir);
     write_file(path, master_dss);
     test_run(dir);
+    test_record_all(dir);
     test_bad_input(dir);
     static const char *const files[] = {"master.dss", "check.dss", "pv.csv",
                                         "ev.csv",     "ev2.csv",   "s.json"};
