@@ -340,7 +340,7 @@ static int verify_tx(struct verifier *v, sqlite3_stmt *st, uint8_t hash[32], cha
         goto done;
     }
     if (mkt__get_addr(root, "from", from, &e2) || mkt__get_int(root, "nonce", &nonce, &e2)) {
-        snprintf(reason, rsize, "%s", e2.msg);
+        snprintf(reason, rsize, "%.180s", e2.msg);
         goto done;
     }
     if (memcmp(from, signer, 20)) {
@@ -387,7 +387,7 @@ static int verify_tx(struct verifier *v, sqlite3_stmt *st, uint8_t hash[32], cha
         const char *role_s;
         enum mkt_role role;
         if (mkt__get_addr(root, "address", addr, &e2) || mkt__get_str(root, "role", &role_s, &e2)) {
-            snprintf(reason, rsize, "%s", e2.msg);
+            snprintf(reason, rsize, "%.180s", e2.msg);
             goto done;
         }
         if (!strcmp(role_s, "DSO"))
