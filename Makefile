@@ -23,7 +23,7 @@ build-test: deps
 
 demo: build
 	./$(BUILD)/flexbed run $(DEMO) --out $(DEMO_DB)
-	./$(BUILD)/flexbed report $(DEMO_DB)
+	./$(BUILD)/flexbed report $(DEMO_DB) --brief
 
 test: build-test
 	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -16,7 +16,7 @@
 
 static void report_usage(FILE *f)
 {
-    fputs("usage: flexbed report DB [--format text|json|csv]\n"
+    fputs("usage: flexbed report DB [--format text|json|csv] [--brief]\n"
           "\n"
           "Summarise a run database written by `flexbed run`: the run (scenario,\n"
           "seed, status, simulated span in the scenario's local time), every\n"
@@ -27,7 +27,9 @@ static void report_usage(FILE *f)
           "against the counterfactual run, and whether the ledger verifies.\n"
           "\n"
           "  --format F   text (default, for people), json (stable keys, see\n"
-          "               docs/results.md) or csv (one row per signal)\n",
+          "               docs/results.md) or csv (one row per signal)\n"
+          "  --brief      text only: when the database holds a market, print the\n"
+          "               flexibility table alone (what `make demo` shows)\n",
           f);
 }
 
@@ -62,14 +64,16 @@ int cmd_report(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
+        {"brief", no_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     enum res_format fmt = RES_TEXT;
-    int c;
+    int c, brief = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:bh", opts, NULL)) != -1) {
         switch (c) {
+        case 'b': brief = 1; break;
         case 'f':
             if (!strcmp(optarg, "text"))
                 fmt = RES_TEXT;
@@ -108,6 +112,10 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "flexbed report: %s\n", err.msg);
         res_store_close(s);
         return cli_exit_code(rc);
+    }
+    if (brief && fmt == RES_TEXT && rc == 0) {
+        res_store_close(s);
+        return CLI_OK;
     }
     rc = res_report_ex(s, fmt, stdout, members, &err);
     cJSON_free(members);
