@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../hil/hil.h"
+#include "../hil/hil_ocpp.h"
 #include "../models/models.h"
 #include "cli.h"
 
@@ -36,9 +37,10 @@ static int battery_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *
 static int ev_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name,
                      struct sim_err *err)
 {
-    static const char *const names[] = {"sim", NULL};
+    static const char *const names[] = {"sim", "ocpp", NULL};
     switch (backend_of(cfg, names, err)) {
     case 0: return mdl_ev_type.create(ctx, cfg, name, err);
+    case 1: return hil_ocpp_ev_create(ctx, cfg, name, err);
     default: return SIM_EINVAL;
     }
 }
@@ -52,6 +54,7 @@ const struct scn_type cli_battery_type = {
 
 const struct scn_type cli_ev_type = {
     .type = "ev",
-    .summary = "V2G electric vehicle and charger: its model (backend \"sim\")",
+    .summary = "V2G electric vehicle and charger: its model (backend \"sim\") or a charge point "
+               "on flexbed's OCPP 1.6J central system (backend \"ocpp\")",
     .create = ev_create,
 };

@@ -19,6 +19,7 @@ static const struct bench benches[] = {
     {"store", bench_store, "samples written per second to the SQLite result store"},
     {"ledger", bench_ledger, "signed market transactions submitted and verified per second"},
     {"powerflow", bench_powerflow, "IEEE European LV feeder power flow, 1440 one-minute steps"},
+    {"ocpp", bench_ocpp, "OCPP 1.6J: N charge points' MeterValues through one central system"},
 };
 
 static void usage(FILE *f)

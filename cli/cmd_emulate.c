@@ -11,19 +11,6 @@
 #include "../hil/hil.h"
 #include "cli.h"
 
-/* TODO(ocpp): remove this stub as soon as hil/ocpp_*.c defines
- * hil_emulate_charger. Until then it keeps the link working. Note that a
- * weak definition here also stops the linker from pulling the real one out
- * of libflexbed_hil.a unless something else pulls its object file, so the
- * stub must go, not merely be overridden. */
-__attribute__((weak)) int hil_emulate_charger(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    fputs("flexbed emulate charger: not built yet (OCPP emulator pending)\n", stderr);
-    return CLI_FAIL;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: flexbed emulate DEVICE [OPTIONS]\n"

@@ -9,6 +9,13 @@
  * the run has started, samples go to the store in batched transactions, and
  * Ctrl-C (SIGINT/SIGTERM) stops the kernel after the current instant, runs
  * the components' finish callbacks and marks the run 'interrupted'.
+ *
+ * `flexbed run --replay DB` repeats a recorded run (a hardware-in-the-loop
+ * session) as pure simulation: the scenario text and seed come from DB's
+ * runs row, the devices' journal from its journal table (loaded into
+ * memory first), and every device component publishes the journal's
+ * values instead of contacting its device; no pacing. The new database's
+ * run has the variant 'replay'.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -45,6 +52,7 @@ struct run_ctx {
     double *rec_val;   /* buffer for one instant */
     uint64_t samples;
     uint64_t events[3];
+    int64_t jseq; /* journal entries written */
     int store_failed;
     struct sim_err store_err;
     int progress; /* draw a progress bar on stderr */
@@ -91,6 +99,17 @@ static int hook_event(void *vctx, sim_time_us t, const char *component, const ch
     return rc;
 }
 
+static int hook_journal(void *vctx, sim_time_us t, const char *component, enum sim_journal_dir dir,
+                        const char *channel, double value, const char *text)
+{
+    struct run_ctx *c = vctx;
+    int rc = res_journal(c->store, c->run_id, ++c->jseq, t, component, dir, channel, value, text,
+                         &c->store_err);
+    if (rc)
+        c->store_failed = 1;
+    return rc;
+}
+
 static void hook_progress(void *vctx, sim_time_us now, double wall_s, double lag_s)
 {
     struct run_ctx *c = vctx;
@@ -123,6 +142,8 @@ static void usage(FILE *f)
     fputs("usage: flexbed run SCENARIO [--out DB] [--seed N] [--speed X | --realtime]\n"
           "                            [--quiet] [--verbose] [--no-market]\n"
           "                            [--no-counterfactual]\n"
+          "       flexbed run --replay DB [--out NEW_DB] [--scenario-dir DIR]\n"
+          "                            [--speed X | --realtime] [--quiet] [--verbose]\n"
           "\n"
           "Run a scenario file and write its results to a SQLite database.\n"
           "\n"
@@ -139,12 +160,25 @@ static void usage(FILE *f)
           "  --no-counterfactual\n"
           "                skip the second, market-off run that follows a run\n"
           "                with a market (it measures the load reduction)\n"
+          "  --replay DB   repeat the run recorded in DB (a session with devices) as\n"
+          "                pure simulation: its scenario and seed, and every device\n"
+          "                component publishing its journaled values instead of\n"
+          "                contacting the device; no pacing, no counterfactual.\n"
+          "                --out defaults to DB with \"-replay.db\" for \".db\"; the\n"
+          "                new run's variant is 'replay'\n"
+          "  --scenario-dir DIR\n"
+          "                with --replay: resolve the scenario's relative paths (CSV\n"
+          "                series) against DIR instead of the directory of the\n"
+          "                recorded scenario path\n"
           "\n"
           "On a terminal a progress bar (simulated time, wall time, speed-up) is drawn\n"
           "on stderr; otherwise only the summary is printed. Ctrl-C stops the run\n"
           "cleanly: what was simulated is in the database, marked 'interrupted'.\n"
           "A scenario with a \"market\" section is run twice into the same database:\n"
           "as written (variant 'main'), then with the market off ('counterfactual').\n"
+          "Components that talk to devices journal every value they read and every\n"
+          "command they send (the database's journal table): that is what --replay\n"
+          "repeats (docs/hil.md).\n"
           "\n"
           "Exit status: 0 completed, 1 run failed, 2 bad input, 130 interrupted.\n",
           f);
@@ -188,6 +222,13 @@ struct run_opts {
     double speed;
 };
 
+/* Extra lines of the summary. */
+static void print_journal(const char *verb, int64_t n)
+{
+    if (n > 0)
+        printf("  journal    %" PRId64 " device entries %s\n", n, verb);
+}
+
 /* What one run (main or counterfactual) ended with. */
 struct run_result {
     enum res_status status;
@@ -196,6 +237,7 @@ struct run_result {
     sim_time_us reached;
     int nrec;
     uint64_t samples, events[3];
+    int64_t journaled;
 };
 
 /* Run an initialised kernel into the store as one runs row. Returns 0, or
@@ -211,7 +253,7 @@ static void execute(sim_kernel *k, const struct scn_scenario *sc, res_store *sto
     res->exit_code = CLI_FAIL;
     if (o->have_speed) {
         sim_kernel_set_speed(k, o->speed);
-    } else if (hil_kernel_has_devices(k)) {
+    } else if (hil_kernel_has_devices(k) && !sim_kernel_replaying(k)) {
         /* Devices live on the wall clock: a run with one is real time
          * unless --speed says otherwise (an emulator can keep up). */
         sim_kernel_set_speed(k, 1.0);
@@ -264,6 +306,7 @@ static void execute(sim_kernel *k, const struct scn_scenario *sc, res_store *sto
         .event = hook_event,
         .progress = hook_progress,
         .progress_every_ms = 100,
+        .journal = hook_journal,
     };
     sim_kernel_set_hooks(k, &hooks);
     sim_kernel_set_stop_flag(k, &stop_requested);
@@ -295,6 +338,7 @@ static void execute(sim_kernel *k, const struct scn_scenario *sc, res_store *sto
     res->reached = sim_kernel_now(k);
     res->nrec = ctx.nrec;
     res->samples = ctx.samples;
+    res->journaled = ctx.jseq;
     memcpy(res->events, ctx.events, sizeof res->events);
     goto done;
 
@@ -327,6 +371,7 @@ static void print_summary(const struct scn_scenario *sc, const char *variant,
     printf("  recorded   %d signals, %" PRIu64 " samples\n", r->nrec, r->samples);
     printf("  events     %" PRIu64 " info, %" PRIu64 " warnings, %" PRIu64 " alarms\n",
            r->events[0], r->events[1], r->events[2]);
+    print_journal("journaled", r->journaled);
 }
 
 /* Load and initialise the scenario into a kernel; prints the error. */
@@ -345,16 +390,157 @@ static int prepare(const char *path, const struct cli_registry *reg, const uint6
     return rc;
 }
 
+/* Is b the same file as a (which exists)? */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* `flexbed run --replay DB`. */
+static int run_replay(const char *db_path, const char *out_path, const char *scenario_dir,
+                      const struct run_opts *o)
+{
+    struct sim_err err = {{0}};
+    struct res_recorded_run rr = {0};
+    struct cli_registry reg;
+    struct scn_scenario sc = {0};
+    struct plt_context pc;
+    sim_kernel *k = NULL;
+    res_store *src = NULL, *store = NULL;
+    sim_recording *rec = NULL;
+    char default_out[PATH_MAX], dir[PATH_MAX];
+    long nj = 0;
+    int exit_code = CLI_USAGE, rc;
+    cli_registry_init(&reg);
+    plt_context_init(&pc);
+
+    /* Everything is read from the recorded database, and it is closed,
+     * before anything is written. */
+    if ((rc = res_store_open(db_path, RES_OPEN_READ, &src, &err)) ||
+        (rc = res_recorded_run(src, &rr, &err))) {
+        fprintf(stderr, "flexbed run: --replay: %s\n", err.msg);
+        goto done;
+    }
+    if (!(rec = sim_recording_new())) {
+        fputs("flexbed run: out of memory\n", stderr);
+        exit_code = CLI_FAIL;
+        goto done;
+    }
+    if ((rc = res_journal_load(src, rr.id, rec, &nj, &err))) {
+        fprintf(stderr, "flexbed run: --replay: %s\n", err.msg);
+        exit_code = cli_exit_code(rc);
+        goto done;
+    }
+    res_store_close(src);
+    src = NULL;
+    if (strcmp(rr.status, "completed"))
+        fprintf(stderr,
+                "flexbed run: --replay: the recorded run is '%s': past where it stopped the "
+                "replay holds the devices' last journaled values\n",
+                rr.status);
+
+    /* The scenario as it was run: its text, seed and market switch; its
+     * relative paths against the recorded scenario's directory. */
+    const char *spath = rr.scenario_path ? rr.scenario_path : "scenario";
+    if (scenario_dir) {
+        snprintf(dir, sizeof dir, "%s", scenario_dir);
+    } else {
+        const char *slash = strrchr(spath, '/');
+        if (!slash)
+            snprintf(dir, sizeof dir, ".");
+        else if (slash == spath)
+            snprintf(dir, sizeof dir, "/");
+        else
+            snprintf(dir, sizeof dir, "%.*s", (int)(slash - spath), spath);
+    }
+    int market_off = strstr(rr.variant, "market-off") != NULL;
+    if (market_off)
+        pc.enabled = 0;
+    if ((rc =
+             scn_load_text(rr.scenario_text, spath, dir, &reg.reg, &rr.seed, &pc, &k, &sc, &err))) {
+        fprintf(stderr, "%s (the scenario recorded in %s%s)\n", err.msg, db_path,
+                scenario_dir ? "" : "; --scenario-dir DIR resolves its relative paths elsewhere");
+        exit_code = cli_exit_code(rc);
+        goto done;
+    }
+    char why[256];
+    if (!hil_kernel_replayable(k, why, sizeof why)) {
+        fprintf(stderr, "flexbed run: --replay: %s: it would contact its device\n", why);
+        goto done;
+    }
+    struct sim_replay_ops ops;
+    sim_recording_replay(rec, &ops);
+    sim_kernel_set_replay(k, &ops);
+    if ((rc = sim_kernel_init(k, &err))) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit_code = cli_exit_code(rc);
+        goto done;
+    }
+
+    if (!out_path) {
+        size_t len = strlen(db_path);
+        int has_db = len > 3 && !strcmp(db_path + len - 3, ".db");
+        if ((size_t)snprintf(default_out, sizeof default_out, "%.*s-replay.db",
+                             (int)(has_db ? len - 3 : len), db_path) >= sizeof default_out) {
+            fprintf(stderr, "flexbed run: %s: path too long\n", db_path);
+            goto done;
+        }
+        out_path = default_out;
+    }
+    if (same_file(db_path, out_path)) {
+        fprintf(stderr, "flexbed run: --out %s is the recorded database itself\n", out_path);
+        goto done;
+    }
+    if ((rc = make_parent_dirs(out_path, &err)) ||
+        (rc = res_store_open(out_path, RES_OPEN_CREATE, &store, &err))) {
+        fprintf(stderr, "flexbed run: %s\n", err.msg);
+        exit_code = cli_exit_code(rc) == CLI_USAGE ? CLI_USAGE : CLI_FAIL;
+        goto done;
+    }
+    pc.db = res_store_db(store);
+
+    struct sigaction sa = {0};
+    struct sigaction old_int, old_term;
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    stop_requested = 0;
+
+    const char *variant = market_off ? "replay-market-off" : "replay";
+    struct run_result r1;
+    execute(k, &sc, store, variant, o, &r1);
+    print_summary(&sc, variant, o, &r1);
+    printf("  replayed   %ld device entries of run %" PRId64 " ('%s') of %s\n", nj, rr.id,
+           rr.variant, db_path);
+    printf("  database   %s\n", out_path);
+    exit_code = r1.exit_code;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+done:
+    sim_kernel_free(k);
+    plt_context_clear(&pc);
+    res_store_close(store);
+    res_store_close(src);
+    scn_scenario_clear(&sc);
+    sim_recording_free(rec);
+    res_recorded_run_clear(&rr);
+    return exit_code;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'},   {"seed", required_argument, NULL, 's'},
-        {"speed", required_argument, NULL, 'x'}, {"realtime", no_argument, NULL, 'r'},
-        {"quiet", no_argument, NULL, 'q'},       {"verbose", no_argument, NULL, 'v'},
-        {"no-market", no_argument, NULL, 'M'},   {"no-counterfactual", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"out", required_argument, NULL, 'o'},    {"seed", required_argument, NULL, 's'},
+        {"speed", required_argument, NULL, 'x'},  {"realtime", no_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},        {"verbose", no_argument, NULL, 'v'},
+        {"no-market", no_argument, NULL, 'M'},    {"no-counterfactual", no_argument, NULL, 'C'},
+        {"replay", required_argument, NULL, 'R'}, {"scenario-dir", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    const char *out_path = NULL;
+    const char *out_path = NULL, *replay_db = NULL, *scenario_dir = NULL;
     uint64_t seed = 0;
     int have_seed = 0, no_market = 0, no_cf = 0;
     struct run_opts o = {0};
@@ -398,9 +584,29 @@ int cmd_run(int argc, char **argv)
         case 'v': o.verbose = 1; break;
         case 'M': no_market = 1; break;
         case 'C': no_cf = 1; break;
+        case 'R': replay_db = optarg; break;
+        case 'D': scenario_dir = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
         default: usage(stderr); return CLI_USAGE;
         }
+    }
+    if (replay_db) {
+        if (optind != argc) {
+            fputs("flexbed run: --replay takes the scenario from the database: no SCENARIO\n",
+                  stderr);
+            return CLI_USAGE;
+        }
+        if (have_seed || no_market) {
+            fputs("flexbed run: --replay repeats the recorded seed and market: no --seed or "
+                  "--no-market\n",
+                  stderr);
+            return CLI_USAGE;
+        }
+        return run_replay(replay_db, out_path, scenario_dir, &o);
+    }
+    if (scenario_dir) {
+        fputs("flexbed run: --scenario-dir goes with --replay\n", stderr);
+        return CLI_USAGE;
     }
     if (optind != argc - 1) {
         fputs(optind >= argc ? "flexbed run: missing SCENARIO\n"

@@ -43,6 +43,11 @@ int hil_modbus_battery_create(struct scn_ctx *ctx, struct scn_obj *cfg, const ch
  * "hil_"): such runs must be paced (sim_kernel_set_speed > 0). */
 int hil_kernel_has_devices(const sim_kernel *k);
 
+/* 1 when every device component of k can replay a journal instead of
+ * contacting its device (sim_kernel_set_replay); else 0 with why (may be
+ * NULL) naming the first that cannot. Call before sim_kernel_init. */
+int hil_kernel_replayable(const sim_kernel *k, char *why, size_t n);
+
 /* ------------------------------------------------------------------ */
 /* Modbus battery emulator                                             */
 /* ------------------------------------------------------------------ */

@@ -22,6 +22,16 @@
  *
  * The poll blocks the kernel for at most the response timeout per
  * request; the kernel's pacing reports the lag when that matters.
+ *
+ * Record and replay (docs/hil.md): every fresh poll journals what the
+ * device said (IN p_kw and soc), the slower device state (ratings,
+ * capacity, reserve, online, stale, failed) is journaled at the first
+ * step and whenever it changes, and every write is journaled as OUT
+ * (setpoint_kw, storctl_mod, revert_s, rates_pct). When the kernel
+ * replays a journal the component opens no connection: at each step it
+ * takes the journal's last value of each channel at or before the step and
+ * publishes exactly what the recorded run published, and it checks that
+ * the replay commands what the recorded run commanded ("replay_diverged").
  */
 #include <errno.h>
 #include <math.h>
@@ -35,6 +45,15 @@
 
 #include "hil.h"
 #include "sunspec.h"
+
+/* The device state journaled when it changes (IN), in this order. */
+enum { J_CAP, J_WCHA, J_WDIS, J_FLOOR, J_ONLINE, J_STALE, J_FAILED, NJ };
+static const char *const j_name[NJ] = {"capacity_wh", "p_charge_max_w", "p_discharge_max_w",
+                                       "soc_reserve", "online",         "stale",
+                                       "failed"};
+/* The commands (OUT). */
+enum { O_SETPOINT, O_STORCTL, O_REVERT, O_RATES, NO };
+static const char *const o_name[NO] = {"setpoint_kw", "storctl_mod", "revert_s", "rates_pct"};
 
 struct mbb {
     sim_kernel *k;
@@ -66,6 +85,13 @@ struct mbb {
     int have_sample;
     sim_time_us t_last;
     int sig_p, sig_sp, sig_soc, sig_e, sig_loss, sig_in, sig_out, sig_avail, sig_stale, sig_failed;
+    /* journal */
+    double j_last[NJ]; /* last journaled (NaN: never, so the first step writes all) */
+    int replay;        /* replaying the kernel's journal: no device */
+    int h_p, h_soc, h_in[NJ], h_out[NO]; /* replay handles, -1 when absent */
+    double r_stale;                      /* the replayed step's stale */
+    long diverged;                       /* replayed steps whose command differs */
+    int replay_told;
     uint16_t r124[2 + SUNS_M124_LEN], r802[2 + SUNS_M802_LEN], rac[125];
 };
 
@@ -79,6 +105,14 @@ static double mono_s(void)
 static const char *cname(const struct mbb *b)
 {
     return sim_kernel_component_name(b->k, b->id);
+}
+
+/* Journal a command sent to the device. */
+static int jout(struct mbb *b, int which, double value, struct sim_err *err)
+{
+    if (sim_journal(b->k, b->id, SIM_JOURNAL_OUT, o_name[which], value, NULL))
+        return sim_errf(err, SIM_EIO, "%s: the journal hook failed", cname(b));
+    return 0;
 }
 
 /* sim_log, turning a failing event hook into a run error. */
@@ -358,9 +392,12 @@ static int connect_device(struct mbb *b, struct sim_err *err)
         rc = attempt_failed(b, "modbus_range", 0, 0, err, "%s", range);
         return rc ? rc : 1;
     }
+    uint16_t revert_s = (uint16_t)((b->revert + SIM_US_PER_S - 1) / SIM_US_PER_S);
+    if ((b->revert > 0 && (rc = jout(b, O_REVERT, revert_s, err)) != 0) ||
+        (rc = jout(b, O_STORCTL, SUNS_STORCTL_CHARGE | SUNS_STORCTL_DISCHARGE, err)) != 0)
+        return rc;
     if ((b->revert > 0 &&
-         modbus_write_register(b->mb, b->a124 + SUNS_M124_RVRTTMS,
-                               (uint16_t)((b->revert + SIM_US_PER_S - 1) / SIM_US_PER_S)) != 1) ||
+         modbus_write_register(b->mb, b->a124 + SUNS_M124_RVRTTMS, revert_s) != 1) ||
         modbus_write_register(b->mb, b->a124 + SUNS_M124_STORCTL_MOD,
                               SUNS_STORCTL_CHARGE | SUNS_STORCTL_DISCHARGE) != 1) {
         rc = transport_failed(b, "taking control (StorCtl_Mod)", err);
@@ -385,6 +422,13 @@ static int connect_device(struct mbb *b, struct sim_err *err)
     return rc;
 }
 
+/* The power to command, W: the setpoint within the device's ratings, as
+ * the battery model clamps. */
+static double command_w(const struct mbb *b)
+{
+    return fmax(-b->wdis_w, fmin(b->wcha_w, 1000 * b->sp));
+}
+
 /* One attempt: connect if needed, write the setpoint, read back. Returns
  * 0 with fresh values in *p_kw and *soc, 1 when the attempt failed (logged),
  * or a run error. */
@@ -400,11 +444,12 @@ static int attempt(struct mbb *b, double *p_kw, double *soc, struct sim_err *err
         rc = attempt_failed(b, "modbus_range", 0, 0, err, "model 124 InOutWRte_SF not usable");
         return rc ? rc : 1;
     }
-    /* Within the device's ratings, as the battery model clamps. */
-    double p_w = fmax(-b->wdis_w, fmin(b->wcha_w, 1000 * b->sp));
+    double p_w = command_w(b);
     suns_rates_for_power(p_w, b->wbase_w, &in, &out);
     suns_put_i16(out, sf, &rates[0]); /* OutWRte, InWRte are adjacent */
     suns_put_i16(in, sf, &rates[1]);
+    if ((rc = jout(b, O_SETPOINT, p_w / 1000, err)) != 0)
+        return rc;
     errno = 0;
     if (modbus_write_registers(b->mb, b->a124 + SUNS_M124_OUTWRTE, 2, rates) != 2) {
         rc = transport_failed(b, "writing the setpoint (InWRte/OutWRte)", err);
@@ -453,9 +498,167 @@ static void integrate(struct mbb *b, sim_time_us now)
     }
 }
 
+/* A fresh answer: take its power and SoC. */
+static void take_sample(struct mbb *b, double p, double soc)
+{
+    b->p_kw = p;
+    b->soc = soc;
+    b->e_kwh = soc * (b->cap_wh > 0 ? b->cap_wh / 1000 : b->np_cap_kwh);
+    if (!b->have_sample) {
+        b->e0 = b->e_kwh;
+        b->have_sample = 1;
+    }
+}
+
+static void j_values(const struct mbb *b, double stale, double v[NJ])
+{
+    v[J_CAP] = b->cap_wh;
+    v[J_WCHA] = b->wcha_w;
+    v[J_WDIS] = b->wdis_w;
+    v[J_FLOOR] = b->floor;
+    v[J_ONLINE] = b->dev_online;
+    v[J_STALE] = stale;
+    v[J_FAILED] = b->lost;
+}
+
+/* Journal this step: the fresh answer if there was one, and the device
+ * state that changed since the last step (all of it at the first). */
+static int journal_step(struct mbb *b, int fresh, int stale, struct sim_err *err)
+{
+    double v[NJ];
+    j_values(b, stale, v);
+    for (int i = 0; i < NJ; i++) {
+        if (v[i] == b->j_last[i])
+            continue;
+        if (sim_journal(b->k, b->id, SIM_JOURNAL_IN, j_name[i], v[i], NULL))
+            return sim_errf(err, SIM_EIO, "%s: the journal hook failed", cname(b));
+        b->j_last[i] = v[i];
+    }
+    if (fresh && (sim_journal(b->k, b->id, SIM_JOURNAL_IN, "p_kw", b->p_kw, NULL) ||
+                  sim_journal(b->k, b->id, SIM_JOURNAL_IN, "soc", b->soc, NULL)))
+        return sim_errf(err, SIM_EIO, "%s: the journal hook failed", cname(b));
+    return 0;
+}
+
+/* Replay: the recorded commands up to now, journaled again, the setpoint
+ * as this replay commands it. A setpoint that differs from the recorded
+ * one means the replay no longer repeats the recorded run (the scenario
+ * or a model changed): the device's recorded answers then belong to
+ * other commands. Logged at the first, counted at the end. */
+static int replay_commands(struct mbb *b, sim_time_us now, struct sim_err *err)
+{
+    for (int i = 0; i < NO; i++) {
+        sim_time_us te;
+        double v;
+        while (sim_replay_next(b->k, b->h_out[i], now, &te, &v, NULL) == 0) {
+            if (i == O_SETPOINT) {
+                double mine = command_w(b) / 1000;
+                if (!(fabs(mine - v) <= 1e-9 * fmax(1.0, fabs(v))) && b->diverged++ == 0) {
+                    int rc = logf_(b, "replay_diverged", SIM_WARNING, mine - v, err,
+                                   "the replay commands %.6g kW where the recorded run commanded "
+                                   "%.6g kW: from here on the device's recorded answers belong "
+                                   "to other commands",
+                                   mine, v);
+                    if (rc)
+                        return rc;
+                }
+                v = mine;
+            }
+            if (sim_journal(b->k, b->id, SIM_JOURNAL_OUT, o_name[i], v, NULL))
+                return sim_errf(err, SIM_EIO, "%s: the journal hook failed", cname(b));
+        }
+    }
+    return 0;
+}
+
+/* Replay: the device state at now from the journal, then the answer if the
+ * recorded step had a fresh one. Returns 0, 1 when the answer is fresh, or
+ * a run error. */
+static int replay_state(struct mbb *b, sim_time_us now, struct sim_err *err)
+{
+    double v;
+    for (int i = 0; i < NJ; i++) {
+        if (sim_replay_at(b->k, b->h_in[i], now, &v, NULL))
+            continue;
+        switch (i) {
+        case J_CAP:
+            b->cap_wh = v;
+            break;
+        case J_WCHA:
+            b->wcha_w = v;
+            break;
+        case J_WDIS:
+            b->wdis_w = v;
+            break;
+        case J_FLOOR:
+            b->floor = v;
+            break;
+        case J_ONLINE:
+            b->dev_online = v != 0;
+            break;
+        case J_STALE:
+            b->r_stale = v;
+            break;
+        case J_FAILED:
+            b->lost = v != 0;
+            break;
+        }
+    }
+    if (b->r_stale != 0)
+        return 0;
+    double p, soc;
+    if (sim_replay_at(b->k, b->h_p, now, &p, NULL) ||
+        sim_replay_at(b->k, b->h_soc, now, &soc, NULL))
+        return sim_errf(err, SIM_EINVAL,
+                        "%s: the journal has a fresh sample without p_kw and soc at this time",
+                        cname(b));
+    take_sample(b, p, soc);
+    return 1;
+}
+
+static int replay_init(struct mbb *b, sim_kernel *k, struct sim_err *err)
+{
+    if (sim_replay_count(k, b->id) <= 0)
+        return sim_errf(err, SIM_ENOENT,
+                        "%s: the replayed journal has nothing from this device (the run was "
+                        "recorded without it, or before journaling)",
+                        cname(b));
+    b->replay = 1;
+    sim_replay_find(k, b->id, SIM_JOURNAL_IN, "p_kw", &b->h_p);
+    sim_replay_find(k, b->id, SIM_JOURNAL_IN, "soc", &b->h_soc);
+    for (int i = 0; i < NJ; i++)
+        sim_replay_find(k, b->id, SIM_JOURNAL_IN, j_name[i], &b->h_in[i]);
+    for (int i = 0; i < NO; i++)
+        sim_replay_find(k, b->id, SIM_JOURNAL_OUT, o_name[i], &b->h_out[i]);
+    b->t_last = sim_kernel_config(k)->start;
+    return 0;
+}
+
+static int replay_step(struct mbb *b, sim_time_us now, struct sim_err *err)
+{
+    int rc;
+    if (!b->replay_told) {
+        b->replay_told = 1;
+        if ((rc = logf_(b, "replay", SIM_INFO, (double)sim_replay_count(b->k, b->id), err,
+                        "replaying %ld journal entries in place of %s:%d unit %d (no connection)",
+                        sim_replay_count(b->k, b->id), b->host, b->port, b->unit)) != 0)
+            return rc;
+    }
+    int fresh = replay_state(b, now, err);
+    if (fresh < 0)
+        return fresh;
+    if ((rc = replay_commands(b, now, err)) != 0 ||
+        (rc = journal_step(b, fresh, b->r_stale != 0, err)) != 0)
+        return rc;
+    publish(b, b->r_stale != 0);
+    return 0;
+}
+
 static int mbb_init(void *self, sim_kernel *k, struct sim_err *err)
 {
     struct mbb *b = self;
+    if (sim_kernel_replaying(k))
+        return replay_init(b, k, err);
     b->mb = modbus_new_tcp_pi(b->host, b->service);
     if (!b->mb)
         return sim_errf(err, SIM_EINVAL, "%s: %s:%s: %s", cname(b), b->host, b->service,
@@ -478,6 +681,8 @@ static int mbb_step(void *self, sim_kernel *k, sim_time_us now, struct sim_err *
         return sim_errf(err, SIM_EFAIL, "%s: setpoint is not a number (%g)", cname(b), sp);
     b->sp = sp;
     integrate(b, now);
+    if (b->replay)
+        return replay_step(b, now, err);
     int stale = 1, rc = 0;
     if (mono_s() >= b->next_try) {
         double p, soc;
@@ -492,15 +697,11 @@ static int mbb_step(void *self, sim_kernel *k, sim_time_us now, struct sim_err *
                 return rc;
             b->lost = 0;
             b->fails = 0;
-            b->p_kw = p;
-            b->soc = soc;
-            b->e_kwh = soc * (b->cap_wh > 0 ? b->cap_wh / 1000 : b->np_cap_kwh);
-            if (!b->have_sample) {
-                b->e0 = b->e_kwh;
-                b->have_sample = 1;
-            }
+            take_sample(b, p, soc);
         }
     }
+    if ((rc = journal_step(b, !stale, stale, err)) != 0)
+        return rc;
     publish(b, stale);
     return 0;
 }
@@ -508,9 +709,17 @@ static int mbb_step(void *self, sim_kernel *k, sim_time_us now, struct sim_err *
 static int mbb_finish(void *self, sim_kernel *k, sim_time_us now, struct sim_err *err)
 {
     (void)k;
-    (void)err;
     struct mbb *b = self;
     integrate(b, now);
+    int rc = 0;
+    if (b->replay) {
+        publish(b, b->r_stale != 0);
+        rc = replay_commands(b, now, err);
+        if (!rc && b->diverged > 1)
+            rc = logf_(b, "replay_diverged", SIM_WARNING, (double)b->diverged, err,
+                       "%ld replayed commands differed from the recorded ones", b->diverged);
+        return rc;
+    }
     if (b->mb)
         publish(b, b->fails > 0 || !b->have_sample);
     /* Hand the device back: no limits, which idles it (best effort). */
@@ -519,11 +728,13 @@ static int mbb_finish(void *self, sim_kernel *k, sim_time_us now, struct sim_err
         int sf = (int16_t)b->r124[SUNS_M124_INOUTWRTE_SF];
         suns_put_i16(100.0, sf, &full[0]);
         suns_put_i16(100.0, sf, &full[1]);
-        if (modbus_write_register(b->mb, b->a124 + SUNS_M124_STORCTL_MOD, 0) == 1)
+        rc = jout(b, O_STORCTL, 0, err);
+        if (!rc && modbus_write_register(b->mb, b->a124 + SUNS_M124_STORCTL_MOD, 0) == 1 &&
+            !(rc = jout(b, O_RATES, 100, err)))
             modbus_write_registers(b->mb, b->a124 + SUNS_M124_OUTWRTE, 2, full);
         disconnect(b);
     }
-    return 0;
+    return rc;
 }
 
 static void mbb_destroy(void *self)
@@ -625,6 +836,14 @@ int hil_modbus_battery_create(struct scn_ctx *ctx, struct scn_obj *cfg, const ch
     b->wdis_w = 1000 * b->np_pdis_kw;
     b->dev_online = 1;
     b->k = ctx->kernel;
+    b->r_stale = 1;
+    b->h_p = b->h_soc = -1;
+    for (int i = 0; i < NJ; i++) {
+        b->j_last[i] = NAN;
+        b->h_in[i] = -1;
+    }
+    for (int i = 0; i < NO; i++)
+        b->h_out[i] = -1;
 
     /* From here on the kernel owns b. */
     if ((rc = sim_kernel_add(ctx->kernel, name, &mbb_ops, b, b->poll, &b->id, err)) != 0)
@@ -662,6 +881,29 @@ const struct scn_type hil_modbus_battery_type = {
                "power and SoC back, faults survived",
     .create = hil_modbus_battery_create,
 };
+
+int hil_kernel_replayable(const sim_kernel *k, char *why, size_t n)
+{
+    /* Device components that replay their journal (docs/hil.md,
+     * "Journaling a device component"). */
+    static const char *const replays[] = {"hil_modbus_battery", "hil_ocpp_ev", "hil_ocpp_cs", NULL};
+    int nc = sim_kernel_component_count(k);
+    for (int i = 0; i < nc; i++) {
+        const char *t = sim_kernel_component_type(k, i);
+        if (!t || strncmp(t, "hil_", 4))
+            continue;
+        int ok = 0;
+        for (int j = 0; replays[j] && !ok; j++)
+            ok = !strcmp(t, replays[j]);
+        if (!ok) {
+            if (why && n)
+                snprintf(why, n, "component %s (%s) cannot replay a journal yet",
+                         sim_kernel_component_name(k, i), t);
+            return 0;
+        }
+    }
+    return 1;
+}
 
 int hil_kernel_has_devices(const sim_kernel *k)
 {

@@ -111,7 +111,11 @@ static int load_flex(sqlite3 *db, struct flex *f, struct sim_err *err)
     if (!has_table(db, "mkt_matches") || !has_table(db, "runs"))
         return SIM_ENOENT;
     char *text = NULL;
+    /* The run with the market: as written, or its replay (flexbed run
+     * --replay writes variant "replay"). */
     f->main_run = run_of(db, "main", &f->utc_offset_s, &text);
+    if (!f->main_run)
+        f->main_run = run_of(db, "replay", &f->utc_offset_s, &text);
     f->cf_run = run_of(db, "counterfactual", NULL, NULL);
     f->scenario = text ? cJSON_Parse(text) : NULL;
     free(text);
@@ -273,7 +277,7 @@ static void text_report(const struct flex *f, FILE *out)
               ref_of(f, NULL), with_ref);
     const cJSON *ref = f->rep ? cJSON_GetObjectItemCaseSensitive(f->rep, "reference") : NULL;
     double ref_pct = ref_num(ref, "load_reduction_pct");
-    if (f->cf_run) {
+    if (f->cf_run && !isnan(f->load_main)) {
         double red = f->load_cf - f->load_main;
         fprintf(out,
                 "  %s over the window: %.1f kW without the market (counterfactual run), %.1f kW "
@@ -282,7 +286,7 @@ static void text_report(const struct flex *f, FILE *out)
         if (!isnan(ref_pct))
             fprintf(out, "  | paper %.0f %%", ref_pct);
         fputc('\n', out);
-    } else {
+    } else if (!isnan(f->load_main)) {
         fprintf(out, "  %s over the window: %.1f kW; no counterfactual run in this database\n",
                 f->load_signal, f->load_main);
     }

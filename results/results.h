@@ -72,6 +72,13 @@ int res_samples(res_store *s, sim_time_us t, const int64_t *ids, const double *v
 int res_event(res_store *s, int64_t run_id, sim_time_us t, const char *component,
               const char *kind, int severity, double value, const char *message,
               struct sim_err *err);
+/* Journal one device value (SIM_JOURNAL_IN) or command (SIM_JOURNAL_OUT)
+ * of run_id: seq numbers the run's entries from 1 in the order they were
+ * made (the kernel's journal hook, sim.h). Batched like samples; text may
+ * be NULL, a NaN value is stored as NULL. */
+int res_journal(res_store *s, int64_t run_id, int64_t seq, sim_time_us t, const char *component,
+                enum sim_journal_dir dir, const char *channel, double value, const char *text,
+                struct sim_err *err);
 /* Commit the pending batch. */
 int res_flush(res_store *s, struct sim_err *err);
 /* Mark the run finished with its status and the simulated time reached. */
@@ -79,6 +86,30 @@ int res_run_end(res_store *s, int64_t run_id, enum res_status st, sim_time_us re
                 const char *message, struct sim_err *err);
 /* Set the batch size in rows (>= 1). */
 void res_set_batch(res_store *s, int rows);
+
+/* ------------------------------------------------------------------ */
+/* Replay: reading a recorded run back                                  */
+/* ------------------------------------------------------------------ */
+
+/* The run `flexbed run --replay` repeats: the database's first run that is
+ * not a counterfactual. Strings owned (res_recorded_run_clear). */
+struct res_recorded_run {
+    int64_t id;
+    char *scenario_path; /* as the run was given it; may be NULL */
+    char *scenario_text;
+    char *variant;   /* "main", "market-off", "replay", ... */
+    char status[16]; /* "completed", "interrupted", ... */
+    uint64_t seed;
+    int64_t journal_rows;
+};
+int res_recorded_run(res_store *s, struct res_recorded_run *out, struct sim_err *err);
+void res_recorded_run_clear(struct res_recorded_run *r);
+
+/* Append run_id's journal, in seq order, to rec (sim.h); *count (may be
+ * NULL) gets the number of entries. A database without a journal table
+ * has an empty journal. */
+int res_journal_load(res_store *s, int64_t run_id, sim_recording *rec, long *count,
+                     struct sim_err *err);
 
 /* ------------------------------------------------------------------ */
 /* Reports and plots                                                    */

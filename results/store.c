@@ -2,10 +2,11 @@
  * store.c: the SQLite result store a run writes as it goes.
  *
  * The schema (docs/results.md) is created here: meta, runs, signals,
- * samples, events. Writes go through statements prepared once at open, in
- * one transaction that is opened lazily by the first write and committed
- * every `batch` rows, on res_flush, res_run_end and res_store_close. So an
- * interrupted run leaves every committed batch readable and consistent, and
+ * samples, events, and the device journal that record and replay use.
+ * Writes go through statements prepared once at open, in one transaction
+ * that is opened lazily by the first write and committed every `batch`
+ * rows, on res_flush, res_run_end and res_store_close. So an interrupted
+ * run leaves every committed batch readable and consistent, and
  * the hot path (res_samples) is bind, step, reset: no allocation of ours.
  *
  * samples is a plain rowid table without an index while a run writes,
@@ -33,6 +34,7 @@ struct res_store {
     int pending; /* rows written in the open transaction */
     sqlite3_stmt *begin, *commit;
     sqlite3_stmt *ins_sample, *ins_event, *ins_signal, *ins_run, *upd_run;
+    sqlite3_stmt *ins_journal;
     char path[]; /* as given to res_store_open */
 };
 
@@ -81,6 +83,23 @@ static const char schema_sql[] =
     "  value REAL,\n"
     "  message TEXT);\n"
     "CREATE INDEX events_run_t ON events(run_id, t_us);\n";
+
+/* The device journal (record and replay, docs/hil.md). Created with IF NOT
+ * EXISTS at every writable open, so a database written before journaling
+ * existed gains it when a run is appended; the schema version stays 1 (a
+ * new table is invisible to older readers). Clustered on (run_id, seq):
+ * the order a replay reads it in. */
+static const char journal_sql[] =
+    "CREATE TABLE IF NOT EXISTS journal(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  t_us INTEGER NOT NULL,\n"
+    "  component TEXT NOT NULL,\n"
+    "  direction TEXT NOT NULL CHECK (direction IN ('in','out')),\n"
+    "  channel TEXT NOT NULL,\n"
+    "  value REAL,\n"
+    "  text TEXT,\n"
+    "  PRIMARY KEY (run_id, seq)) WITHOUT ROWID";
 
 static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS samples_signal_t ON samples(signal_id, t_us)";
@@ -328,6 +347,10 @@ static int prepare_writes(res_store *s, struct sim_err *err)
         (rc = prepare(s, "INSERT INTO signals(run_id, name, unit, component) VALUES (?, ?, ?, ?)",
                       &s->ins_signal, err)) ||
         (rc = prepare(s,
+                      "INSERT INTO journal(run_id, seq, t_us, component, direction, channel, "
+                      "value, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      &s->ins_journal, err)) ||
+        (rc = prepare(s,
                       "INSERT INTO runs(scenario_name, scenario_path, scenario_text, seed, "
                       "flexbed_version, started_at, sim_start_us, sim_end_us, step_us, "
                       "utc_offset_s, variant, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -405,6 +428,8 @@ int res_store_open(const char *path, enum res_open_mode mode, res_store **out, s
             goto fail;
         if (empty && (rc = create_schema(s, err)))
             goto fail;
+        if ((rc = exec(s, journal_sql, "create the journal table", err)))
+            goto fail;
         if ((rc = prepare_writes(s, err)))
             goto fail;
     } else {
@@ -438,6 +463,7 @@ void res_store_close(res_store *s)
     sqlite3_finalize(s->ins_signal);
     sqlite3_finalize(s->ins_run);
     sqlite3_finalize(s->upd_run);
+    sqlite3_finalize(s->ins_journal);
     sqlite3_close(s->db);
     free(s);
 }
@@ -588,6 +614,45 @@ int res_event(res_store *s, int64_t run_id, sim_time_us t, const char *component
                         (long long)run_id);
     if (rc != SQLITE_DONE)
         return db_fail(s, SIM_EIO, "insert event", err);
+    if (++s->pending >= s->batch)
+        return tx_commit(s, err);
+    return 0;
+}
+
+int res_journal(res_store *s, int64_t run_id, int64_t seq, sim_time_us t, const char *component,
+                enum sim_journal_dir dir, const char *channel, double value, const char *text,
+                struct sim_err *err)
+{
+    int rc = check_writable(s, "write journal", err);
+    if (rc)
+        return rc;
+    if (!component || !*component || !channel || !*channel ||
+        (dir != SIM_JOURNAL_IN && dir != SIM_JOURNAL_OUT))
+        return sim_errf(err, SIM_EINVAL,
+                        "%s: journal entry without a component, channel or "
+                        "direction",
+                        s->path);
+    if ((rc = tx_begin(s, err)))
+        return rc;
+    sqlite3_stmt *st = s->ins_journal;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, seq);
+    sqlite3_bind_int64(st, 3, t);
+    bind_text(st, 4, component);
+    bind_text(st, 5, dir == SIM_JOURNAL_IN ? "in" : "out");
+    bind_text(st, 6, channel);
+    sqlite3_bind_double(st, 7, value); /* NaN is stored as NULL */
+    bind_text(st, 8, text);
+    rc = step_reset(st);
+    if (rc == SQLITE_CONSTRAINT) {
+        if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+            return sim_errf(err, SIM_ENOENT, "%s: journal: no run %lld", s->path,
+                            (long long)run_id);
+        return sim_errf(err, SIM_EEXIST, "%s: journal: entry %lld of run %lld already written",
+                        s->path, (long long)seq, (long long)run_id);
+    }
+    if (rc != SQLITE_DONE)
+        return db_fail(s, SIM_EIO, "insert journal entry", err);
     if (++s->pending >= s->batch)
         return tx_commit(s, err);
     return 0;
@@ -809,4 +874,129 @@ void res_fmt_double(double v, char *buf, size_t n)
         if (strtod(buf, NULL) == v)
             return;
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading a run's journal back for a replay                           */
+/* ------------------------------------------------------------------ */
+
+static int has_table(res_store *s, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int yes = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        yes = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return yes;
+}
+
+int res_journal_load(res_store *s, int64_t run_id, sim_recording *rec, long *count,
+                     struct sim_err *err)
+{
+    if (count)
+        *count = 0;
+    if (!s || !rec)
+        return sim_errf(err, SIM_EINVAL, "journal load: no store or no recording");
+    if (!has_table(s, "journal"))
+        return 0; /* written before journaling: an empty journal */
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT t_us, component, direction, channel, value, text FROM journal"
+                           " WHERE run_id = ? ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, SIM_EIO, "read journal", err);
+    sqlite3_bind_int64(st, 1, run_id);
+    long n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *comp = (const char *)sqlite3_column_text(st, 1);
+        const char *dir = (const char *)sqlite3_column_text(st, 2);
+        const char *chan = (const char *)sqlite3_column_text(st, 3);
+        const char *text = (const char *)sqlite3_column_text(st, 5);
+        if (!comp || !dir || !chan) {
+            sqlite3_finalize(st);
+            return sim_errf(err, SIM_EINVAL,
+                            "%s: journal of run %lld: entry %ld has no "
+                            "component, direction or channel",
+                            s->path, (long long)run_id, n + 1);
+        }
+        int r = sim_recording_add(rec, sqlite3_column_int64(st, 0), comp,
+                                  !strcmp(dir, "out") ? SIM_JOURNAL_OUT : SIM_JOURNAL_IN, chan,
+                                  col_real_or_nan(st, 4), text);
+        if (r) {
+            sqlite3_finalize(st);
+            return sim_errf(err, r, "%s: journal of run %lld: %s", s->path, (long long)run_id,
+                            r == SIM_ENOMEM ? "out of memory" : "bad entry");
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, SIM_EIO, "read journal", err);
+    if (count)
+        *count = n;
+    return 0;
+}
+
+void res_recorded_run_clear(struct res_recorded_run *r)
+{
+    if (!r)
+        return;
+    free(r->scenario_path);
+    free(r->scenario_text);
+    free(r->variant);
+    memset(r, 0, sizeof *r);
+}
+
+int res_recorded_run(res_store *s, struct res_recorded_run *out, struct sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = NULL;
+    /* The first run that is not a counterfactual: 'main' for a run with a
+     * market, 'market-off' with --no-market, 'replay' for a replay. */
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, scenario_path, scenario_text, seed, variant, status"
+                           " FROM runs WHERE variant <> 'counterfactual' ORDER BY id LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, SIM_EIO, "read runs", err);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return db_fail(s, SIM_EIO, "read runs", err);
+        return sim_errf(err, SIM_ENOENT, "%s: no recorded run to replay", s->path);
+    }
+    out->id = sqlite3_column_int64(st, 0);
+    out->scenario_path = col_dup(st, 1);
+    out->scenario_text = col_dup(st, 2);
+    out->seed = (uint64_t)sqlite3_column_int64(st, 3);
+    out->variant = col_dup(st, 4);
+    const char *status = (const char *)sqlite3_column_text(st, 5);
+    snprintf(out->status, sizeof out->status, "%s", status ? status : "");
+    sqlite3_finalize(st);
+    if (!out->variant) {
+        res_recorded_run_clear(out);
+        return sim_errf(err, SIM_ENOMEM, "%s: out of memory", s->path);
+    }
+    if (!out->scenario_text) {
+        int64_t id = out->id;
+        res_recorded_run_clear(out);
+        return sim_errf(err, SIM_EINVAL, "%s: run %lld has no scenario text to replay", s->path,
+                        (long long)id);
+    }
+    if (has_table(s, "journal")) {
+        if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM journal WHERE run_id = ?", -1, &st,
+                               NULL) != SQLITE_OK) {
+            res_recorded_run_clear(out);
+            return db_fail(s, SIM_EIO, "read journal", err);
+        }
+        sqlite3_bind_int64(st, 1, out->id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            out->journal_rows = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    return 0;
 }

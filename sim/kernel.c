@@ -75,6 +75,10 @@ struct sim_kernel {
 
     struct sim_hooks hooks;
 
+    /* Replay source (sim_kernel_set_replay); replaying is 0 without one. */
+    struct sim_replay_ops replay;
+    int replaying;
+
     double speed;
     struct timespec wall0;
     double last_progress_wall;
@@ -584,6 +588,41 @@ int sim_log(sim_kernel *k, int comp, const char *kind, enum sim_severity sev, do
     const char *name = comp >= 0 && comp < k->ncomps ? k->comps[comp].name : "kernel";
     return k->hooks.event(k->hooks.ctx, k->now, name, kind, sev, value, msg) ? SIM_EIO
                                                                              : SIM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Journal and replay (the in-memory source is in journal.c)           */
+/* ------------------------------------------------------------------ */
+
+int sim_journal(sim_kernel *k, int comp, enum sim_journal_dir dir, const char *channel,
+                double value, const char *text)
+{
+    if (!k->hooks.journal)
+        return SIM_OK;
+    const char *name = comp >= 0 && comp < k->ncomps ? k->comps[comp].name : "kernel";
+    return k->hooks.journal(k->hooks.ctx, k->now, name, dir, channel, value, text) ? SIM_EIO
+                                                                                   : SIM_OK;
+}
+
+void sim_kernel_set_replay(sim_kernel *k, const struct sim_replay_ops *ops)
+{
+    if (ops) {
+        k->replay = *ops;
+        k->replaying = 1;
+    } else {
+        memset(&k->replay, 0, sizeof k->replay);
+        k->replaying = 0;
+    }
+}
+
+int sim_kernel_replaying(const sim_kernel *k)
+{
+    return k->replaying;
+}
+
+const struct sim_replay_ops *sim_kernel_replay_ops(const sim_kernel *k)
+{
+    return k->replaying ? &k->replay : NULL;
 }
 
 /* ------------------------------------------------------------------ */

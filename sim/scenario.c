@@ -599,8 +599,12 @@ static int check_component(const struct scn_registry *reg, const char *file, con
 /* The seed is read as a JSON number, exact up to 2^53. */
 #define SEED_MAX (INT64_C(1) << 53)
 
-int scn_load(const char *path, const struct scn_registry *reg, const uint64_t *seed_override,
-             void *user, sim_kernel **k, struct scn_scenario *sc, struct sim_err *err)
+/* scn_load and scn_load_text: the text is read from path when text_in is
+ * NULL; relative paths resolve against dir_in, or path's directory when
+ * dir_in is NULL. */
+static int load(const char *path, const char *text_in, const char *dir_in,
+                const struct scn_registry *reg, const uint64_t *seed_override, void *user,
+                sim_kernel **k, struct scn_scenario *sc, struct sim_err *err)
 {
     sim_kernel *kern = NULL;
     cJSON *doc = NULL;
@@ -615,9 +619,14 @@ int scn_load(const char *path, const struct scn_registry *reg, const uint64_t *s
     sc->path = dup_str(path);
     if (!sc->path)
         return sim_errf(err, SIM_ENOMEM, "%s: out of memory", path);
-    rc = read_text(path, &sc->text, err);
-    if (rc)
+    if (text_in) {
+        if (!(sc->text = dup_str(text_in))) {
+            rc = sim_errf(err, SIM_ENOMEM, "%s: out of memory", path);
+            goto fail;
+        }
+    } else if ((rc = read_text(path, &sc->text, err)) != 0) {
         goto fail;
+    }
 
     /* Parse; on failure cJSON points at the offending byte. */
     const char *end = NULL;
@@ -639,7 +648,9 @@ int scn_load(const char *path, const struct scn_registry *reg, const uint64_t *s
 
     /* The scenario's directory, for relative paths. */
     const char *slash = strrchr(path, '/');
-    if (!slash)
+    if (dir_in)
+        dir = dup_str(*dir_in ? dir_in : ".");
+    else if (!slash)
         dir = dup_str(".");
     else if (slash == path)
         dir = dup_str("/");
@@ -789,4 +800,22 @@ fail:
     free(dir);
     scn_scenario_clear(sc);
     return rc < 0 ? rc : SIM_EINVAL;
+}
+
+int scn_load(const char *path, const struct scn_registry *reg, const uint64_t *seed_override,
+             void *user, sim_kernel **k, struct scn_scenario *sc, struct sim_err *err)
+{
+    return load(path, NULL, NULL, reg, seed_override, user, k, sc, err);
+}
+
+int scn_load_text(const char *text, const char *path, const char *dir,
+                  const struct scn_registry *reg, const uint64_t *seed_override, void *user,
+                  sim_kernel **k, struct scn_scenario *sc, struct sim_err *err)
+{
+    if (!text || !path) {
+        *k = NULL;
+        memset(sc, 0, sizeof *sc);
+        return sim_errf(err, SIM_EINVAL, "scenario: no text or no name");
+    }
+    return load(path, text, dir, reg, seed_override, user, k, sc, err);
 }

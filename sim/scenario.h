@@ -180,6 +180,14 @@ struct scn_scenario {
 int scn_load(const char *path, const struct scn_registry *reg, const uint64_t *seed_override,
              void *user, sim_kernel **k, struct scn_scenario *sc, struct sim_err *err);
 
+/* The same from scenario text already in memory (e.g. runs.scenario_text
+ * of a recorded run): `path` is the name messages and sc->path show (the
+ * original file's path), `dir` the directory relative paths inside the
+ * scenario resolve against (NULL: path's directory). */
+int scn_load_text(const char *text, const char *path, const char *dir,
+                  const struct scn_registry *reg, const uint64_t *seed_override, void *user,
+                  sim_kernel **k, struct scn_scenario *sc, struct sim_err *err);
+
 void scn_scenario_clear(struct scn_scenario *sc);
 
 #ifdef __cplusplus

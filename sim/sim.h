@@ -275,6 +275,12 @@ void sim_kernel_step_order(const sim_kernel *k, int *order);
 
 enum sim_severity { SIM_INFO = 0, SIM_WARNING = 1, SIM_ALARM = 2 };
 
+/* Direction of a journal entry (see "Journal and replay" below). */
+enum sim_journal_dir {
+    SIM_JOURNAL_IN = 0,  /* a value that came from a device */
+    SIM_JOURNAL_OUT = 1, /* a command sent to a device */
+};
+
 struct sim_hooks {
     void *ctx;
     /* After every instant in which at least one component stepped, with the
@@ -286,6 +292,10 @@ struct sim_hooks {
     /* Progress, at most every `progress_every_ms` of wall time. */
     void (*progress)(void *ctx, sim_time_us now, double wall_s, double lag_s);
     int progress_every_ms;
+    /* A component journaled a device value or command (sim_journal) at
+     * simulated time t. text may be NULL. Return non-zero to fail. */
+    int (*journal)(void *ctx, sim_time_us t, const char *component, enum sim_journal_dir dir,
+                   const char *channel, double value, const char *text);
 };
 
 void sim_kernel_set_hooks(sim_kernel *k, const struct sim_hooks *hooks);
@@ -295,6 +305,88 @@ void sim_kernel_set_hooks(sim_kernel *k, const struct sim_hooks *hooks);
  * word ("soc_min", "overload"). Forwarded to the event hook. */
 int sim_log(sim_kernel *k, int comp, const char *kind, enum sim_severity sev, double value,
             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* ------------------------------------------------------------------ */
+/* Journal and replay (sim/journal.c; docs/hil.md).                    */
+/*                                                                      */
+/* A component that talks to a device journals every value it got from */
+/* the device (IN) and every command it sent (OUT) on named channels of */
+/* its choice ("soc", "p_kw", "setpoint_kw"); the kernel stamps them    */
+/* with the simulated time and hands them to the journal hook, and a    */
+/* run stores them. A replay gives the kernel a replay source holding   */
+/* a recorded journal: the component then contacts no device and       */
+/* publishes, at each of its steps, what the journal says the device    */
+/* gave by then.                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Journal one entry of component comp at the current simulated time.
+ * text may be NULL. Returns 0, or SIM_EIO when the journal hook failed
+ * (a run error: the record would be incomplete). Never allocates. */
+int sim_journal(sim_kernel *k, int comp, enum sim_journal_dir dir, const char *channel,
+                double value, const char *text);
+
+/* A replay source: a recorded journal, searchable by channel. A channel is
+ * the entries of one (component, direction, channel name) in time order;
+ * each handle keeps a cursor, so a component that asks with non-decreasing
+ * times costs O(1) per lookup. sim_recording (below) is the in-memory
+ * implementation. */
+struct sim_replay_ops {
+    void *ctx;
+    /* Handle (>= 0) of a channel, or SIM_ENOENT when it has no entry. May
+     * search; call it at init. */
+    int (*find)(void *ctx, const char *component, enum sim_journal_dir dir, const char *channel);
+    /* The last entry at or before t: 0 with *value (and *text, may be
+     * NULL, borrowed until the source is freed), or SIM_ENOENT when none.
+     * Moves the cursor past every entry at or before t. */
+    int (*at)(void *ctx, int h, sim_time_us t, double *value, const char **text);
+    /* The next entry not yet passed, if it lies at or before t: 0 with *te,
+     * *value and *text, and the cursor moves past it; SIM_ENOENT when none.
+     * For event-like channels where every entry counts. */
+    int (*next)(void *ctx, int h, sim_time_us t, sim_time_us *te, double *value, const char **text);
+    /* Number of entries of a component (both directions). */
+    long (*count)(void *ctx, const char *component);
+};
+
+/* Replay from ops (copied; ops->ctx must outlive the run), or stop
+ * replaying with NULL. Set it after the scenario is loaded and before
+ * sim_kernel_init, so that components see it in their init. */
+void sim_kernel_set_replay(sim_kernel *k, const struct sim_replay_ops *ops);
+/* Non-zero when the kernel replays a journal: device components must not
+ * contact their devices. */
+int sim_kernel_replaying(const sim_kernel *k);
+/* The replay source, NULL when not replaying. */
+const struct sim_replay_ops *sim_kernel_replay_ops(const sim_kernel *k);
+
+/* Component-side helpers over the kernel's replay source. */
+/* *h gets the handle of comp's channel; SIM_ENOENT (and *h = -1) when the
+ * journal has no such entry, SIM_ESTATE when not replaying. */
+int sim_replay_find(sim_kernel *k, int comp, enum sim_journal_dir dir, const char *channel, int *h);
+/* ops->at and ops->next through the kernel; a handle < 0 is SIM_ENOENT.
+ * Never allocate. */
+int sim_replay_at(sim_kernel *k, int h, sim_time_us t, double *value, const char **text);
+int sim_replay_next(sim_kernel *k, int h, sim_time_us t, sim_time_us *te, double *value,
+                    const char **text);
+/* Entries journaled by comp in the recording (0 when not replaying). */
+long sim_replay_count(sim_kernel *k, int comp);
+
+/* An in-memory journal, e.g. loaded from a result database
+ * (res_journal_load) before a replay. Loading allocates; lookups do not. */
+typedef struct sim_recording sim_recording;
+
+sim_recording *sim_recording_new(void);
+void sim_recording_free(sim_recording *r);
+/* Append one entry (strings are copied). Entries of one channel should
+ * come in time order; equal times keep their order. Returns 0 or
+ * SIM_ENOMEM / SIM_EINVAL (empty component or channel). */
+int sim_recording_add(sim_recording *r, sim_time_us t, const char *component,
+                      enum sim_journal_dir dir, const char *channel, double value,
+                      const char *text);
+size_t sim_recording_size(const sim_recording *r);
+/* Index r and fill *ops with a replay source reading it (r must outlive
+ * its use; every cursor starts at the beginning). Returns 0 or SIM_EINVAL. */
+int sim_recording_replay(sim_recording *r, struct sim_replay_ops *ops);
+/* Move every cursor back to the start (to replay r again). */
+void sim_recording_rewind(sim_recording *r);
 
 /* ------------------------------------------------------------------ */
 /* Pacing                                                               */
