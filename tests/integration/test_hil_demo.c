@@ -1,0 +1,260 @@
+/*
+ * test_hil_demo.c: the demo on emulated hardware, recorded and replayed.
+ *
+ * scenarios/hil/demo-hil.json is the 2 October 2023 demo with its battery
+ * on Modbus TCP and its V2G charger on OCPP 1.6J. Here it runs against
+ * `flexbed emulate battery` and `flexbed emulate charger` on ephemeral
+ * 127.0.0.1 ports (the emulators carry the demo's asset parameters, as
+ * scripts/hil-demo.sh starts them), paced at 60x (about 65 s). Checks: both
+ * assets deliver within 2 % of the pure simulation of the demo, the market
+ * settles, and `flexbed run --replay` with the emulators gone repeats the
+ * recorded session as pure simulation with the same settlement and without
+ * a single device event.
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "check.h"
+#include "proc.h"
+
+#define HIL FLEXBED_SOURCE_DIR "/scenarios/hil/demo-hil.json"
+#define DEMO FLEXBED_SOURCE_DIR "/scenarios/demo-2023-10-02.json"
+#define BASE_LOAD FLEXBED_SOURCE_DIR "/scenarios/data/demo-base-load.csv"
+#define START "2023-10-02T15:50:00+03:00"
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* A free loopback TCP port (bound, read back, released). */
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    socklen_t n = sizeof a;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int port = -1;
+    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(s, (struct sockaddr *)&a, &n) == 0)
+        port = ntohs(a.sin_port);
+    if (s >= 0)
+        close(s);
+    return port;
+}
+
+/* The HIL scenario with the devices on the test's ports. */
+static int write_variant(const char *path, int modbus_port, int ocpp_port)
+{
+    char *text = slurp(HIL);
+    cJSON *d = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!d)
+        return -1;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(d, "components"))
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+        if (!cJSON_IsString(name))
+            continue;
+        if (!strcmp(name->valuestring, "battery"))
+            cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "port"), modbus_port);
+        if (!strcmp(name->valuestring, "ev"))
+            cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "ocpp_port"), ocpp_port);
+    }
+    char *out = cJSON_Print(d);
+    cJSON_Delete(d);
+    FILE *f = fopen(path, "w");
+    if (!f || !out) {
+        if (f)
+            fclose(f);
+        free(out);
+        return -1;
+    }
+    fputs(out, f);
+    fclose(f);
+    free(out);
+    return 0;
+}
+
+/* delivered_wh and payout of every match, in id order, as text. */
+static void settlement(const char *db, char *out, size_t n)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    out[0] = '\0';
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h,
+                           "SELECT id, asset_id, state, delivered_wh, payout_ueur FROM "
+                           "mkt_matches ORDER BY id",
+                           -1, &st, NULL) == SQLITE_OK) {
+        size_t used = 0;
+        while (sqlite3_step(st) == SQLITE_ROW && used + 80 < n)
+            used += (size_t)snprintf(
+                out + used, n - used, "match %lld asset %lld state %d: %lld Wh, %lld ueur\n",
+                (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
+                sqlite3_column_int(st, 2), (long long)sqlite3_column_int64(st, 3),
+                (long long)sqlite3_column_int64(st, 4));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+}
+
+static long long q_int(const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* Wait for "listening on 127.0.0.1:PORT" in an emulator's stdout. */
+static int listening_port(const char *dir)
+{
+    char path[512], buf[4096];
+    snprintf(path, sizeof path, "%s/.stdout", dir);
+    for (double t0 = proc_now(); proc_now() - t0 < 10;) {
+        proc_slurp(path, buf, sizeof buf);
+        const char *p = strstr(buf, "listening on 127.0.0.1:");
+        if (p)
+            return atoi(p + strlen("listening on 127.0.0.1:"));
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static void stop(pid_t *pid)
+{
+    if (*pid > 0) {
+        kill(*pid, SIGTERM);
+        waitpid(*pid, NULL, 0);
+    }
+    *pid = -1;
+}
+
+int main(void)
+{
+    char tmp[] = "/tmp/flexbed-hil-demo-XXXXXX";
+    if (!mkdtemp(tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char bat_dir[64], chg_dir[64], hil_dir[64], data_dir[64], cmd[1024], scn[256], rec[256],
+        rep[256], sim[256], url[128];
+    snprintf(bat_dir, sizeof bat_dir, "%s/bat", tmp);
+    snprintf(chg_dir, sizeof chg_dir, "%s/chg", tmp);
+    snprintf(hil_dir, sizeof hil_dir, "%s/hil", tmp);
+    snprintf(data_dir, sizeof data_dir, "%s/data", tmp);
+    snprintf(scn, sizeof scn, "%s/demo-hil.json", hil_dir);
+    snprintf(rec, sizeof rec, "%s/hil.db", tmp);
+    snprintf(rep, sizeof rep, "%s/hil-replay.db", tmp);
+    snprintf(sim, sizeof sim, "%s/sim.db", tmp);
+    mkdir(bat_dir, 0700);
+    mkdir(chg_dir, 0700);
+    mkdir(hil_dir, 0700);
+    mkdir(data_dir, 0700);
+    /* The scenario's "../data/demo-base-load.csv" resolves next to the copy. */
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/'", BASE_LOAD, data_dir);
+    CHECK_INT(system(cmd), 0);
+
+    /* The demo in pure simulation: what the devices must reproduce. */
+    struct proc_result r;
+    flexbed_run(tmp, 60, &r, "run", DEMO, "--out", sim, "--quiet", "--no-counterfactual", NULL);
+    CHECK(r.exit_code == 0, "simulation: exit %d: %s", r.exit_code, r.errs);
+
+    /* The emulators, as scripts/hil-demo.sh starts them. */
+    char *bat_argv[] = {(char *)FLEXBED_BINARY, "emulate", "battery", "--port", "0", "--speed",
+                        "60", "--start", START, "--capacity-kwh", "30", "--soc", "0.6",
+                        "--soc-min", "0.2", "--soc-max", "0.95", "--round-trip", "0.92",
+                        "--p-charge-max-kw", "10", "--p-discharge-max-kw", "10",
+                        "--ramp-kw-per-s", "0.5", "--latency", "35s", "--duration", "150s",
+                        NULL};
+    pid_t bat = proc_start(bat_dir, bat_argv), chg = -1;
+    int mport = listening_port(bat_dir), oport = free_port();
+    CHECK(mport > 0 && oport > 0, "ports: modbus %d, ocpp %d", mport, oport);
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/ocpp/CP1", oport);
+    char *chg_argv[] = {(char *)FLEXBED_BINARY, "emulate", "charger", "--url", url, "--start",
+                        START, "--speed", "60", "--quiet", "--capacity-kwh", "40", "--soc", "0.7",
+                        "--soc-target", "0.5", "--soc-min-discharge", "0.3",
+                        "--p-charge-max-kw", "11", "--p-discharge-max-kw", "10",
+                        "--granularity", "amps", "--min-current-a", "6", "--ramp-kw-per-s",
+                        "0.5", "--latency", "33s", "--efficiency", "0.93", "--meter-interval",
+                        "0.2s", "--duration", "150s", NULL};
+    if (mport > 0 && oport > 0 && write_variant(scn, mport, oport) == 0) {
+        chg = proc_start(chg_dir, chg_argv);
+        double t0 = proc_now();
+        flexbed_run(tmp, 150, &r, "run", scn, "--speed", "60", "--out", rec, "--quiet",
+                    "--no-counterfactual", NULL);
+        double wall = proc_now() - t0;
+        CHECK(r.exit_code == 0, "recorded run: exit %d: %s", r.exit_code, r.errs);
+        printf("recorded run (60x, %.1f s):\n%s", wall, r.out);
+        stop(&bat);
+        stop(&chg);
+
+        char s_rec[2048], s_rep[2048], s_sim[2048];
+        settlement(rec, s_rec, sizeof s_rec);
+        settlement(sim, s_sim, sizeof s_sim);
+        printf("on the devices:\n%spure simulation:\n%s", s_rec, s_sim);
+        CHECK_INT(q_int(rec, "SELECT count(*) FROM mkt_matches WHERE state = 4"), 2);
+        for (int a = 1; a <= 2; a++) {
+            char sql[160];
+            snprintf(sql, sizeof sql, "SELECT delivered_wh FROM mkt_matches WHERE asset_id = %d",
+                     a);
+            double d_hil = (double)q_int(rec, sql), d_sim = (double)q_int(sim, sql);
+            CHECK(d_sim > 0 && fabs(d_hil - d_sim) <= 0.02 * d_sim,
+                  "asset %d delivered %.0f Wh on the device, %.0f Wh simulated", a, d_hil, d_sim);
+        }
+        CHECK(q_int(rec, "SELECT count(*) FROM journal") > 100, "journal too short");
+        CHECK(q_int(rec, "SELECT count(*) FROM events WHERE kind = 'device_lost'") == 0,
+              "a device was lost");
+
+        /* Replay with nothing listening. */
+        flexbed_run(tmp, 60, &r, "run", "--replay", rec, "--quiet", NULL);
+        CHECK(r.exit_code == 0, "replay: exit %d: %s", r.exit_code, r.errs);
+        CHECK_STR_CONTAINS(r.out, "replayed");
+        settlement(rep, s_rep, sizeof s_rep);
+        CHECK(s_rec[0] != '\0', "no settlement recorded");
+        CHECK(!strcmp(s_rec, s_rep), "the replay settled differently:\n%s", s_rep);
+        CHECK_INT(q_int(rep, "SELECT count(*) FROM events WHERE kind LIKE 'modbus%' OR kind LIKE "
+                             "'ocpp%'"),
+                  0);
+        CHECK_INT(q_int(rep, "SELECT count(*) FROM events WHERE kind = 'replay_diverged'"), 0);
+        CHECK_INT(q_int(rep, "SELECT count(*) FROM runs WHERE variant = 'replay'"), 1);
+    }
+    stop(&bat);
+    stop(&chg);
+    rm_tree(tmp);
+    return check_done("test_hil_demo");
+}
