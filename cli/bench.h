@@ -12,6 +12,7 @@ int bench_kernel(int argc, char **argv, FILE *out);    /* cli/bench_kernel.c */
 int bench_store(int argc, char **argv, FILE *out);     /* cli/bench_store.c */
 int bench_ledger(int argc, char **argv, FILE *out);    /* cli/bench_ledger.c */
 int bench_powerflow(int argc, char **argv, FILE *out); /* cli/bench_powerflow.c */
+int bench_match(int argc, char **argv, FILE *out);     /* cli/bench_match.c */
 int bench_ocpp(int argc, char **argv, FILE *out);      /* cli/bench_ocpp.c */
 
 #endif

@@ -18,6 +18,7 @@ static const struct bench benches[] = {
     {"kernel", bench_kernel, "event queue hold model at N = 1e3, 1e5, 1e6 pending events"},
     {"store", bench_store, "samples written per second to the SQLite result store"},
     {"ledger", bench_ledger, "signed market transactions submitted and verified per second"},
+    {"match", bench_match, "market matching: requests against 10^4 open offers"},
     {"powerflow", bench_powerflow, "IEEE European LV feeder power flow, 1440 one-minute steps"},
     {"ocpp", bench_ocpp, "OCPP 1.6J: N charge points' MeterValues through one central system"},
 };

@@ -23,7 +23,7 @@ static void usage(FILE *f)
           "  report DB [--format text|json|csv]\n"
           "                          summarise a result database\n"
           "  plot DB [--out DIR]     draw a run's charts (PNG and SVG) with gnuplot\n"
-          "  bench NAME [ARGS]       measure speed: kernel, store, powerflow, ledger, ocpp\n"
+          "  bench NAME [ARGS]       measure speed: kernel, store, powerflow, ledger, match, ocpp\n"
           "  serve [--http PORT] [--db PATH] [--bind ADDR]\n"
           "                          run the market as an HTTP/JSON + websocket service\n"
           "  ledger verify|replay DB check a market ledger's signatures, links and balances\n"

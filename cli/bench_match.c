@@ -1,0 +1,188 @@
+/*
+ * bench_match.c: `flexbed bench match`, how fast the market matches. An
+ * in-memory market gets N open offers (default 10^4) from K FSPs at one
+ * location, with prices spread over EUR 0.05-0.20/kWh and volumes of 1 to
+ * 10 kW; then R DSO requests (-50 kW each, at most EUR 0.15/kWh) are
+ * posted and matched one by one. Only the match transactions are timed
+ * (signature check, merit-order selection over the open offers, state
+ * changes, ledger row); the figures are requests matched per second and
+ * offer matches (fills) per second, with the offer book size each match
+ * ran against.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "../market/market.h"
+#include "bench.h"
+
+#define T0 INT64_C(1696251600000000) /* 2023-10-02T16:00:00+03:00 */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: flexbed bench match [--offers N] [--requests R] [--fsps K]\n"
+          "\n"
+          "Fill an in-memory market with N open offers, then post and match R\n"
+          "requests of -50 kW one at a time; report requests matched per second and\n"
+          "offer fills per second (only the match transactions are timed).\n"
+          "\n"
+          "  --offers N    open offers (default 10000)\n"
+          "  --requests R  requests matched (default 200)\n"
+          "  --fsps K      offering participants (default 50)\n",
+          f);
+}
+
+static int parse(const char *opt, const char *s, long min, long max, long *v)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || *end || x < min || x > max) {
+        fprintf(stderr, "flexbed bench match: %s: expected an integer from %ld to %ld, got \"%s\"\n",
+                opt, min, max, s);
+        return -1;
+    }
+    *v = x;
+    return 0;
+}
+
+int bench_match(int argc, char **argv, FILE *out)
+{
+    static const struct option opts[] = {
+        {"offers", required_argument, NULL, 'n'}, {"requests", required_argument, NULL, 'r'},
+        {"fsps", required_argument, NULL, 'k'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long noffers = 10000, nreq = 200, nfsp = 50;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "n:r:k:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (parse("--offers", optarg, 1, 1000000, &noffers))
+                return 2;
+            break;
+        case 'r':
+            if (parse("--requests", optarg, 1, 100000, &nreq))
+                return 2;
+            break;
+        case 'k':
+            if (parse("--fsps", optarg, 1, 1000, &nfsp))
+                return 2;
+            break;
+        case 'h': usage(out); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "flexbed bench match: unexpected argument \"%s\"\n", argv[optind]);
+        return 2;
+    }
+
+    int ret = 1;
+    struct sim_err err = {{0}};
+    sqlite3 *db = NULL;
+    mkt_engine *e = NULL;
+    struct mkt_key op, dso, *fsp = calloc((size_t)nfsp, sizeof *fsp);
+    int64_t *asset = calloc((size_t)nfsp, sizeof *asset);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!fsp || !asset || !rng || sqlite3_open(":memory:", &db) != SQLITE_OK) {
+        fputs("flexbed bench match: out of memory\n", stderr);
+        goto done;
+    }
+    gsl_rng_set(rng, 1);
+    uint8_t addr[20];
+    struct mkt_params p;
+    mkt_params_default(&p);
+    sim_time_us now = T0 - 2 * SIM_US_PER_H;
+    if (mkt_engine_new(db, &e, &err) || mkt_key_derive(1, "bench-operator", &op, &err) ||
+        mkt_key_derive(1, "bench-dso", &dso, &err) || mkt_do_genesis(e, &op, &p, now, &err) ||
+        mkt_key_address(&dso, addr, &err) ||
+        mkt_do_participant_add(e, &op, addr, MKT_ROLE_DSO, "dso", now, &err) ||
+        mkt_do_deposit(e, &op, addr, INT64_C(1000000000000), now, &err))
+        goto fail;
+    for (long i = 0; i < nfsp; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "bench-fsp-%ld", i);
+        struct mkt_asset a = {0};
+        a.type = MKT_ASSET_BATTERY;
+        snprintf(a.name, sizeof a.name, "battery %ld", i);
+        snprintf(a.location, sizeof a.location, "bench");
+        a.p_min_w = -10000000;
+        a.p_max_w = 10000000;
+        a.soc_max_ppm = 1000000;
+        if (mkt_key_derive(1, label, &fsp[i], &err) || mkt_key_address(&fsp[i], addr, &err) ||
+            mkt_do_participant_add(e, &op, addr, MKT_ROLE_FSP, label, now, &err) ||
+            mkt_do_asset_add(e, &fsp[i], &a, now, &asset[i], &err))
+            goto fail;
+    }
+    fprintf(out, "posting %ld offers from %ld FSPs ...\n", noffers, nfsp);
+    fflush(out);
+    for (long i = 0; i < noffers; i++) {
+        struct mkt_offer o = {0};
+        o.asset_id = asset[i % nfsp];
+        o.start = T0 - SIM_US_PER_H;
+        o.end = T0 + 3 * SIM_US_PER_H;
+        o.valid_until = T0 - SIM_US_PER_H;
+        o.p_w = -(1000 + (int64_t)gsl_rng_uniform_int(rng, 9001));
+        o.price_ueur_per_kwh = 50000 + (int64_t)gsl_rng_uniform_int(rng, 150001);
+        if (mkt_do_offer_add(e, &fsp[i % nfsp], &o, now, NULL, &err))
+            goto fail;
+    }
+    int64_t *req = calloc((size_t)nreq, sizeof *req);
+    if (!req)
+        goto fail;
+    for (long i = 0; i < nreq; i++) {
+        struct mkt_request r = {0};
+        snprintf(r.location, sizeof r.location, "bench");
+        r.start = T0 + (i % 4) * (SIM_US_PER_H / 2);
+        r.end = r.start + SIM_US_PER_H / 2;
+        r.p_w = -50000;
+        r.max_price_ueur_per_kwh = 150000;
+        if (mkt_do_request_add(e, &dso, &r, now, &req[i], &err)) {
+            free(req);
+            goto fail;
+        }
+    }
+    long fills = 0;
+    double t0 = mono_s();
+    for (long i = 0; i < nreq; i++) {
+        struct mkt_receipt rc;
+        if (mkt_do_match(e, &dso, req[i], now, &rc, &err)) {
+            free(req);
+            goto fail;
+        }
+        fills += rc.n_matches;
+    }
+    double dt = mono_s() - t0;
+    free(req);
+    fprintf(out, "%ld requests matched against %ld open offers in %.3f s\n", nreq, noffers, dt);
+    fprintf(out, "  %10.0f requests matched per second\n", (double)nreq / dt);
+    fprintf(out, "  %10.0f offer fills per second (%ld fills)\n", (double)fills / dt, fills);
+    fprintf(out, "  %10.0f offers considered per second (the book size x requests / time)\n",
+            (double)noffers * (double)nreq / dt);
+    ret = 0;
+    goto done;
+fail:
+    fprintf(stderr, "flexbed bench match: %s\n", err.msg);
+done:
+    mkt_engine_free(e);
+    if (db)
+        sqlite3_close(db);
+    gsl_rng_free(rng);
+    free(fsp);
+    free(asset);
+    return ret;
+}
