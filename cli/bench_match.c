@@ -171,8 +171,6 @@ int bench_match(int argc, char **argv, FILE *out)
     fprintf(out, "%ld requests matched against %ld open offers in %.3f s\n", nreq, noffers, dt);
     fprintf(out, "  %10.0f requests matched per second\n", (double)nreq / dt);
     fprintf(out, "  %10.0f offer fills per second (%ld fills)\n", (double)fills / dt, fills);
-    fprintf(out, "  %10.0f offers considered per second (the book size x requests / time)\n",
-            (double)noffers * (double)nreq / dt);
     ret = 0;
     goto done;
 fail:
