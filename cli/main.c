@@ -20,7 +20,7 @@ static void usage(FILE *f)
           "commands:\n"
           "  run SCENARIO [--out DB] [--seed N] [--speed X | --realtime]\n"
           "                          run a scenario file, write a result database\n"
-          "  report DB [--format text|json|csv]\n"
+          "  report DB [--format text|json|csv] [--brief]\n"
           "                          summarise a result database\n"
           "  plot DB [--out DIR]     draw a run's charts (PNG and SVG) with gnuplot\n"
           "  bench NAME [ARGS]       measure speed: kernel, store, powerflow, ledger, match, ocpp\n"
