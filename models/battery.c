@@ -71,10 +71,8 @@ struct bat {
     sim_time_us period;
     int utc_offset_s;
     mdl_sto *m;
-    int sig_p, sig_avg, sig_sp, sig_soc, sig_e, sig_loss, sig_in, sig_out, sig_avail;
+    struct mdl_sto_sigs sig;
     struct mdl_log_fifo logs;
-    sim_time_us avg_t;  /* time of the last published sample */
-    double avg_net_kwh; /* e_in - e_out then */
 };
 
 static void bat_destroy(void *self)
@@ -89,19 +87,14 @@ static void bat_destroy(void *self)
 /* Prefix err's message with the component's name. */
 static int named(struct bat *b, int rc, struct sim_err *err)
 {
-    if (rc && err) {
-        char inner[sizeof err->msg];
-        snprintf(inner, sizeof inner, "%s", err->msg);
-        sim_errf(err, rc, "%s: %s", sim_kernel_component_name(b->k, b->id), inner);
-    }
-    return rc;
+    return mdl_named(b->k, b->id, rc, err);
 }
 
 static int bat_init(void *self, sim_kernel *k, struct sim_err *err)
 {
     struct bat *b = self;
     size_t q = mdl_sto_queue_len(b->p.latency_us, b->period, 1);
-    b->avg_t = sim_kernel_config(k)->start;
+    b->sig.avg_t = sim_kernel_config(k)->start;
     return named(b, mdl_battery_new(&b->p, b->soc0, sim_kernel_config(k)->start, q, &b->m, err),
                  err);
 }
@@ -110,19 +103,7 @@ static void publish_state(struct bat *b)
 {
     struct mdl_sto_state st;
     mdl_sto_state(b->m, &st);
-    double net = st.e_in_kwh - st.e_out_kwh;
-    sim_bus_set(b->k, b->sig_p, st.p_kw);
-    if (st.t > b->avg_t)
-        sim_bus_set(b->k, b->sig_avg,
-                    (net - b->avg_net_kwh) / ((double)(st.t - b->avg_t) / (double)SIM_US_PER_H));
-    b->avg_t = st.t;
-    b->avg_net_kwh = net;
-    sim_bus_set(b->k, b->sig_soc, st.soc);
-    sim_bus_set(b->k, b->sig_e, st.e_kwh);
-    sim_bus_set(b->k, b->sig_loss, st.loss_kwh);
-    sim_bus_set(b->k, b->sig_in, st.e_in_kwh);
-    sim_bus_set(b->k, b->sig_out, st.e_out_kwh);
-    sim_bus_set(b->k, b->sig_avail, mdl_battery_available_discharge_kw(b->m));
+    mdl_sto_sigs_set(b->k, &b->sig, &st, mdl_battery_available_discharge_kw(b->m));
 }
 
 /* Advance the model to t and queue a log for every limit it reached. */
@@ -168,7 +149,7 @@ static int bat_step(void *self, sim_kernel *k, sim_time_us now, struct sim_err *
                         sim_kernel_component_name(k, b->id), sp);
     if ((rc = mdl_sto_command(b->m, sp, 1.0, err)) != 0)
         return named(b, rc, err);
-    sim_bus_set(k, b->sig_sp, sp);
+    sim_bus_set(k, b->sig.sp, sp);
     publish_state(b);
     sim_time_us next = now + b->period, end = sim_kernel_config(k)->end;
     return advance(b, next < end ? next : end, err);
@@ -269,24 +250,9 @@ static int bat_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name
     /* From here on the kernel owns b (it destroys it even on failure). */
     if ((rc = sim_kernel_add(ctx->kernel, name, &bat_ops, b, b->period, &b->id, err)) != 0)
         return rc;
-    const unsigned R = SIM_SIG_RECORD, RS = SIM_SIG_RECORD | SIM_SIG_STATE;
-    double e0 = b->soc0 * p->capacity_kwh;
-    if ((rc = sim_bus_publish(ctx->kernel, b->id, "p_kw", "kW", R, 0, &b->sig_p, err)) != 0 ||
-        (rc = sim_bus_publish(ctx->kernel, b->id, "p_avg_kw", "kW", R, 0, &b->sig_avg, err)) != 0 ||
-        (rc = sim_bus_publish(ctx->kernel, b->id, "setpoint_kw", "kW", R, 0, &b->sig_sp, err)) !=
-            0 ||
-        (rc = sim_bus_publish(ctx->kernel, b->id, "soc", "1", RS, b->soc0, &b->sig_soc, err)) !=
-            0 ||
-        (rc = sim_bus_publish(ctx->kernel, b->id, "e_kwh", "kWh", RS, e0, &b->sig_e, err)) != 0 ||
-        (rc = sim_bus_publish(ctx->kernel, b->id, "loss_kwh", "kWh", RS, 0, &b->sig_loss, err)) !=
-            0 ||
-        (rc = sim_bus_publish(ctx->kernel, b->id, "e_in_kwh", "kWh", RS, 0, &b->sig_in, err)) !=
-            0 ||
-        (rc = sim_bus_publish(ctx->kernel, b->id, "e_out_kwh", "kWh", RS, 0, &b->sig_out, err)) !=
-            0 ||
-        (rc = sim_bus_publish(ctx->kernel, b->id, "available_discharge_kw", "kW", R,
-                              b->soc0 > p->soc_min ? p->p_discharge_max_kw : 0, &b->sig_avail,
-                              err)) != 0)
+    if ((rc = mdl_sto_sigs_publish(ctx->kernel, b->id, b->soc0, b->soc0 * p->capacity_kwh,
+                                   b->soc0 > p->soc_min ? p->p_discharge_max_kw : 0, &b->sig,
+                                   err)) != 0)
         return rc;
     if (setpoint) {
         char path[SCN_PATH_MAX], origin[SCN_PATH_MAX + 256];

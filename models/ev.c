@@ -246,10 +246,9 @@ struct evc {
     int k_next;   /* index of the next session to draw */
     struct mdl_ev_session sess;
     int sess_valid, connected;
-    int sig_conn, sig_p, sig_avg, sig_sp, sig_soc, sig_e, sig_loss, sig_in, sig_out, sig_avail;
+    int sig_conn;
+    struct mdl_sto_sigs sig;
     struct mdl_log_fifo logs;
-    sim_time_us avg_t;  /* time of the last published sample */
-    double avg_net_kwh; /* e_in - e_out then */
 };
 
 static void ev_destroy(void *self)
@@ -263,12 +262,7 @@ static void ev_destroy(void *self)
 
 static int named(struct evc *e, int rc, struct sim_err *err)
 {
-    if (rc && err) {
-        char inner[sizeof err->msg];
-        snprintf(inner, sizeof inner, "%s", err->msg);
-        sim_errf(err, rc, "%s: %s", sim_kernel_component_name(e->k, e->id), inner);
-    }
-    return rc;
+    return mdl_named(e->k, e->id, rc, err);
 }
 
 static const char *clock_at(const struct evc *e, sim_time_us t, char *buf, size_t n)
@@ -405,7 +399,7 @@ static int ev_init(void *self, sim_kernel *k, struct sim_err *err)
     struct evc *e = self;
     const struct sim_config *cfg = sim_kernel_config(k);
     e->end = cfg->end;
-    e->avg_t = cfg->start;
+    e->sig.avg_t = cfg->start;
     e->rng = sim_kernel_rng(k, e->id);
     if (!e->rng)
         return sim_errf(err, SIM_ENOMEM, "%s: no random stream",
@@ -423,19 +417,7 @@ static void publish_state(struct evc *e)
     struct mdl_sto_state st;
     mdl_ev_state(e->m, &st);
     sim_bus_set(e->k, e->sig_conn, st.online ? 1.0 : 0.0);
-    double net = st.e_in_kwh - st.e_out_kwh;
-    sim_bus_set(e->k, e->sig_p, st.p_kw);
-    if (st.t > e->avg_t)
-        sim_bus_set(e->k, e->sig_avg,
-                    (net - e->avg_net_kwh) / ((double)(st.t - e->avg_t) / (double)SIM_US_PER_H));
-    e->avg_t = st.t;
-    e->avg_net_kwh = net;
-    sim_bus_set(e->k, e->sig_soc, st.soc);
-    sim_bus_set(e->k, e->sig_e, st.e_kwh);
-    sim_bus_set(e->k, e->sig_loss, st.loss_kwh);
-    sim_bus_set(e->k, e->sig_in, st.e_in_kwh);
-    sim_bus_set(e->k, e->sig_out, st.e_out_kwh);
-    sim_bus_set(e->k, e->sig_avail, mdl_ev_available_discharge_kw(e->m));
+    mdl_sto_sigs_set(e->k, &e->sig, &st, mdl_ev_available_discharge_kw(e->m));
 }
 
 static int ev_step(void *self, sim_kernel *k, sim_time_us now, struct sim_err *err)
@@ -451,7 +433,7 @@ static int ev_step(void *self, sim_kernel *k, sim_time_us now, struct sim_err *e
     e->sp_last = sp;
     if ((rc = mdl_ev_command(e->m, e->sp_ref >= 0, sp, err)) != 0)
         return named(e, rc, err);
-    sim_bus_set(k, e->sig_sp, sp);
+    sim_bus_set(k, e->sig.sp, sp);
     publish_state(e);
     sim_time_us next = now + e->period;
     return ahead_to(e, next < e->end ? next : e->end, err);
@@ -650,25 +632,15 @@ static int ev_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name,
     /* From here on the kernel owns e (it destroys it even on failure). */
     if ((rc = sim_kernel_add(ctx->kernel, name, &ev_ops, e, e->period, &e->id, err)) != 0)
         return rc;
-    const unsigned R = SIM_SIG_RECORD, RS = SIM_SIG_RECORD | SIM_SIG_STATE;
-    sim_kernel *k = ctx->kernel;
-    if ((rc = sim_bus_publish(k, e->id, "connected", "1", RS, 0, &e->sig_conn, err)) != 0 ||
-        (rc = sim_bus_publish(k, e->id, "p_kw", "kW", R, 0, &e->sig_p, err)) != 0 ||
-        (rc = sim_bus_publish(k, e->id, "p_avg_kw", "kW", R, 0, &e->sig_avg, err)) != 0 ||
-        (rc = sim_bus_publish(k, e->id, "setpoint_kw", "kW", R, 0, &e->sig_sp, err)) != 0 ||
-        (rc = sim_bus_publish(k, e->id, "soc", "1", RS, 0, &e->sig_soc, err)) != 0 ||
-        (rc = sim_bus_publish(k, e->id, "e_kwh", "kWh", RS, 0, &e->sig_e, err)) != 0 ||
-        (rc = sim_bus_publish(k, e->id, "loss_kwh", "kWh", RS, 0, &e->sig_loss, err)) != 0 ||
-        (rc = sim_bus_publish(k, e->id, "e_in_kwh", "kWh", RS, 0, &e->sig_in, err)) != 0 ||
-        (rc = sim_bus_publish(k, e->id, "e_out_kwh", "kWh", RS, 0, &e->sig_out, err)) != 0 ||
-        (rc = sim_bus_publish(k, e->id, "available_discharge_kw", "kW", R, 0, &e->sig_avail,
-                              err)) != 0)
+    if ((rc = sim_bus_publish(ctx->kernel, e->id, "connected", "1",
+                              SIM_SIG_RECORD | SIM_SIG_STATE, 0, &e->sig_conn, err)) != 0 ||
+        (rc = mdl_sto_sigs_publish(ctx->kernel, e->id, 0, 0, 0, &e->sig, err)) != 0)
         return rc;
     if (setpoint) {
         char path[SCN_PATH_MAX], origin[SCN_PATH_MAX + 256];
         scn_path_join(path, sizeof path, cfg->path, "setpoint");
         snprintf(origin, sizeof origin, "%s: %s", ctx->file, path);
-        if ((rc = sim_bus_read(k, e->id, setpoint, SIM_READ_NOW, origin, &e->sp_ref, err)) != 0)
+        if ((rc = sim_bus_read(ctx->kernel, e->id, setpoint, SIM_READ_NOW, origin, &e->sp_ref, err)) != 0)
             return rc;
     }
     return 0;

@@ -625,3 +625,52 @@ size_t mdl_sto_queue_len(sim_time_us latency, sim_time_us period, size_t extra)
         period = SIM_US_PER_S;
     return (size_t)(latency / period) + 2 + extra;
 }
+
+/* ------------------------------------------------------------------ */
+/* Signals shared by the storage components                            */
+/* ------------------------------------------------------------------ */
+
+int mdl_sto_sigs_publish(sim_kernel *k, int comp, double soc0, double e0, double avail0,
+                         struct mdl_sto_sigs *s, struct sim_err *err)
+{
+    const unsigned R = SIM_SIG_RECORD, RS = SIM_SIG_RECORD | SIM_SIG_STATE;
+    int rc;
+    if ((rc = sim_bus_publish(k, comp, "p_kw", "kW", R, 0, &s->p, err)) != 0 ||
+        (rc = sim_bus_publish(k, comp, "p_avg_kw", "kW", R, 0, &s->avg, err)) != 0 ||
+        (rc = sim_bus_publish(k, comp, "setpoint_kw", "kW", R, 0, &s->sp, err)) != 0 ||
+        (rc = sim_bus_publish(k, comp, "soc", "1", RS, soc0, &s->soc, err)) != 0 ||
+        (rc = sim_bus_publish(k, comp, "e_kwh", "kWh", RS, e0, &s->e, err)) != 0 ||
+        (rc = sim_bus_publish(k, comp, "loss_kwh", "kWh", RS, 0, &s->loss, err)) != 0 ||
+        (rc = sim_bus_publish(k, comp, "e_in_kwh", "kWh", RS, 0, &s->in, err)) != 0 ||
+        (rc = sim_bus_publish(k, comp, "e_out_kwh", "kWh", RS, 0, &s->out, err)) != 0)
+        return rc;
+    return sim_bus_publish(k, comp, "available_discharge_kw", "kW", R, avail0, &s->avail, err);
+}
+
+void mdl_sto_sigs_set(sim_kernel *k, struct mdl_sto_sigs *s, const struct mdl_sto_state *st,
+                      double avail_kw)
+{
+    double net = st->e_in_kwh - st->e_out_kwh;
+    sim_bus_set(k, s->p, st->p_kw);
+    if (st->t > s->avg_t)
+        sim_bus_set(k, s->avg,
+                    (net - s->avg_net_kwh) / ((double)(st->t - s->avg_t) / (double)SIM_US_PER_H));
+    s->avg_t = st->t;
+    s->avg_net_kwh = net;
+    sim_bus_set(k, s->soc, st->soc);
+    sim_bus_set(k, s->e, st->e_kwh);
+    sim_bus_set(k, s->loss, st->loss_kwh);
+    sim_bus_set(k, s->in, st->e_in_kwh);
+    sim_bus_set(k, s->out, st->e_out_kwh);
+    sim_bus_set(k, s->avail, avail_kw);
+}
+
+int mdl_named(sim_kernel *k, int id, int rc, struct sim_err *err)
+{
+    if (rc && err) {
+        char inner[sizeof err->msg];
+        snprintf(inner, sizeof inner, "%s", err->msg);
+        sim_errf(err, rc, "%s: %s", sim_kernel_component_name(k, id), inner);
+    }
+    return rc;
+}

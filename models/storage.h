@@ -185,6 +185,29 @@ struct scn_obj;
 int mdl_sto_read_common(struct scn_obj *cfg, struct mdl_sto_params *p, const char **setpoint,
                         struct sim_err *err);
 
+/* The signals every storage component publishes, in this order:
+ * p_kw, p_avg_kw, setpoint_kw, soc, e_kwh, loss_kwh, e_in_kwh, e_out_kwh,
+ * available_discharge_kw. avg_t / avg_net_kwh remember the last sample
+ * for p_avg_kw (set avg_t to the run's start at init). */
+struct mdl_sto_sigs {
+    int p, avg, sp, soc, e, loss, in, out, avail;
+    sim_time_us avg_t;
+    double avg_net_kwh;
+};
+
+/* Publish them for component `comp` with the initial SoC, stored energy
+ * and available discharge power. */
+int mdl_sto_sigs_publish(sim_kernel *k, int comp, double soc0, double e0, double avail0,
+                         struct mdl_sto_sigs *s, struct sim_err *err);
+
+/* Set them from a state (setpoint_kw excepted: it is what was read);
+ * p_avg_kw is the mean grid power since the previous call. */
+void mdl_sto_sigs_set(sim_kernel *k, struct mdl_sto_sigs *s, const struct mdl_sto_state *st,
+                      double avail_kw);
+
+/* Prefix err's message with the component's name; returns rc. */
+int mdl_named(sim_kernel *k, int id, int rc, struct sim_err *err);
+
 /* Ring size for commands given every `period` with latency `latency`,
  * plus `extra` commands given between steps. */
 size_t mdl_sto_queue_len(sim_time_us latency, sim_time_us period, size_t extra);
