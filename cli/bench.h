@@ -15,4 +15,11 @@ int bench_powerflow(int argc, char **argv, FILE *out); /* cli/bench_powerflow.c 
 int bench_match(int argc, char **argv, FILE *out);     /* cli/bench_match.c */
 int bench_ocpp(int argc, char **argv, FILE *out);      /* cli/bench_ocpp.c */
 
+/* cli/bench_util.c: a monotonic clock in seconds; an integer option in
+ * [min, max] (prints "flexbed bench NAME: OPT: ..." and returns -1 when
+ * it is not one). */
+double bench_now_s(void);
+int bench_count(const char *bench, const char *opt, const char *s, long long min, long long max,
+                long long *v);
+
 #endif

@@ -19,13 +19,6 @@
 #include "../sim/sim.h"
 #include "bench.h"
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 #define NINC 4096 /* increments cycled through (a power of two) */
 
 static int hold_queue(size_t n, long ops, const sim_time_us *inc, double *rate)
@@ -41,13 +34,13 @@ static int hold_queue(size_t n, long ops, const sim_time_us *inc, double *rate)
         }
     }
     struct sim_event ev;
-    double t0 = mono_s();
+    double t0 = bench_now_s();
     for (long i = 0; i < ops; i++) {
         sim_queue_pop(q, &ev);
         ev.t += inc[i & (NINC - 1)];
         sim_queue_push(q, &ev, NULL);
     }
-    double dt = mono_s() - t0;
+    double dt = bench_now_s() - t0;
     *rate = (double)ops / dt;
     sim_queue_free(q);
     return SIM_OK;
@@ -94,9 +87,9 @@ static int hold_kernel(size_t n, long ops, const sim_time_us *inc, double *rate)
             sim_kernel_free(k);
             return SIM_ENOMEM;
         }
-    double t0 = mono_s();
+    double t0 = bench_now_s();
     int rc = sim_kernel_run(k, &err);
-    double dt = mono_s() - t0;
+    double dt = bench_now_s() - t0;
     *rate = (double)h.count / dt;
     sim_kernel_free(k);
     return rc;

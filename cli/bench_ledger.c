@@ -31,13 +31,6 @@
 
 #define NFSP_MAX 1000
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: flexbed bench ledger [--tx N] [--block B] [--fsps K] [--out PATH]\n"
@@ -55,21 +48,6 @@ static void usage(FILE *f)
           f);
 }
 
-static int parse_count(const char *opt, const char *s, long long min, long long max, long long *v)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < min || x > max) {
-        fprintf(stderr,
-                "flexbed bench ledger: %s: expected an integer from %lld to %lld, got \"%s\"\n",
-                opt, min, max, s);
-        return -1;
-    }
-    *v = x;
-    return 0;
-}
-
 int bench_ledger(int argc, char **argv, FILE *out)
 {
     static const struct option opts[] = {
@@ -84,15 +62,15 @@ int bench_ledger(int argc, char **argv, FILE *out)
     while ((c = getopt_long(argc, argv, "n:b:k:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (parse_count("--tx", optarg, 1, 10000000, &ntx))
+            if (bench_count("ledger", "--tx", optarg, 1, 10000000, &ntx))
                 return 2;
             break;
         case 'b':
-            if (parse_count("--block", optarg, 1, 10000000, &block))
+            if (bench_count("ledger", "--block", optarg, 1, 10000000, &block))
                 return 2;
             break;
         case 'k':
-            if (parse_count("--fsps", optarg, 1, NFSP_MAX, &nfsp))
+            if (bench_count("ledger", "--fsps", optarg, 1, NFSP_MAX, &nfsp))
                 return 2;
             break;
         case 'o':
@@ -183,7 +161,7 @@ int bench_ledger(int argc, char **argv, FILE *out)
         goto fail;
 
     /* 1. sign: the actions are already canonical (keys in byte order). */
-    double s0 = mono_s();
+    double s0 = bench_now_s();
     for (long long i = 0; i < ntx; i++) {
         long long f = 1 + i % nfsp, nonce = i / nfsp;
         char buf[512];
@@ -202,7 +180,7 @@ int bench_ledger(int argc, char **argv, FILE *out)
         if (mkt_sign_message(&keys[f], txt[i], (size_t)n, sigs[i], &err))
             goto fail;
     }
-    double s1 = mono_s();
+    double s1 = bench_now_s();
 
     /* 2. submit, sealing every `block` transactions. */
     long long blocks = 0;
@@ -216,13 +194,13 @@ int bench_ledger(int argc, char **argv, FILE *out)
             blocks++;
         }
     }
-    double s2 = mono_s();
+    double s2 = bench_now_s();
 
     /* 3. verify the whole ledger. */
     struct mkt_verify_report rep;
     if (mkt_ledger_verify(db, &rep, &err))
         goto fail;
-    double s3 = mono_s();
+    double s3 = bench_now_s();
     if (!rep.ok) {
         fprintf(stderr, "flexbed bench ledger: the ledger does not verify: %s\n", rep.reason);
         goto done;
@@ -234,7 +212,7 @@ int bench_ledger(int argc, char **argv, FILE *out)
         if (mkt_recover_signer(txt[i], strlen(txt[i]), sigs[i], a, &err))
             goto fail;
     }
-    double s4 = mono_s();
+    double s4 = bench_now_s();
 
     double n = (double)ntx;
     fprintf(out,

@@ -23,13 +23,6 @@
 
 #define T0 INT64_C(1696251600000000) /* 2023-10-02T16:00:00+03:00 */
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: flexbed bench match [--offers N] [--requests R] [--fsps K]\n"
@@ -44,20 +37,6 @@ static void usage(FILE *f)
           f);
 }
 
-static int parse(const char *opt, const char *s, long min, long max, long *v)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(s, &end, 10);
-    if (errno || end == s || *end || x < min || x > max) {
-        fprintf(stderr, "flexbed bench match: %s: expected an integer from %ld to %ld, got \"%s\"\n",
-                opt, min, max, s);
-        return -1;
-    }
-    *v = x;
-    return 0;
-}
-
 int bench_match(int argc, char **argv, FILE *out)
 {
     static const struct option opts[] = {
@@ -65,21 +44,21 @@ int bench_match(int argc, char **argv, FILE *out)
         {"fsps", required_argument, NULL, 'k'},   {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    long noffers = 10000, nreq = 200, nfsp = 50;
+    long long noffers = 10000, nreq = 200, nfsp = 50;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:r:k:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (parse("--offers", optarg, 1, 1000000, &noffers))
+            if (bench_count("match", "--offers", optarg, 1, 1000000, &noffers))
                 return 2;
             break;
         case 'r':
-            if (parse("--requests", optarg, 1, 100000, &nreq))
+            if (bench_count("match", "--requests", optarg, 1, 100000, &nreq))
                 return 2;
             break;
         case 'k':
-            if (parse("--fsps", optarg, 1, 1000, &nfsp))
+            if (bench_count("match", "--fsps", optarg, 1, 1000, &nfsp))
                 return 2;
             break;
         case 'h': usage(out); return 0;
@@ -113,12 +92,12 @@ int bench_match(int argc, char **argv, FILE *out)
         mkt_do_participant_add(e, &op, addr, MKT_ROLE_DSO, "dso", now, &err) ||
         mkt_do_deposit(e, &op, addr, INT64_C(1000000000000), now, &err))
         goto fail;
-    for (long i = 0; i < nfsp; i++) {
+    for (long long i = 0; i < nfsp; i++) {
         char label[32];
-        snprintf(label, sizeof label, "bench-fsp-%ld", i);
+        snprintf(label, sizeof label, "bench-fsp-%lld", i);
         struct mkt_asset a = {0};
         a.type = MKT_ASSET_BATTERY;
-        snprintf(a.name, sizeof a.name, "battery %ld", i);
+        snprintf(a.name, sizeof a.name, "battery %lld", i);
         snprintf(a.location, sizeof a.location, "bench");
         a.p_min_w = -10000000;
         a.p_max_w = 10000000;
@@ -128,9 +107,9 @@ int bench_match(int argc, char **argv, FILE *out)
             mkt_do_asset_add(e, &fsp[i], &a, now, &asset[i], &err))
             goto fail;
     }
-    fprintf(out, "posting %ld offers from %ld FSPs ...\n", noffers, nfsp);
+    fprintf(out, "posting %lld offers from %lld FSPs ...\n", noffers, nfsp);
     fflush(out);
-    for (long i = 0; i < noffers; i++) {
+    for (long long i = 0; i < noffers; i++) {
         struct mkt_offer o = {0};
         o.asset_id = asset[i % nfsp];
         o.start = T0 - SIM_US_PER_H;
@@ -144,7 +123,7 @@ int bench_match(int argc, char **argv, FILE *out)
     int64_t *req = calloc((size_t)nreq, sizeof *req);
     if (!req)
         goto fail;
-    for (long i = 0; i < nreq; i++) {
+    for (long long i = 0; i < nreq; i++) {
         struct mkt_request r = {0};
         snprintf(r.location, sizeof r.location, "bench");
         r.start = T0 + (i % 4) * (SIM_US_PER_H / 2);
@@ -156,9 +135,9 @@ int bench_match(int argc, char **argv, FILE *out)
             goto fail;
         }
     }
-    long fills = 0;
-    double t0 = mono_s();
-    for (long i = 0; i < nreq; i++) {
+    long long fills = 0;
+    double t0 = bench_now_s();
+    for (long long i = 0; i < nreq; i++) {
         struct mkt_receipt rc;
         if (mkt_do_match(e, &dso, req[i], now, &rc, &err)) {
             free(req);
@@ -166,11 +145,11 @@ int bench_match(int argc, char **argv, FILE *out)
         }
         fills += rc.n_matches;
     }
-    double dt = mono_s() - t0;
+    double dt = bench_now_s() - t0;
     free(req);
-    fprintf(out, "%ld requests matched against %ld open offers in %.3f s\n", nreq, noffers, dt);
+    fprintf(out, "%lld requests matched against %lld open offers in %.3f s\n", nreq, noffers, dt);
     fprintf(out, "  %10.0f requests matched per second\n", (double)nreq / dt);
-    fprintf(out, "  %10.0f offer fills per second (%ld fills)\n", (double)fills / dt, fills);
+    fprintf(out, "  %10.0f offer fills per second (%lld fills)\n", (double)fills / dt, fills);
     ret = 0;
     goto done;
 fail:

@@ -28,13 +28,6 @@
 #include "../hil/hil_ocpp.h"
 #include "bench.h"
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static double cpu_s(void)
 {
     struct rusage ru;
@@ -225,17 +218,17 @@ int bench_ocpp(int argc, char **argv, FILE *out)
     fflush(out);
 
     /* Connect phase: until every charge point is in a transaction. */
-    double t0 = mono_s(), deadline = t0 + (double)connect_timeout / 1e6;
+    double t0 = bench_now_s(), deadline = t0 + (double)connect_timeout / 1e6;
     long in_tx = 0;
     double next_check = t0;
-    while (mono_s() < deadline) {
+    while (bench_now_s() < deadline) {
         if (hil_ocpp_cp_pool_service(pool, &err)) {
             fprintf(stderr, "flexbed bench ocpp: %s\n", err.msg);
             goto done;
         }
-        if (mono_s() < next_check)
+        if (bench_now_s() < next_check)
             continue;
-        next_check = mono_s() + 0.2;
+        next_check = bench_now_s() + 0.2;
         in_tx = 0;
         for (long i = 0; i < n; i++) {
             struct hil_ocpp_cp_info inf;
@@ -245,7 +238,7 @@ int bench_ocpp(int argc, char **argv, FILE *out)
         if (in_tx == n)
             break;
     }
-    double t_conn = mono_s() - t0;
+    double t_conn = bench_now_s() - t0;
     fprintf(out, "connect phase: %ld of %ld in a transaction after %.2f s\n", in_tx, n, t_conn);
     if (in_tx < n) {
         fprintf(stderr,
@@ -260,14 +253,14 @@ int bench_ocpp(int argc, char **argv, FILE *out)
     struct hil_ocpp_cp_pool_stats ps;
     hil_ocpp_cp_pool_reset_stats(pool);
     hil_ocpp_cs_stats(cs, &s0);
-    double c0 = cpu_s(), m0 = mono_s();
-    while (mono_s() - m0 < measure_s) {
+    double c0 = cpu_s(), m0 = bench_now_s();
+    while (bench_now_s() - m0 < measure_s) {
         if (hil_ocpp_cp_pool_service(pool, &err)) {
             fprintf(stderr, "flexbed bench ocpp: %s\n", err.msg);
             goto done;
         }
     }
-    double wall = mono_s() - m0, cpu = cpu_s() - c0;
+    double wall = bench_now_s() - m0, cpu = cpu_s() - c0;
     hil_ocpp_cs_stats(cs, &s1);
     hil_ocpp_cp_pool_stats(pool, &ps);
     const int64_t *lat0;

@@ -45,21 +45,6 @@ static void usage(FILE *f)
           f);
 }
 
-static int parse_count(const char *opt, const char *s, long min, long max, long *v)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(s, &end, 10);
-    if (errno || end == s || *end || x < min || x > max) {
-        fprintf(stderr,
-                "flexbed bench powerflow: %s: expected an integer in [%ld, %ld], got \"%s\"\n", opt,
-                min, max, s);
-        return -1;
-    }
-    *v = x;
-    return 0;
-}
-
 static int readable(const char *p)
 {
     struct stat st;
@@ -82,7 +67,7 @@ int bench_powerflow(int argc, char **argv, FILE *out)
         {NULL, 0, NULL, 0},
     };
     const char *circuit = NULL;
-    long steps = 1440, repeat = 5;
+    long long steps = 1440, repeat = 5;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:n:r:h", opts, NULL)) != -1) {
@@ -91,11 +76,11 @@ int bench_powerflow(int argc, char **argv, FILE *out)
             circuit = optarg;
             break;
         case 'n':
-            if (parse_count("--steps", optarg, 1, 100000000, &steps))
+            if (bench_count("powerflow", "--steps", optarg, 1, 100000000, &steps))
                 return 2;
             break;
         case 'r':
-            if (parse_count("--repeat", optarg, 1, 1000, &repeat))
+            if (bench_count("powerflow", "--repeat", optarg, 1, 1000, &repeat))
                 return 2;
             break;
         case 'h':
@@ -140,8 +125,8 @@ int bench_powerflow(int argc, char **argv, FILE *out)
         fputs("flexbed bench powerflow: out of memory\n", stderr);
         return 1;
     }
-    fprintf(out, "power flow: %s, %ld one-minute steps x %ld\n", circuit, steps, repeat);
-    for (long r = 0; r < repeat; r++) {
+    fprintf(out, "power flow: %s, %lld one-minute steps x %lld\n", circuit, steps, repeat);
+    for (long long r = 0; r < repeat; r++) {
         struct sim_err err = {{0}};
         int rc = fdr_bench(circuit, (int)steps, &t[r], &err);
         if (rc) {
@@ -152,9 +137,9 @@ int bench_powerflow(int argc, char **argv, FILE *out)
     }
     qsort(t, (size_t)repeat, sizeof *t, cmp_double);
     double best = t[0], median = t[repeat / 2];
-    fprintf(out, "  best   %8.4f s for %ld steps  %10.0f steps/s  %7.1f us/step\n", best, steps,
+    fprintf(out, "  best   %8.4f s for %lld steps  %10.0f steps/s  %7.1f us/step\n", best, steps,
             steps / best, 1e6 * best / steps);
-    fprintf(out, "  median %8.4f s for %ld steps  %10.0f steps/s\n", median, steps, steps / median);
+    fprintf(out, "  median %8.4f s for %lld steps  %10.0f steps/s\n", median, steps, steps / median);
     if (steps != 1440)
         fprintf(out, "  1440 steps (one day)          %8.4f s (best, scaled)\n",
                 best / steps * 1440);

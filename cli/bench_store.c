@@ -19,13 +19,6 @@
 #include "../results/results.h"
 #include "bench.h"
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: flexbed bench store [--samples N] [--signals K] [--batch B] [--out PATH]\n"
@@ -42,20 +35,6 @@ static void usage(FILE *f)
           f);
 }
 
-static int parse_count(const char *opt, const char *s, long long min, long long *v)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < min) {
-        fprintf(stderr, "flexbed bench store: %s: expected an integer >= %lld, got \"%s\"\n", opt,
-                min, s);
-        return -1;
-    }
-    *v = x;
-    return 0;
-}
-
 int bench_store(int argc, char **argv, FILE *out)
 {
     static const struct option opts[] = {
@@ -70,11 +49,11 @@ int bench_store(int argc, char **argv, FILE *out)
     while ((c = getopt_long(argc, argv, "n:k:b:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (parse_count("--samples", optarg, 1, &nsamples))
+            if (bench_count("store", "--samples", optarg, 1, LLONG_MAX, &nsamples))
                 return 2;
             break;
         case 'k':
-            if (parse_count("--signals", optarg, 1, &nsignals))
+            if (bench_count("store", "--signals", optarg, 1, LLONG_MAX, &nsignals))
                 return 2;
             if (nsignals > 100000) {
                 fputs("flexbed bench store: --signals: at most 100000\n", stderr);
@@ -82,7 +61,7 @@ int bench_store(int argc, char **argv, FILE *out)
             }
             break;
         case 'b':
-            if (parse_count("--batch", optarg, 1, &batch))
+            if (bench_count("store", "--batch", optarg, 1, LLONG_MAX, &batch))
                 return 2;
             if (batch > INT_MAX)
                 batch = INT_MAX;
@@ -149,7 +128,7 @@ int bench_store(int argc, char **argv, FILE *out)
     if (res_flush(s, &err))
         goto store_fail;
 
-    double w0 = mono_s();
+    double w0 = bench_now_s();
     for (long long i = 0; i < steps; i++) {
         for (long long k = 0; k < nsignals; k++)
             vals[k] = (double)(i % 1000) * 0.25 + (double)k;
@@ -158,13 +137,13 @@ int bench_store(int argc, char **argv, FILE *out)
     }
     if (res_flush(s, &err))
         goto store_fail;
-    double w1 = mono_s();
+    double w1 = bench_now_s();
     if (res_run_end(s, run_id, RES_COMPLETED, info.sim_end, NULL, &err))
         goto store_fail;
-    double w2 = mono_s();
+    double w2 = bench_now_s();
     res_store_close(s);
     s = NULL;
-    double w3 = mono_s();
+    double w3 = bench_now_s();
 
     struct stat st;
     double mib = stat(out_path, &st) == 0 ? (double)st.st_size / (1024.0 * 1024.0) : 0.0;
