@@ -374,6 +374,32 @@ static void print_summary(const struct scn_scenario *sc, const char *variant,
     print_journal("journaled", r->journaled);
 }
 
+/* Create (replace) the result database at out_path, with its parent
+ * directories; prints the error. Returns 0 or the exit code. */
+static int create_store(const char *out_path, res_store **store)
+{
+    struct sim_err err = {{0}};
+    int rc = make_parent_dirs(out_path, &err);
+    if (!rc)
+        rc = res_store_open(out_path, RES_OPEN_CREATE, store, &err);
+    if (!rc)
+        return 0;
+    fprintf(stderr, "flexbed run: %s\n", err.msg);
+    return cli_exit_code(rc) == CLI_USAGE ? CLI_USAGE : CLI_FAIL;
+}
+
+/* SIGINT and SIGTERM set stop_requested (the kernel stops after the
+ * current instant); the previous handlers are kept for restoring. */
+static void catch_stop_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+    stop_requested = 0;
+}
+
 /* Load and initialise the scenario into a kernel; prints the error. */
 static int prepare(const char *path, const struct cli_registry *reg, const uint64_t *seed,
                    struct plt_context *pc, sim_kernel **k, struct scn_scenario *sc)
@@ -493,21 +519,14 @@ static int run_replay(const char *db_path, const char *out_path, const char *sce
         fprintf(stderr, "flexbed run: --out %s is the recorded database itself\n", out_path);
         goto done;
     }
-    if ((rc = make_parent_dirs(out_path, &err)) ||
-        (rc = res_store_open(out_path, RES_OPEN_CREATE, &store, &err))) {
-        fprintf(stderr, "flexbed run: %s\n", err.msg);
-        exit_code = cli_exit_code(rc) == CLI_USAGE ? CLI_USAGE : CLI_FAIL;
+    if ((rc = create_store(out_path, &store)) != 0) {
+        exit_code = rc;
         goto done;
     }
     pc.db = res_store_db(store);
 
-    struct sigaction sa = {0};
     struct sigaction old_int, old_term;
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    stop_requested = 0;
+    catch_stop_signals(&old_int, &old_term);
 
     const char *variant = market_off ? "replay-market-off" : "replay";
     struct run_result r1;
@@ -619,7 +638,6 @@ int cmd_run(int argc, char **argv)
 
     struct cli_registry reg;
     cli_registry_init(&reg);
-    struct sim_err err = {{0}};
     struct scn_scenario sc = {0};
     sim_kernel *k = NULL;
     res_store *store = NULL;
@@ -640,21 +658,14 @@ int cmd_run(int argc, char **argv)
         out_path = default_out;
     }
     int exit_code = CLI_FAIL;
-    if ((rc = make_parent_dirs(out_path, &err)) ||
-        (rc = res_store_open(out_path, RES_OPEN_CREATE, &store, &err))) {
-        fprintf(stderr, "flexbed run: %s\n", err.msg);
-        exit_code = cli_exit_code(rc) == CLI_USAGE ? CLI_USAGE : CLI_FAIL;
+    if ((rc = create_store(out_path, &store)) != 0) {
+        exit_code = rc;
         goto done;
     }
     pc.db = res_store_db(store);
 
-    struct sigaction sa = {0};
     struct sigaction old_int, old_term;
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    stop_requested = 0;
+    catch_stop_signals(&old_int, &old_term);
 
     const char *variant = pc.enabled ? "main" : "market-off";
     struct run_result r1;
