@@ -23,6 +23,8 @@ static void usage(FILE *f)
           "  report DB [--format text|json|csv] [--brief]\n"
           "                          summarise a result database\n"
           "  plot DB [--out DIR]     draw a run's charts (PNG and SVG) with gnuplot\n"
+          "  sweep SWEEP.json [-j N] [--out DIR]\n"
+          "                          run a scenario over a grid of parameter values\n"
           "  bench NAME [ARGS]       measure speed: kernel, store, powerflow, ledger, match, ocpp\n"
           "  serve [--http PORT] [--db PATH] [--bind ADDR]\n"
           "                          run the market as an HTTP/JSON + websocket service\n"
@@ -50,6 +52,7 @@ static const struct command commands[] = {
     {"run", cmd_run},
     {"report", cmd_report},
     {"plot", cmd_plot},
+    {"sweep", cmd_sweep},
     {"bench", cmd_bench},
     {"emulate", cmd_emulate},
     {"serve", cmd_serve},

@@ -1,0 +1,410 @@
+/*
+ * runner.c: one scenario run as `flexbed run` does it (see runner.h): load
+ * the scenario into a kernel, open the result store, wire the kernel's
+ * hooks to the store, run, and print a short summary.
+ *
+ * Order matters for "nothing written on bad input": the scenario is loaded
+ * and the kernel initialised (which resolves every signal reference) before
+ * the database is created, so a bad scenario leaves no file behind. Once
+ * the run has started, samples go to the store in batched transactions, and
+ * Ctrl-C (SIGINT/SIGTERM) stops the kernel after the current instant, runs
+ * the components' finish callbacks and marks the run 'interrupted'.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../hil/hil.h"
+#include "runner.h"
+
+static volatile int stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* State the kernel hooks need: the store and the recorded signals. */
+struct run_ctx {
+    res_store *store;
+    int64_t run_id;
+    const struct scn_scenario *sc;
+    int nrec;
+    int *rec_sig;      /* bus index of each recorded signal */
+    int64_t *rec_id;   /* its id in the signals table */
+    double *rec_val;   /* buffer for one instant */
+    uint64_t samples;
+    uint64_t events[3];
+    int64_t jseq; /* journal entries written */
+    int store_failed;
+    struct sim_err store_err;
+    int progress; /* draw a progress bar on stderr */
+    int verbose;  /* echo events on stderr */
+    sim_time_us last_drawn;
+};
+
+static int hook_sample(void *vctx, sim_time_us t, const double *values, int n)
+{
+    struct run_ctx *c = vctx;
+    (void)n;
+    if (c->sc->record_period > 0 && (t - c->sc->start) % c->sc->record_period != 0)
+        return 0;
+    for (int i = 0; i < c->nrec; i++)
+        c->rec_val[i] = values[c->rec_sig[i]];
+    int rc = res_samples(c->store, t, c->rec_id, c->rec_val, c->nrec, &c->store_err);
+    if (rc) {
+        c->store_failed = 1;
+        return rc;
+    }
+    c->samples += (uint64_t)c->nrec;
+    return 0;
+}
+
+static int hook_event(void *vctx, sim_time_us t, const char *component, const char *kind,
+                      enum sim_severity sev, double value, const char *message)
+{
+    struct run_ctx *c = vctx;
+    if ((int)sev >= 0 && (int)sev < 3)
+        c->events[sev]++;
+    if (c->verbose) {
+        char ts[48];
+        static const char *const names[] = {"info", "warning", "alarm"};
+        sim_time_format(t, c->sc->utc_offset_s, ts, sizeof ts);
+        if (c->progress)
+            fputs("\r\033[K", stderr);
+        fprintf(stderr, "%s %s %s %s: %s\n", ts, names[sev < 3 ? sev : 0], component, kind,
+                message);
+    }
+    int rc = res_event(c->store, c->run_id, t, component, kind, (int)sev, value, message,
+                       &c->store_err);
+    if (rc)
+        c->store_failed = 1;
+    return rc;
+}
+
+static int hook_journal(void *vctx, sim_time_us t, const char *component, enum sim_journal_dir dir,
+                        const char *channel, double value, const char *text)
+{
+    struct run_ctx *c = vctx;
+    int rc = res_journal(c->store, c->run_id, ++c->jseq, t, component, dir, channel, value, text,
+                         &c->store_err);
+    if (rc)
+        c->store_failed = 1;
+    return rc;
+}
+
+static void hook_progress(void *vctx, sim_time_us now, double wall_s, double lag_s)
+{
+    struct run_ctx *c = vctx;
+    if (!c->progress)
+        return;
+    const struct scn_scenario *sc = c->sc;
+    double frac = (double)(now - sc->start) / (double)(sc->end - sc->start);
+    if (frac < 0)
+        frac = 0;
+    if (frac > 1)
+        frac = 1;
+    char bar[31];
+    int filled = (int)(frac * 30.0);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[30] = '\0';
+    char ts[48];
+    sim_time_format(now, sc->utc_offset_s, ts, sizeof ts);
+    double sim_s = (double)(now - sc->start) / 1e6;
+    fprintf(stderr, "\r\033[K[%s] %3.0f%%  %s  wall %.1f s  x%.0f", bar, frac * 100.0, ts,
+            wall_s, wall_s > 0 ? sim_s / wall_s : 0.0);
+    if (lag_s > 1.0)
+        fprintf(stderr, "  LAG %.1f s", lag_s);
+    fflush(stderr);
+    c->last_drawn = now;
+}
+
+/* mkdir -p for the directory part of path. */
+static int make_parent_dirs(const char *path, struct sim_err *err)
+{
+    char buf[PATH_MAX];
+    if (strlen(path) >= sizeof buf)
+        return sim_errf(err, SIM_EINVAL, "%s: path too long", path);
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return sim_errf(err, SIM_EIO, "%s: cannot create directory: %s", buf,
+                            strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+/* Extra lines of the summary. */
+static void print_journal(const char *verb, int64_t n)
+{
+    if (n > 0)
+        printf("  journal    %" PRId64 " device entries %s\n", n, verb);
+}
+
+/* Run an initialised kernel into the store as one runs row (the result
+ * says how the run ended). */
+void runner_execute(sim_kernel *k, const struct scn_scenario *sc, res_store *store,
+                    const char *variant, const struct run_opts *o, struct run_result *res)
+{
+    struct sim_err err = {{0}};
+    struct run_ctx ctx = {0};
+    int rc;
+    memset(res, 0, sizeof *res);
+    res->status = RES_FAILED;
+    res->exit_code = CLI_FAIL;
+    if (o->have_speed) {
+        sim_kernel_set_speed(k, o->speed);
+    } else if (hil_kernel_has_devices(k) && !sim_kernel_replaying(k)) {
+        /* Devices live on the wall clock: a run with one is real time
+         * unless --speed says otherwise (an emulator can keep up). */
+        sim_kernel_set_speed(k, 1.0);
+        if (!o->quiet && isatty(STDERR_FILENO))
+            fputs("flexbed run: the scenario talks to devices: real-time pacing (--speed to "
+                  "change)\n",
+                  stderr);
+    }
+    struct res_run_info info = {
+        .scenario_name = sc->name,
+        .scenario_path = sc->path,
+        .scenario_text = sc->text,
+        .seed = sc->seed,
+        .sim_start = sc->start,
+        .sim_end = sc->end,
+        .step = sc->step,
+        .utc_offset_s = sc->utc_offset_s,
+        .version = FLEXBED_VERSION,
+        .variant = variant,
+    };
+    if ((rc = res_run_begin(store, &info, &ctx.run_id, &err)))
+        goto store_fail;
+
+    /* The recorded signals, in bus order (deterministic). */
+    int nsig = sim_bus_count(k);
+    ctx.rec_sig = calloc((size_t)nsig + 1, sizeof *ctx.rec_sig);
+    ctx.rec_id = calloc((size_t)nsig + 1, sizeof *ctx.rec_id);
+    ctx.rec_val = calloc((size_t)nsig + 1, sizeof *ctx.rec_val);
+    if (!ctx.rec_sig || !ctx.rec_id || !ctx.rec_val) {
+        fputs("flexbed run: out of memory\n", stderr);
+        goto done;
+    }
+    for (int s = 0; s < nsig; s++) {
+        if (!(sim_bus_flags(k, s) & SIM_SIG_RECORD))
+            continue;
+        int owner = sim_bus_owner(k, s);
+        if ((rc = res_signal_add(store, ctx.run_id, sim_bus_name(k, s), sim_bus_unit(k, s),
+                                 sim_kernel_component_name(k, owner), &ctx.rec_id[ctx.nrec],
+                                 &err)))
+            goto store_fail;
+        ctx.rec_sig[ctx.nrec++] = s;
+    }
+    ctx.store = store;
+    ctx.sc = sc;
+    ctx.verbose = o->verbose;
+    ctx.progress = !o->quiet && isatty(STDERR_FILENO);
+    struct sim_hooks hooks = {
+        .ctx = &ctx,
+        .sample = hook_sample,
+        .event = hook_event,
+        .progress = hook_progress,
+        .progress_every_ms = 100,
+        .journal = hook_journal,
+    };
+    sim_kernel_set_hooks(k, &hooks);
+    sim_kernel_set_stop_flag(k, &stop_requested);
+
+    rc = sim_kernel_run(k, &err);
+
+    if (ctx.progress)
+        fputs("\r\033[K", stderr);
+    const char *message = NULL;
+    if (rc == SIM_EINTR) {
+        res->status = RES_INTERRUPTED;
+        message = "stopped by signal";
+        res->exit_code = CLI_INTERRUPTED;
+    } else if (rc) {
+        res->status = RES_FAILED;
+        message = ctx.store_failed ? ctx.store_err.msg : err.msg;
+        fprintf(stderr, "flexbed run: %s\n", message);
+        res->exit_code = CLI_FAIL;
+    } else {
+        res->status = RES_COMPLETED;
+        res->exit_code = CLI_OK;
+    }
+    struct sim_err end_err = {{0}};
+    if (res_run_end(store, ctx.run_id, res->status, sim_kernel_now(k), message, &end_err)) {
+        fprintf(stderr, "flexbed run: %s\n", end_err.msg);
+        res->exit_code = CLI_FAIL;
+    }
+    sim_kernel_stats(k, &res->st);
+    res->reached = sim_kernel_now(k);
+    res->nrec = ctx.nrec;
+    res->samples = ctx.samples;
+    res->journaled = ctx.jseq;
+    memcpy(res->events, ctx.events, sizeof res->events);
+    goto done;
+
+store_fail:
+    fprintf(stderr, "flexbed run: %s\n", err.msg);
+    res->exit_code = CLI_FAIL;
+done:
+    free(ctx.rec_sig);
+    free(ctx.rec_id);
+    free(ctx.rec_val);
+}
+
+void runner_print_summary(const struct scn_scenario *sc, const char *variant,
+                          const struct run_opts *o, const struct run_result *r)
+{
+    char t0[48], t1[48], step[32], span[32];
+    sim_time_format(sc->start, sc->utc_offset_s, t0, sizeof t0);
+    sim_time_format(r->reached, sc->utc_offset_s, t1, sizeof t1);
+    sim_duration_format(sc->step, step, sizeof step);
+    sim_duration_format(r->reached - sc->start, span, sizeof span);
+    double sim_s = (double)(r->reached - sc->start) / 1e6;
+    printf("flexbed run: %s (seed %" PRIu64 ")%s%s\n", sc->name, sc->seed,
+           strcmp(variant, "main") ? ", " : "", strcmp(variant, "main") ? variant : "");
+    printf("  status     %s\n", res_status_name(r->status));
+    printf("  simulated  %s .. %s (%s, step %s)\n", t0, t1, span, step);
+    printf("  wall       %.3f s (%.0fx real time), %" PRIu64 " events\n", r->st.wall_s,
+           r->st.wall_s > 0 ? sim_s / r->st.wall_s : 0.0, r->st.events);
+    if (o->have_speed)
+        printf("  pacing     %gx wall clock, max lag %.3f s\n", o->speed, r->st.max_lag_s);
+    printf("  recorded   %d signals, %" PRIu64 " samples\n", r->nrec, r->samples);
+    printf("  events     %" PRIu64 " info, %" PRIu64 " warnings, %" PRIu64 " alarms\n",
+           r->events[0], r->events[1], r->events[2]);
+    print_journal("journaled", r->journaled);
+}
+
+/* Create (replace) the result database at out_path, with its parent
+ * directories; prints the error. Returns 0 or the exit code. */
+int runner_create_store(const char *out_path, res_store **store)
+{
+    struct sim_err err = {{0}};
+    int rc = make_parent_dirs(out_path, &err);
+    if (!rc)
+        rc = res_store_open(out_path, RES_OPEN_CREATE, store, &err);
+    if (!rc)
+        return 0;
+    fprintf(stderr, "flexbed run: %s\n", err.msg);
+    return cli_exit_code(rc) == CLI_USAGE ? CLI_USAGE : CLI_FAIL;
+}
+
+/* SIGINT and SIGTERM set stop_requested (the kernel stops after the
+ * current instant); the previous handlers are kept for restoring. */
+void runner_catch_stop_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+    stop_requested = 0;
+}
+
+/* Load and initialise the scenario into a kernel; prints the error. */
+int runner_prepare(const char *path, const char *text, const char *dir,
+                   const struct cli_registry *reg, const uint64_t *seed, struct plt_context *pc,
+                   sim_kernel **k, struct scn_scenario *sc)
+{
+    struct sim_err err = {{0}};
+    int rc = text ? scn_load_text(text, path, dir, &reg->reg, seed, pc, k, sc, &err)
+                  : scn_load(path, &reg->reg, seed, pc, k, sc, &err);
+    if (!rc && (rc = sim_kernel_init(*k, &err)) != 0) {
+        sim_kernel_free(*k);
+        *k = NULL;
+        scn_scenario_clear(sc);
+    }
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    return rc;
+}
+
+int runner_run(const struct runner_job *job, const struct run_opts *o)
+{
+    struct cli_registry reg;
+    cli_registry_init(&reg);
+    struct scn_scenario sc = {0};
+    sim_kernel *k = NULL;
+    res_store *store = NULL;
+    char default_out[PATH_MAX];
+    const char *out_path = job->out_path;
+    struct plt_context pc;
+    plt_context_init(&pc);
+    if (job->no_market)
+        pc.enabled = 0;
+
+    /* Everything about the input is checked before a file is written. */
+    int rc = runner_prepare(job->path, job->text, job->dir, &reg, job->seed, &pc, &k, &sc);
+    if (rc) {
+        plt_context_clear(&pc);
+        return cli_exit_code(rc);
+    }
+    if (!out_path) {
+        snprintf(default_out, sizeof default_out, "results/%s.db", sc.name);
+        out_path = default_out;
+    }
+    int exit_code = CLI_FAIL;
+    if ((rc = runner_create_store(out_path, &store)) != 0) {
+        exit_code = rc;
+        goto done;
+    }
+    pc.db = res_store_db(store);
+
+    struct sigaction old_int, old_term;
+    runner_catch_stop_signals(&old_int, &old_term);
+
+    const char *variant = pc.enabled ? "main" : "market-off";
+    struct run_result r1;
+    runner_execute(k, &sc, store, variant, o, &r1);
+    if (job->print)
+        runner_print_summary(&sc, variant, o, &r1);
+    exit_code = r1.exit_code;
+
+    /* The counterfactual: the same scenario with the market switched off,
+     * so the load reduction is measured against a run, not assumed. */
+    if (r1.status == RES_COMPLETED && pc.has_market && pc.enabled && !job->no_counterfactual) {
+        sim_kernel_free(k);
+        k = NULL;
+        scn_scenario_clear(&sc);
+        struct plt_context pc2;
+        plt_context_init(&pc2);
+        pc2.enabled = 0;
+        pc2.db = pc.db;
+        if (runner_prepare(job->path, job->text, job->dir, &reg, job->seed, &pc2, &k, &sc) ==
+            0) {
+            struct run_result r2;
+            runner_execute(k, &sc, store, "counterfactual", o, &r2);
+            if (job->print)
+                runner_print_summary(&sc, "counterfactual", o, &r2);
+            exit_code = r2.exit_code;
+        } else {
+            exit_code = CLI_FAIL;
+        }
+        plt_context_clear(&pc2);
+    }
+    if (job->print)
+        printf("  database   %s\n", out_path);
+
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+done:
+    /* Components first (they may hold the market), then the market, then
+     * the store it writes to. */
+    sim_kernel_free(k);
+    plt_context_clear(&pc);
+    res_store_close(store);
+    scn_scenario_clear(&sc);
+    return exit_code;
+}

@@ -1,0 +1,161 @@
+/*
+ * test_sweep.c: `flexbed sweep`. A 2x2 sweep (DSO threshold x seed) of the
+ * demo-threshold variant with two workers writes four databases and a
+ * summary.csv whose rows carry the parameters, the outputs and the status,
+ * and a higher threshold moves the DSO's request window later. A run that
+ * fails is reported while the others complete (exit 1), and a parameter
+ * path that does not resolve is exit status 2 naming parameters[0].path,
+ * before anything is written.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "proc.h"
+
+#define SCN FLEXBED_SOURCE_DIR "/scenarios/variants/demo-threshold.json"
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Split one CSV line (no quoted fields here) into at most max cells. */
+static int split(char *line, char **cells, int max)
+{
+    int n = 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    for (char *s = line; n < max;) {
+        cells[n++] = s;
+        char *c = strchr(s, ',');
+        if (!c)
+            break;
+        *c = '\0';
+        s = c + 1;
+    }
+    return n;
+}
+
+int main(void)
+{
+    char tmpl[] = "/tmp/flexbed-sweep-XXXXXX";
+    char *tmp = mkdtemp(tmpl);
+    CHECK(tmp != NULL, "mkdtemp");
+    if (!tmp)
+        return check_done("test_sweep");
+    char sweep[512], out[512], path[600];
+    struct proc_result r;
+
+    /* 2 x 2, two workers. */
+    snprintf(sweep, sizeof sweep, "%s/grid.json", tmp);
+    write_file(sweep,
+               "{\"name\": \"grid\", \"scenario\": \"" SCN "\",\n"
+               " \"parameters\": [\n"
+               "   {\"path\": \"components[name=oedas].threshold.limit_kw\", \"values\": [120, "
+               "150]},\n"
+               "   {\"path\": \"seed\", \"values\": [1, 2]}],\n"
+               " \"outputs\": [\n"
+               "   {\"name\": \"peak_kw\", \"signal\": \"transformer.p_kw\", \"stat\": \"max\"},\n"
+               "   {\"name\": \"window_start\", \"report\": \"transformer.window_start\"},\n"
+               "   {\"name\": \"delivered_kwh\", \"report\": \"total.delivered_kwh\"}]}\n");
+    snprintf(out, sizeof out, "%s/out", tmp);
+    double t0 = proc_now();
+    flexbed_run(tmp, 60, &r, "sweep", sweep, "-j", "2", "--out", out, NULL);
+    CHECK(r.exit_code == 0, "sweep: exit %d: %s", r.exit_code, r.errs);
+    fprintf(stderr, "2x2 sweep: %.1f s\n", proc_now() - t0);
+    CHECK_STR_CONTAINS(r.out, "grid: 4 of 4 runs completed");
+    CHECK_STR_CONTAINS(r.out, "window_start");
+    for (int i = 1; i <= 4; i++) {
+        snprintf(path, sizeof path, "%s/run-%04d.db", out, i);
+        CHECK(file_exists(path), "%s missing", path);
+    }
+
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "no %s", path);
+    char lines[5][512] = {{0}};
+    int nl = 0;
+    while (f && nl < 5 && fgets(lines[nl], sizeof lines[nl], f))
+        nl++;
+    CHECK(f && fgetc(f) == EOF, "summary.csv: more than 5 lines");
+    if (f)
+        fclose(f);
+    CHECK_INT(nl, 5);
+    CHECK_STR_CONTAINS(lines[0], "run,components[name=oedas].threshold.limit_kw,seed,peak_kw,"
+                                 "window_start,delivered_kwh,status");
+    char *c[5][8];
+    for (int i = 0; i < nl; i++)
+        CHECK_INT(split(lines[i], c[i], 8), 7);
+    if (nl == 5) {
+        /* Rows: the last parameter varies fastest. */
+        static const char *const limit[] = {"120", "120", "150", "150"};
+        static const char *const seed[] = {"1", "2", "1", "2"};
+        for (int i = 1; i <= 4; i++) {
+            char run[8];
+            snprintf(run, sizeof run, "%d", i);
+            CHECK(!strcmp(c[i][0], run), "row %d: run %s", i, c[i][0]);
+            CHECK(!strcmp(c[i][1], limit[i - 1]), "row %d: limit %s", i, c[i][1]);
+            CHECK(!strcmp(c[i][2], seed[i - 1]), "row %d: seed %s", i, c[i][2]);
+            CHECK(!strcmp(c[i][6], "completed"), "row %d: status %s", i, c[i][6]);
+            CHECK(atof(c[i][3]) > 100.0, "row %d: peak_kw %s", i, c[i][3]);
+            CHECK(atof(c[i][5]) > 0.0, "row %d: delivered_kwh %s", i, c[i][5]);
+            CHECK(strlen(c[i][4]) == 25, "row %d: window_start \"%s\"", i, c[i][4]);
+        }
+        /* A higher threshold: the load crosses it later, so the request's
+         * window starts later (same seed). */
+        for (int s = 1; s <= 2; s++)
+            CHECK(strcmp(c[s + 2][4], c[s][4]) > 0, "seed %d: window at 150 kW %s, at 120 kW %s",
+                  s, c[s + 2][4], c[s][4]);
+    }
+
+    /* A run that fails is reported; the others go on. */
+    snprintf(sweep, sizeof sweep, "%s/fail.json", tmp);
+    write_file(sweep, "{\"name\": \"fail\", \"scenario\": \"" SCN "\",\n"
+                      " \"parameters\": [{\"path\": \"components[0].series.mode\",\n"
+                      "                  \"values\": [\"bogus\", \"hold\"]}],\n"
+                      " \"outputs\": [{\"name\": \"soc\", \"signal\": \"battery.soc\", "
+                      "\"stat\": \"last\"}]}\n");
+    snprintf(out, sizeof out, "%s/fail", tmp);
+    flexbed_run(tmp, 60, &r, "sweep", sweep, "--out", out, NULL);
+    CHECK_INT(r.exit_code, 1);
+    CHECK_STR_CONTAINS(r.errs, "run 1 failed");
+    CHECK_STR_CONTAINS(r.errs, "bogus");
+    CHECK_STR_CONTAINS(r.out, "fail: 1 of 2 runs completed");
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    f = fopen(path, "r");
+    CHECK(f != NULL, "no %s", path);
+    char buf[1024] = "";
+    if (f) {
+        buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
+        fclose(f);
+    }
+    CHECK_STR_CONTAINS(buf, "1,bogus,,failed\n");
+    CHECK_STR_CONTAINS(buf, "2,hold,0.");
+    CHECK_STR_CONTAINS(buf, ",completed\n");
+
+    /* A path that does not resolve: exit 2 before anything runs. */
+    snprintf(sweep, sizeof sweep, "%s/bad.json", tmp);
+    write_file(sweep, "{\"name\": \"bad\", \"scenario\": \"" SCN "\",\n"
+                      " \"parameters\": [{\"path\": \"components[name=nobody].limit_kw\",\n"
+                      "                  \"values\": [1, 2]}]}\n");
+    snprintf(out, sizeof out, "%s/bad", tmp);
+    flexbed_run(tmp, 30, &r, "sweep", sweep, "--out", out, NULL);
+    CHECK_INT(r.exit_code, 2);
+    CHECK_STR_CONTAINS(r.errs, "bad.json: parameters[0].path");
+    CHECK_STR_CONTAINS(r.errs, "nobody");
+    CHECK(!file_exists(out), "%s created for a bad sweep", out);
+
+    /* --help documents the command. */
+    flexbed_run(tmp, 30, &r, "sweep", "--help", NULL);
+    CHECK_INT(r.exit_code, 0);
+    CHECK_STR_CONTAINS(r.out, "usage: flexbed sweep SWEEP.json");
+
+    rm_tree(tmp);
+    return check_done("test_sweep");
+}
