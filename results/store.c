@@ -396,7 +396,13 @@ int res_store_open(const char *path, enum res_open_mode mode, res_store **out, s
     s->readonly = mode == RES_OPEN_READ;
     s->batch = RES_DEFAULT_BATCH;
 
-    int flags = s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* A reader opens read-write when it may (it never writes): as the
+     * last connection it then checkpoints the WAL and removes the -wal and
+     * -shm files on close instead of leaving them beside the database. A
+     * file it may not write is opened read-only. */
+    int flags = s->readonly ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (s->readonly && access(path, W_OK) != 0)
+        flags = SQLITE_OPEN_READONLY;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         rc = s->db ? db_fail(s, SIM_EIO, "cannot open", err)
                    : sim_errf(err, SIM_ENOMEM, "%s: out of memory", path);
