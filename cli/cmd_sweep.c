@@ -666,7 +666,8 @@ static int worker(const struct sweep *sw, long r, const char *db_path, int fd)
 
 static void run_path(char *buf, size_t n, const char *dir, long r)
 {
-    snprintf(buf, n, "%s/run-%04ld.db", dir, r + 1);
+    /* The output directory was checked to fit (PATH_MAX less the name). */
+    snprintf(buf, n, "%.4000s/run-%04ld.db", dir, (r + 1) % 100000);
 }
 
 static int start_run(const struct sweep *sw, struct sw_run *run, long r, const char *dir)
@@ -879,6 +880,11 @@ int cmd_sweep(int argc, char **argv)
         snprintf(dir, sizeof dir, "%s", out_dir);
     else
         snprintf(dir, sizeof dir, "results/%s", sw.name);
+    if (strlen(dir) > 4000) {
+        fputs("flexbed sweep: --out: the output directory's path is too long\n", stderr);
+        sweep_clear(&sw);
+        return CLI_USAGE;
+    }
     struct sim_err err = {{0}};
     if (res_make_dirs(dir, &err)) {
         fprintf(stderr, "flexbed sweep: %s\n", err.msg);
