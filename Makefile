@@ -25,12 +25,17 @@ demo: build
 	./$(BUILD)/flexbed run $(DEMO) --out $(DEMO_DB)
 	./$(BUILD)/flexbed report $(DEMO_DB) --brief
 
-test: build-test
+# The Release build is part of the test: `make demo` compiles at -O2, where
+# GCC warns about things -O0 does not see, and warnings are errors.
+test: build-test build
 	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
 	./$(BUILD)/flexbed bench kernel
 	./$(BUILD)/flexbed bench store
+	./$(BUILD)/flexbed bench powerflow
+	./$(BUILD)/flexbed bench ledger
+	./$(BUILD)/flexbed bench match
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
