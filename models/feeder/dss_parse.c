@@ -30,7 +30,18 @@
 #define MAX_TOKENS 256
 #define MAX_DEPTH 16
 
-enum { CL_NONE, CL_SKIP, CL_CIRCUIT, CL_VSOURCE, CL_LINECODE, CL_LINE, CL_LOAD, CL_SHAPE, CL_XFMR };
+enum {
+    CL_NONE,
+    CL_SKIP,
+    CL_CIRCUIT,
+    CL_VSOURCE,
+    CL_LINECODE,
+    CL_LINE,
+    CL_LOAD,
+    CL_SHAPE,
+    CL_XFMR,
+    CL_REACTOR
+};
 
 struct tok {
     char *name; /* NULL for a positional value */
@@ -757,6 +768,27 @@ enum {
     TR_LIKE
 };
 
+static const char *const reactor_props[] = {
+    "bus1",     "bus2",   "kv",       "kvar",    "conn",     "rmatrix",   "xmatrix",
+    "parallel", "r",      "x",        "rp",      "z1",       "z2",        "z0",
+    "z",        "rcurve", "lcurve",   "lmh",     "normamps", "emergamps", "faultrate",
+    "pctperm",  "repair", "basefreq", "enabled", "like",     "phases",    NULL};
+enum {
+    RX_BUS1,
+    RX_BUS2,
+    RX_R = 8,
+    RX_X = 9,
+    RX_NORMAMPS = 18,
+    RX_EMERGAMPS,
+    RX_FAULTRATE,
+    RX_PCTPERM,
+    RX_REPAIR,
+    RX_BASEFREQ,
+    RX_ENABLED,
+    RX_LIKE,
+    RX_PHASES
+};
+
 static int not_modelled(struct pctx *p, const char *cls, const char *prop)
 {
     return perr(p, "%s property '%s' is not supported (it would change the circuit)", cls, prop);
@@ -981,12 +1013,10 @@ static int set_line(struct pctx *p, struct fdr_linedef *l, int id, const char *p
         if (k < 0)
             return perr(p, "LineCode '%s' is not defined", val);
         l->z = p->c->codes[k].z;
-        l->phases = l->z.kron ? l->z.nph - 1 : l->z.nph;
-        if (l->phases > 3)
-            return perr(p,
-                        "LineCode %s has %d conductors: give it kron=yes (explicit neutral "
-                        "conductors are not modelled)",
-                        val, l->z.nph);
+        snprintf(l->code, sizeof l->code, "%s", p->c->codes[k].name);
+        /* nphases=4 without kron: three phases and an explicit neutral
+         * (topology.c checks that both ends connect it to node 4) */
+        l->phases = l->z.kron || l->z.nph == 4 ? l->z.nph - 1 : l->z.nph;
         return 0;
     }
     case LN_LENGTH:
@@ -1402,10 +1432,9 @@ static int set_xfmr(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *p
     case TR_R:
         return get_num(p, pn, val, &w->r_pct);
     case TR_RNEUT:
+        return get_num(p, pn, val, &w->rneut); /* used for a star point on node 4 only */
     case TR_XNEUT:
-        if ((rc = get_num(p, pn, val, &d)))
-            return rc;
-        return d > 0 ? not_modelled(p, "Transformer", pn) : 0; /* < 0: none, 0: solid */
+        return get_num(p, pn, val, &w->xneut);
     case TR_BUSES:
     case TR_CONNS:
     case TR_KVS:
@@ -1471,6 +1500,42 @@ static int set_xfmr(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *p
     }
 }
 
+/* Reactor: only a neutral earthing impedance (topology.c checks the buses). */
+static int set_reactor(struct pctx *p, struct fdr_reactordef *r, int id, const char *pn,
+                       const char *val)
+{
+    int rc;
+    switch (id) {
+    case RX_BUS1:
+        return copy_name(p, r->bus[0], sizeof r->bus[0], val, "bus");
+    case RX_BUS2:
+        return copy_name(p, r->bus[1], sizeof r->bus[1], val, "bus");
+    case RX_R:
+        return get_num(p, pn, val, &r->r);
+    case RX_X:
+        return get_num(p, pn, val, &r->x);
+    case RX_PHASES:
+        if ((rc = get_int(p, pn, val, &r->phases)))
+            return rc;
+        return r->phases == 1 ? 0
+                              : perr(p,
+                                     "Reactor phases=%d: only a single-phase neutral earthing "
+                                     "reactor (bus1=b.4 bus2=b.0) is supported",
+                                     r->phases);
+    case RX_NORMAMPS:
+    case RX_EMERGAMPS:
+    case RX_FAULTRATE:
+    case RX_PCTPERM:
+    case RX_REPAIR:
+    case RX_BASEFREQ:
+        return 0; /* ratings, reliability */
+    case RX_ENABLED:
+        return check_enabled(p, "Reactor", pn, val);
+    default:
+        return not_modelled(p, "Reactor", pn);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Objects                                                             */
 /* ------------------------------------------------------------------ */
@@ -1491,6 +1556,8 @@ static const char *const *class_props(int cl)
         return shape_props;
     case CL_XFMR:
         return xfmr_props;
+    case CL_REACTOR:
+        return reactor_props;
     default:
         return NULL;
     }
@@ -1498,8 +1565,8 @@ static const char *const *class_props(int cl)
 
 static const char *class_name(int cl)
 {
-    static const char *const n[] = {"",     "",     "Circuit",   "Vsource",    "LineCode",
-                                    "Line", "Load", "LoadShape", "Transformer"};
+    static const char *const n[] = {"",     "",     "Circuit",   "Vsource",     "LineCode",
+                                    "Line", "Load", "LoadShape", "Transformer", "Reactor"};
     return n[cl];
 }
 
@@ -1512,7 +1579,7 @@ static int class_of(const char *cls)
     } map[] = {{"circuit", CL_CIRCUIT},  {"vsource", CL_VSOURCE}, {"linecode", CL_LINECODE},
                {"line", CL_LINE},        {"load", CL_LOAD},       {"loadshape", CL_SHAPE},
                {"transformer", CL_XFMR}, {"monitor", CL_SKIP},    {"energymeter", CL_SKIP},
-               {"sensor", CL_SKIP}};
+               {"sensor", CL_SKIP},      {"reactor", CL_REACTOR}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcasecmp(cls, map[i].name))
             return map[i].cl;
@@ -1558,6 +1625,9 @@ static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
         case CL_SHAPE:
             rc = set_shape(p, &c->shapes[idx], id, pn, t[i].value);
             break;
+        case CL_REACTOR:
+            rc = set_reactor(p, &c->reactors[idx], id, pn, t[i].value);
+            break;
         default:
             rc = set_xfmr(p, &c->xfmrs[idx], id, pn, t[i].value);
             break;
@@ -1589,6 +1659,9 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         break;
     case CL_XFMR:
         ix = &c->xfmr_ix;
+        break;
+    case CL_REACTOR:
+        ix = &c->reactor_ix;
         break;
     default: {
         /* the circuit's Vsource */
@@ -1660,6 +1733,17 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             strcpy(sh->name, name);
             sh->interval_h = 1.0;
             sh->at = at;
+        }
+        break;
+    case CL_REACTOR:
+        rc = grow((void **)&c->reactors, &c->reactors_cap, c->nreactors + 1, sizeof *c->reactors);
+        if (!rc) {
+            k = c->nreactors++;
+            struct fdr_reactordef *r = &c->reactors[k];
+            memset(r, 0, sizeof *r);
+            strcpy(r->name, name);
+            r->phases = 1; /* the only form accepted; OpenDSS's default is 3 */
+            r->at = at;
         }
         break;
     default:
@@ -1765,7 +1849,7 @@ static int cmd_batchedit(struct pctx *p, struct tok *t, int n)
         pwarn(p, "skipped 'BatchEdit %s.%s' (output only)", cls, pat);
         return 0;
     }
-    if (cl == CL_NONE || cl == CL_CIRCUIT || cl == CL_VSOURCE)
+    if (cl == CL_NONE || cl == CL_CIRCUIT || cl == CL_VSOURCE || cl == CL_REACTOR)
         return perr(p, "BatchEdit of class '%s' is not supported", cls);
     regex_t re;
     if (regcomp(&re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB))

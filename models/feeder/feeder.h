@@ -13,6 +13,12 @@
  *    Lines given by sequence data or 3x3 matrices are the Kron-reduced
  *    equivalent of a multigrounded four-wire line; the return (neutral plus
  *    earth) current is reported as the residual, as OpenDSS does;
+ *  - where the circuit gives it, an explicit neutral, node 4: it starts at
+ *    a transformer's LV star point (bus.1.2.3.4, earthed solidly or through
+ *    rneut/xneut, or isolated with rneut < 0), runs along 4-wire lines
+ *    (nphases=4, kron=no) and is earthed at other buses through
+ *    `Reactor bus1=b.4 bus2=b.0 R= X=`; wye loads may have their star
+ *    point on it (bus.1.4, bus.1.2.3.4);
  *  - one Vsource (Thevenin source from ISC3/ISC1, MVAsc or R1..X0);
  *  - two-winding three-phase transformers, upstream winding delta or
  *    grounded wye, downstream winding grounded wye; Dy follows OpenDSS's
@@ -73,6 +79,8 @@ const char *fdr_bus_name(const fdr_circuit *c, int bus);
 int fdr_bus_find(const fdr_circuit *c, const char *name);
 double fdr_bus_kv_base(const fdr_circuit *c, int bus);  /* line-to-line kV */
 unsigned fdr_bus_phases(const fdr_circuit *c, int bus); /* bit p-1 set: phase p present */
+/* 1 if the bus has an explicit neutral node 4 (see fdr_bus_v), else 0. */
+int fdr_bus_has_neutral(const fdr_circuit *c, int bus);
 
 int fdr_line_count(const fdr_circuit *c);
 const char *fdr_line_name(const fdr_circuit *c, int line);
@@ -120,12 +128,18 @@ int fdr_apply_loadshapes(fdr_solver *s, double minute);
 int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err);
 
 /* Node voltage to ground, volts, and in pu of the bus base (kV_LL/sqrt 3).
- * 0 for an absent phase or bad index. */
+ * Phase 4 is the explicit neutral node where the bus has one
+ * (fdr_bus_has_neutral). 0 for an absent phase or bad index. */
 double complex fdr_bus_v(const fdr_solver *s, int bus, int phase);
 double complex fdr_bus_v_pu(const fdr_solver *s, int bus, int phase);
 
+/* Current from the bus's explicit neutral into earth (through a Reactor,
+ * or a transformer star point's earthing), amps; 0 where none. */
+double complex fdr_bus_earth_i(const fdr_solver *s, int bus);
+
 /* Line current into terminal (1: bus1, 2: bus2) on conductor 1..phases,
- * amps; conductor 0 gives the residual (sum of the phase currents). */
+ * amps, and 4 for the neutral of a 4-wire line; conductor 0 gives the
+ * residual (sum of all conductors' currents: the earth return). */
 double complex fdr_line_i(const fdr_solver *s, int line, int terminal, int cond);
 
 /* Transformer current into winding 1 or 2 on conductor 1..3; conductor 4

@@ -3,9 +3,10 @@
  *
  * A circuit holds two layers: the element definitions as the parser
  * collected them (dss_parse.c), and the compiled radial topology the solver
- * walks (topology.c): buses with phase slots 0..2, branches in
- * breadth-first order from the source, load elements between two slots or
- * a slot and ground.
+ * walks (topology.c): buses with phase slots 0..2 and, where the circuit
+ * has an explicit neutral, slot 3 (node 4); branches in breadth-first
+ * order from the source, load elements between two slots or a slot and
+ * ground.
  */
 #ifndef FLEXBED_FEEDER_IMPL_H
 #define FLEXBED_FEEDER_IMPL_H
@@ -56,6 +57,7 @@ struct fdr_linecode {
 
 struct fdr_linedef {
     char name[FDR_NAME_MAX];
+    char code[FDR_NAME_MAX]; /* linecode used, "" if none (for messages) */
     char bus[2][FDR_BUSSPEC_MAX];
     int phases;
     double length;
@@ -91,6 +93,17 @@ struct fdr_wdg {
     char bus[FDR_BUSSPEC_MAX];
     int conn;
     double kv, kva, r_pct, tap;
+    double rneut, xneut; /* star point to earth, ohm; rneut < 0: isolated; 0, 0: solid */
+};
+
+/* A neutral earthing resistor / reactor: New Reactor.x bus1=b.4 bus2=b.0
+ * R=.. X=.. (the only Reactor form accepted). */
+struct fdr_reactordef {
+    char name[FDR_NAME_MAX];
+    char bus[2][FDR_BUSSPEC_MAX];
+    int phases;
+    double r, x;
+    struct fdr_loc at;
 };
 
 struct fdr_xfmrdef {
@@ -118,8 +131,10 @@ struct fdr_bus {
     double kv_ll;      /* voltage base, line-to-line kV */
     double vbase;      /* line-to-neutral volts */
     double kv_nominal; /* propagated from the source through transformers */
-    unsigned mask;     /* phase slots present */
+    unsigned mask;     /* phase slots present; bit 3: neutral node 4 (slot 3) */
     int parent;        /* feeding branch, -1 at the root */
+    int nroot;         /* bus with the transformer star point feeding this neutral, -1: none */
+    double complex yg; /* earthing admittance of the neutral (reactors), S */
 };
 
 enum { FDR_BR_LINE, FDR_BR_XFMR };
@@ -128,21 +143,27 @@ struct fdr_branch {
     int kind, elem;         /* index into lines / xfmrs */
     int from, to;           /* buses; `from` is nearer the source */
     int reversed;           /* line: bus2 is upstream */
-    int nc;                 /* conductors (phases) */
-    int fnode[3], tnode[3]; /* phase slots 0..2 at from / to */
+    int nc;                 /* conductors (phases, plus slot 3 for a 4-wire line) */
+    int fnode[4], tnode[4]; /* slots 0..3 at from / to */
     /* line with equal self and equal mutual impedances (sequence data):
      * drop_m = zd I_m + zo sum(I), fewer products than the full matrix */
     int sym;
     double complex zd, zo;
-    double complex z[3][3]; /* line: series impedance, ohm; xfmr: z[0][0] = leakage per winding, ohm
+    double complex z[4][4]; /* line: series impedance, ohm; xfmr: z[0][0] = leakage per winding, ohm
                                on side 2 */
     int has_y;
-    double complex yh[3][3]; /* line: half the shunt admittance, S */
+    double complex yh[4][4]; /* line: half the shunt admittance, S */
     /* transformer: side 2 winding k sees ratio * (V1[k] - V1[dother[k]]) (delta) or ratio * V1[k]
      */
     double ratio;
     int delta1;
     int dother[3];
+    /* transformer whose LV star point is node 4 of `to`: earthed solidly
+     * (solid), or through yt (transformer rneut/xneut plus reactors at
+     * `to`; 0 if isolated); ytot adds every earthing admittance on the
+     * neutral it feeds */
+    int star_n, solid;
+    double complex yt, ytot;
 };
 
 struct fdr_lelem {
@@ -169,7 +190,9 @@ struct fdr_circuit {
     int nshapes, shapes_cap;
     struct fdr_xfmrdef *xfmrs;
     int nxfmrs, xfmrs_cap;
-    struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix;
+    struct fdr_reactordef *reactors;
+    int nreactors, reactors_cap;
+    struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix, reactor_ix;
     double vbases[16];
     int nvbases;
     double base_freq;
@@ -185,6 +208,9 @@ struct fdr_circuit {
     int nlel;
     int *load_el0, *load_nel; /* load -> first element, count */
     int *load_ncond;          /* load -> conductors (phases + neutral for wye) */
+    int *gnd_bus;             /* buses earthed through a reactor that are not a star-point bus */
+    int ngnd;
+    int has_neutral; /* any node 4 in use */
     int root;
     double complex e[3];     /* source EMF, volts */
     double complex zs[3][3]; /* source impedance, ohm */

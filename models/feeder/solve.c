@@ -56,9 +56,9 @@ struct fdr_solver {
     const fdr_circuit *c;
     double tol;
     int max_iter;
-    double complex (*v)[3];  /* per bus, volts to ground */
-    double complex (*j)[3];  /* per bus, current drawn from the bus by its loads and branches */
-    double complex (*is)[3]; /* per branch, series current from `from` to `to`, per conductor */
+    double complex (*v)[4];  /* per bus, volts to ground (slot 3: neutral node 4) */
+    double complex (*j)[4];  /* per bus, current drawn from the bus by its loads and branches */
+    double complex (*is)[4]; /* per branch, series current from `from` to `to`, per conductor */
     double complex *s0;      /* per load element, demand at 1 pu, VA */
     double complex *iel;     /* per load element, current from node a to node b */
     double *p_kw, *q_kvar;   /* per load, demand as set */
@@ -259,6 +259,12 @@ static void backward(fdr_solver *s)
 {
     const fdr_circuit *c = s->c;
     memset(s->j, 0, sizeof *s->j * (size_t)c->nbuses);
+    /* earth current of each neutral earthed through a reactor: a shunt
+     * injection from the present neutral voltage */
+    for (int g = 0; g < c->ngnd; g++) {
+        int b = c->gnd_bus[g];
+        s->j[b][3] += cmul(c->buses[b].yg, s->v[b][3]);
+    }
     for (int e = 0; e < c->nlel; e++) {
         const struct fdr_lelem *el = &c->lel[e];
         const double complex *v = s->v[el->bus];
@@ -342,6 +348,23 @@ static double forward(fdr_solver *s)
             }
             continue;
         }
+        double complex vstar = 0;
+        if (br->star_n) {
+            /* LV star point on node 4. Solid: 0 V. Otherwise shift it so the
+             * earth currents of its neutral balance (sum of the currents the
+             * bus draws = -Y_t V_star), a Newton step on the common mode
+             * over all earthing admittances ytot of the neutral. */
+            double complex vo = vc[3];
+            if (!br->solid) {
+                const double complex *jc = s->j[br->to];
+                double complex r = cmul(br->yt, vo) + jc[0] + jc[1] + jc[2] + jc[3];
+                vstar = vo - r / br->ytot;
+            }
+            double d = cabs2(vstar - vo) * ib;
+            if (!(d <= dv))
+                dv = d;
+            vc[3] = vstar;
+        }
         for (int m = 0; m < nc; m++) {
             double complex vn;
             if (br->kind == FDR_BR_LINE) {
@@ -352,6 +375,8 @@ static double forward(fdr_solver *s)
                 double complex w =
                     br->delta1 ? vp[br->fnode[m]] - vp[br->fnode[br->dother[m]]] : vp[br->fnode[m]];
                 vn = br->ratio * w - cmul(br->z[0][0], is[m]);
+                if (br->star_n)
+                    vn += vstar;
             }
             double d = cabs2(vn - vc[br->tnode[m]]) * ib;
             if (!(d <= dv))
@@ -397,10 +422,26 @@ int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
 double complex fdr_bus_v(const fdr_solver *s, int bus, int phase)
 {
     const fdr_circuit *c = s->c;
-    if (bus < 0 || bus >= c->nbuses || phase < 1 || phase > 3 ||
+    if (bus < 0 || bus >= c->nbuses || phase < 1 || phase > 4 ||
         !(c->buses[bus].mask & (1u << (phase - 1))))
         return 0;
     return s->v[bus][phase - 1];
+}
+
+double complex fdr_bus_earth_i(const fdr_solver *s, int bus)
+{
+    const fdr_circuit *c = s->c;
+    if (bus < 0 || bus >= c->nbuses || !(c->buses[bus].mask & 8u))
+        return 0;
+    if (c->buses[bus].nroot == bus) {
+        const struct fdr_branch *br = &c->br[c->buses[bus].parent];
+        const double complex *j = s->j[bus];
+        /* KCL at the star point: what the bus draws returns through earth */
+        if (br->solid)
+            return -(j[0] + j[1] + j[2] + j[3]);
+        return br->yt * s->v[bus][3];
+    }
+    return c->buses[bus].yg * s->v[bus][3];
 }
 
 double complex fdr_bus_v_pu(const fdr_solver *s, int bus, int phase)
@@ -556,6 +597,8 @@ void fdr_losses(const fdr_solver *s, struct fdr_losses *out)
             for (int m = 0; m < 3; m++)
                 sx += vp[br->fnode[m]] * conj(fdr_xfmr_i(s, x, 1, m + 1)) -
                       vc[br->tnode[m]] * conj(s->is[k][m]);
+            if (br->star_n) /* the star point takes back the phase currents' sum */
+                sx += vc[3] * conj(s->is[k][0] + s->is[k][1] + s->is[k][2]);
         }
     }
     out->lines_kw = creal(sl) / 1000.0;

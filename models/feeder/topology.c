@@ -33,13 +33,15 @@ static void free_compiled(fdr_circuit *c)
     free(c->load_el0);
     free(c->load_nel);
     free(c->load_ncond);
+    free(c->gnd_bus);
     fdr_names_free(&c->bus_ix);
     c->buses = NULL;
     c->br = NULL;
     c->line_br = c->xfmr_br = NULL;
     c->lel = NULL;
     c->load_el0 = c->load_nel = c->load_ncond = NULL;
-    c->nbuses = c->buses_cap = c->nbr = c->nlel = 0;
+    c->gnd_bus = NULL;
+    c->nbuses = c->buses_cap = c->nbr = c->nlel = c->ngnd = c->has_neutral = 0;
 }
 
 void fdr_circuit_reset(fdr_circuit *c)
@@ -49,7 +51,8 @@ void fdr_circuit_reset(fdr_circuit *c)
         free(c->shapes[i].mult);
         free(c->shapes[i].qmult);
     }
-    c->ncodes = c->nlines = c->nloads = c->nshapes = c->nxfmrs = 0;
+    c->ncodes = c->nlines = c->nloads = c->nshapes = c->nxfmrs = c->nreactors = 0;
+    fdr_names_free(&c->reactor_ix);
     fdr_names_free(&c->code_ix);
     fdr_names_free(&c->line_ix);
     fdr_names_free(&c->load_ix);
@@ -72,6 +75,7 @@ void fdr_circuit_free(fdr_circuit *c)
     free(c->loads);
     free(c->shapes);
     free(c->xfmrs);
+    free(c->reactors);
     for (int i = 0; i < c->nfiles; i++)
         free(c->files[i]);
     free(c->files);
@@ -109,9 +113,10 @@ static int err_at(const fdr_circuit *c, struct sim_err *err, struct fdr_loc at, 
     return sim_errf(err, SIM_EINVAL, "%s:%d: %s", fdr_file_name(c, at), at.line, buf);
 }
 
-/* Parse "name.n1.n2..." and find or create the bus. */
-static int term_parse(fdr_circuit *c, const char *spec, struct term *t, struct fdr_loc at,
-                      struct sim_err *err)
+/* Parse "name.n1.n2..." and find or create the bus (find only: t->bus is
+ * -1 for an unknown bus). */
+static int term_parse_opt(fdr_circuit *c, const char *spec, struct term *t, struct fdr_loc at,
+                          int create, struct sim_err *err)
 {
     char name[FDR_BUSSPEC_MAX];
     const char *dot = strchr(spec, '.');
@@ -135,6 +140,10 @@ static int term_parse(fdr_circuit *c, const char *spec, struct term *t, struct f
         dot = *end ? end : NULL;
     }
     int b = fdr_names_get(&c->bus_ix, name);
+    if (b < 0 && !create) {
+        t->bus = -1;
+        return 0;
+    }
     if (b < 0) {
         if (c->nbuses == c->buses_cap) {
             int ncap = c->buses_cap ? c->buses_cap * 2 : 256;
@@ -149,6 +158,7 @@ static int term_parse(fdr_circuit *c, const char *spec, struct term *t, struct f
         memset(bus, 0, sizeof *bus);
         strcpy(bus->name, name);
         bus->parent = -1;
+        bus->nroot = -1;
         if (fdr_names_put(&c->bus_ix, name, b))
             return sim_errf(err, SIM_ENOMEM, "out of memory");
     }
@@ -156,12 +166,22 @@ static int term_parse(fdr_circuit *c, const char *spec, struct term *t, struct f
     return 0;
 }
 
+static int term_parse(fdr_circuit *c, const char *spec, struct term *t, struct fdr_loc at,
+                      struct sim_err *err)
+{
+    return term_parse_opt(c, spec, t, at, 1, err);
+}
+
 /* Phase nodes of an element terminal with `np` phase conductors: the spec's
  * first np nodes, or 1..np. Node 0 (ground) or a node above 3 on a phase
- * conductor is refused. With has_neutral, a written neutral must be 0. */
-static int term_phases(const fdr_circuit *c, const struct term *t, int np, int has_neutral,
-                       int *slot, struct fdr_loc at, const char *spec, struct sim_err *err)
+ * conductor is refused. With has_neutral, a written neutral must be 0, or
+ * 4 where the caller passes nslot (then *nslot = 3, else -1). */
+static int term_phases_n(const fdr_circuit *c, const struct term *t, int np, int has_neutral,
+                         int *slot, int *nslot, struct fdr_loc at, const char *spec,
+                         struct sim_err *err)
 {
+    if (nslot)
+        *nslot = -1;
     if (t->nn != 0 && t->nn < np)
         return err_at(c, err, at, "bus '%s' names fewer nodes than the element has phases%s", spec,
                       "");
@@ -172,20 +192,30 @@ static int term_phases(const fdr_circuit *c, const struct term *t, int np, int h
         int nd = t->nn ? t->node[k] : k + 1;
         if (nd < 1 || nd > 3)
             return err_at(c, err, at,
-                          "bus '%s': phase conductors must be on nodes 1-3 (explicit neutral "
-                          "nodes are not modelled)%s",
+                          "bus '%s': phase conductors must be on nodes 1-3 (node 4 is the "
+                          "neutral)%s",
                           spec, "");
         for (int j = 0; j < k; j++)
             if (slot[j] == nd - 1)
                 return err_at(c, err, at, "bus '%s' repeats a node%s", spec, "");
         slot[k] = nd - 1;
     }
+    if (has_neutral && t->nn == np + 1 && nslot && t->node[np] == 4) {
+        *nslot = 3;
+        return 0;
+    }
     if (has_neutral && t->nn == np + 1 && t->node[np] != 0)
         return err_at(c, err, at,
-                      "bus '%s': the neutral must be grounded (node 0); ungrounded neutrals "
-                      "are not modelled%s",
+                      "bus '%s': the neutral must be node 0 (ground) or, where an explicit "
+                      "neutral is supported, node 4%s",
                       spec, "");
     return 0;
+}
+
+static int term_phases(const fdr_circuit *c, const struct term *t, int np, int has_neutral,
+                       int *slot, struct fdr_loc at, const char *spec, struct sim_err *err)
+{
+    return term_phases_n(c, t, np, has_neutral, slot, NULL, at, spec, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -248,12 +278,14 @@ static void kron(double complex *z, int n)
     memcpy(z, out, sizeof(double complex) * (size_t)(m * m));
 }
 
-/* Series impedance (ohm) and half shunt admittance (S) of a line. */
-static int line_matrices(const fdr_circuit *c, const struct fdr_linedef *l, double complex z[3][3],
-                         double complex yh[3][3], int *has_y, struct sim_err *err)
+/* Series impedance (ohm) and half shunt admittance (S) of a line; with
+ * `neutral` the last of np + 1 conductors is an explicit neutral. */
+static int line_matrices(const fdr_circuit *c, const struct fdr_linedef *l, int neutral,
+                         double complex z[4][4], double complex yh[4][4], int *has_y,
+                         struct sim_err *err)
 {
     const struct fdr_zdef *d = &l->z;
-    int np = l->phases;
+    int np = l->phases + neutral;
     double complex zm[16], cm[16];
     int n;
     if (d->matrix) {
@@ -314,8 +346,8 @@ static int line_matrices(const fdr_circuit *c, const struct fdr_linedef *l, doub
         f *= um / zu;
     double w = 2.0 * M_PI * c->base_freq;
     *has_y = 0;
-    memset(z, 0, sizeof(double complex) * 9);
-    memset(yh, 0, sizeof(double complex) * 9);
+    memset(z, 0, sizeof(double complex) * 16);
+    memset(yh, 0, sizeof(double complex) * 16);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) {
             z[i][j] = zm[i * n + j] * f;
@@ -384,6 +416,74 @@ static int source_matrices(fdr_circuit *c, struct sim_err *err)
 static int nomem(struct sim_err *err)
 {
     return sim_errf(err, SIM_ENOMEM, "out of memory");
+}
+
+/* Neutral earthing: every Reactor must be bus1=b.4 bus2=b.0 on a bus with a
+ * neutral. Its admittance joins the star point's yt at a transformer's bus,
+ * else the list of earthed buses the sweep injects into; ytot sums all the
+ * earthing a star point's neutral has. Runs after the branches. */
+static int compile_earthing(fdr_circuit *c, struct sim_err *err)
+{
+    const char *form = "only a neutral earthing impedance from node 4 to ground "
+                       "(bus1=b.4 bus2=b.0 R=.. X=..) is supported";
+    for (int i = 0; i < c->nreactors; i++) {
+        const struct fdr_reactordef *r = &c->reactors[i];
+        struct term t1, t2;
+        int rc;
+        if ((rc = term_parse_opt(c, r->bus[0], &t1, r->at, 0, err)))
+            return rc;
+        t2.bus = t1.bus;
+        t2.nn = 1;
+        t2.node[0] = 0;
+        if (r->bus[1][0] && (rc = term_parse_opt(c, r->bus[1], &t2, r->at, 0, err)))
+            return rc;
+        if (!r->bus[0][0] || t1.bus < 0 || t1.nn != 1 || t1.node[0] != 4 || t2.bus != t1.bus ||
+            t2.nn < 1)
+            return err_at(c, err, r->at, "New Reactor.%s: %s", r->name, form);
+        for (int k = 0; k < t2.nn; k++)
+            if (t2.node[k] != 0)
+                return err_at(c, err, r->at, "New Reactor.%s: %s", r->name, form);
+        struct fdr_bus *b = &c->buses[t1.bus];
+        if (!(b->mask & 8u))
+            return err_at(c, err, r->at, "New Reactor.%s: bus %s has no neutral (node 4)", r->name,
+                          b->name);
+        if (r->r == 0 && r->x == 0)
+            return err_at(c, err, r->at,
+                          "New Reactor.%s: R and X are both 0 (a solid earth away from the "
+                          "transformer is not modelled; Kron-reduce the neutral instead)%s",
+                          r->name, "");
+        if (r->r < 0)
+            return err_at(c, err, r->at, "New Reactor.%s: R must be >= 0%s", r->name, "");
+        b->yg += 1.0 / (r->r + I * r->x);
+    }
+    int ng = 0;
+    for (int b = 0; b < c->nbuses; b++)
+        if (c->buses[b].yg != 0 && c->buses[b].nroot != b)
+            ng++;
+    c->gnd_bus = calloc((size_t)ng + 1, sizeof *c->gnd_bus);
+    if (!c->gnd_bus)
+        return nomem(err);
+    for (int b = 0; b < c->nbuses; b++)
+        if (c->buses[b].yg != 0 && c->buses[b].nroot != b)
+            c->gnd_bus[c->ngnd++] = b;
+    for (int k = 0; k < c->nbr; k++) {
+        struct fdr_branch *br = &c->br[k];
+        if (!br->star_n)
+            continue;
+        br->yt += c->buses[br->to].yg;
+        br->ytot = br->yt;
+        for (int g = 0; g < c->ngnd; g++)
+            if (c->buses[c->gnd_bus[g]].nroot == br->to)
+                br->ytot += c->buses[c->gnd_bus[g]].yg;
+        if (!br->solid && br->ytot == 0) {
+            const struct fdr_xfmrdef *x = &c->xfmrs[br->elem];
+            return err_at(c, err, x->at,
+                          "Transformer.%s: the neutral at bus %s is earthed nowhere (rneut < 0 "
+                          "and no earthing Reactor on it)",
+                          x->name, c->buses[br->to].name);
+        }
+    }
+    return 0;
 }
 
 int fdr_compile(fdr_circuit *c, struct sim_err *err)
@@ -572,16 +672,41 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         if (br->kind == FDR_BR_LINE) {
             struct fdr_linedef *l = &c->lines[br->elem];
             struct term *t = &lt[2 * br->elem];
-            int s1[3], s2[3];
+            int s1[4], s2[4], n1 = -1, n2 = -1;
+            /* four conductors without Kron reduction: phases + neutral */
+            int neutral = !l->z.kron && l->z.nph == 4 && l->phases == 3;
             br->nc = l->phases;
-            if ((rc = term_phases(c, &t[0], l->phases, 0, s1, l->at, l->bus[0], err)) ||
-                (rc = term_phases(c, &t[1], l->phases, 0, s2, l->at, l->bus[1], err)))
+            if ((rc = term_phases_n(c, &t[0], l->phases, neutral, s1, neutral ? &n1 : NULL, l->at,
+                                    l->bus[0], err)) ||
+                (rc = term_phases_n(c, &t[1], l->phases, neutral, s2, neutral ? &n2 : NULL, l->at,
+                                    l->bus[1], err)))
                 goto done;
+            if (neutral && (n1 != 3 || n2 != 3)) {
+                rc = err_at(c, err, l->at,
+                            "LineCode %s has 4 conductors: give it kron=yes, or connect its "
+                            "neutral to node 4 at both ends (bus.1.2.3.4) of Line.%s",
+                            l->code, l->name);
+                goto done;
+            }
+            if (neutral) {
+                s1[3] = s2[3] = 3;
+                br->nc = 4;
+            }
             for (int j = 0; j < br->nc; j++) {
                 br->fnode[j] = br->reversed ? s2[j] : s1[j];
                 br->tnode[j] = br->reversed ? s1[j] : s2[j];
             }
-            if ((rc = line_matrices(c, l, br->z, br->yh, &br->has_y, err)))
+            if (neutral) {
+                if (!(pb->mask & 8u)) {
+                    rc = err_at(c, err, l->at,
+                                "Line.%s: bus %s has no neutral (node 4) to feed it; a neutral "
+                                "starts at a transformer's star point (bus.1.2.3.4)",
+                                l->name, pb->name);
+                    goto done;
+                }
+                cb->nroot = pb->nroot;
+            }
+            if ((rc = line_matrices(c, l, neutral, br->z, br->yh, &br->has_y, err)))
                 goto done;
             br->sym = 1;
             for (int i = 0; i < br->nc; i++)
@@ -616,12 +741,39 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
                                 x->name, "");
                     goto done;
                 }
-            int s1[3], s2[3];
+            int s1[3], s2[3], ns = -1;
             if ((rc = term_phases(c, &t[0], 3, x->w[0].conn == FDR_WYE, s1, x->at, x->w[0].bus,
                                   err)) ||
-                (rc = term_phases(c, &t[1], 3, 1, s2, x->at, x->w[1].bus, err)))
+                (rc = term_phases_n(c, &t[1], 3, 1, s2, &ns, x->at, x->w[1].bus, err)))
                 goto done;
+            if (x->w[0].rneut > 0 || x->w[0].xneut != 0) {
+                rc = err_at(c, err, x->at,
+                            "Transformer.%s: only the downstream winding's star point can be "
+                            "earthed through rneut/xneut%s",
+                            x->name, "");
+                goto done;
+            }
             br->nc = 3;
+            if (ns == 3) {
+                /* LV star point on node 4, earthed via rneut + j xneut */
+                br->star_n = 1;
+                c->has_neutral = 1;
+                if (x->w[1].rneut < 0) {
+                    br->yt = 0; /* isolated */
+                } else if (x->w[1].rneut == 0 && x->w[1].xneut == 0) {
+                    br->solid = 1;
+                } else {
+                    br->yt = 1.0 / (x->w[1].rneut + I * x->w[1].xneut);
+                }
+                cb->mask |= 8u;
+                cb->nroot = br->to;
+            } else if (x->w[1].rneut > 0 || x->w[1].xneut != 0) {
+                rc = err_at(c, err, x->at,
+                            "Transformer.%s: rneut/xneut need the star point on node 4 "
+                            "(bus.1.2.3.4); on node 0 it is solidly earthed%s",
+                            x->name, "");
+                goto done;
+            }
             for (int j = 0; j < 3; j++) {
                 br->fnode[j] = s1[j];
                 br->tnode[j] = s2[j];
@@ -648,6 +800,13 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
                     br->dother[j] = back ? (j + 2) % 3 : (j + 1) % 3;
             }
             cb->kv_nominal = pb->kv_nominal * x->w[1].kv / x->w[0].kv;
+        }
+        if (br->star_n && !br->solid && !br->delta1) {
+            rc = err_at(c, err, c->xfmrs[br->elem].at,
+                        "Transformer.%s: a star point earthed through an impedance or isolated "
+                        "needs a delta upstream winding%s",
+                        c->xfmrs[br->elem].name, "");
+            goto done;
         }
         for (int j = 0; j < br->nc; j++) {
             if (!(pb->mask & (1u << br->fnode[j]))) {
@@ -703,11 +862,17 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         }
         c->load_el0[i] = c->nlel;
         if (l->conn == FDR_WYE) {
-            if ((rc = term_phases(c, t, np, 1, slot, l->at, l->bus, err)))
+            int ns = -1; /* star point: ground, or the neutral (slot 3) */
+            if ((rc = term_phases_n(c, t, np, 1, slot, &ns, l->at, l->bus, err)))
                 goto done;
+            if (ns == 3 && !(bus->mask & 8u)) {
+                rc = err_at(c, err, l->at, "Load.%s: bus %s has no neutral (node 4)", l->name,
+                            bus->name);
+                goto done;
+            }
             double vb = np == 1 ? l->kv * 1000.0 : l->kv * 1000.0 / FDR_SQRT3;
             for (int k = 0; k < np; k++)
-                c->lel[c->nlel++] = (struct fdr_lelem){i, t->bus, slot[k], -1, vb};
+                c->lel[c->nlel++] = (struct fdr_lelem){i, t->bus, slot[k], ns, vb};
             c->load_ncond[i] = np + 1;
         } else {
             if (np == 2) {
@@ -739,6 +904,9 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
             }
         }
     }
+
+    if ((rc = compile_earthing(c, err)))
+        goto done;
 
 done:
     free(lt);
@@ -779,7 +947,12 @@ double fdr_bus_kv_base(const fdr_circuit *c, int bus)
 
 unsigned fdr_bus_phases(const fdr_circuit *c, int bus)
 {
-    return bus >= 0 && bus < c->nbuses ? c->buses[bus].mask : 0;
+    return bus >= 0 && bus < c->nbuses ? c->buses[bus].mask & 7u : 0;
+}
+
+int fdr_bus_has_neutral(const fdr_circuit *c, int bus)
+{
+    return bus >= 0 && bus < c->nbuses && (c->buses[bus].mask & 8u) ? 1 : 0;
 }
 
 int fdr_line_count(const fdr_circuit *c)
