@@ -1149,19 +1149,9 @@ static int on_receive(hil_ocpp_cp *cp, struct lws *wsi, const void *in, size_t l
 {
     if (lws_frame_is_binary(wsi) || cp->rx_len + len > CP_RX_MAX) {
         cp->rx_bad = 1;
-    } else if (!cp->rx_bad) {
-        if (cp->rx_len + len + 1 > cp->rx_cap) {
-            size_t cap = cp->rx_cap ? cp->rx_cap : 1024;
-            while (cap < cp->rx_len + len + 1)
-                cap *= 2;
-            char *n = realloc(cp->rx, cap);
-            if (!n)
-                return -1;
-            cp->rx = n;
-            cp->rx_cap = cap;
-        }
-        memcpy(cp->rx + cp->rx_len, in, len);
-        cp->rx_len += len;
+    } else if (!cp->rx_bad &&
+               hil_ocpp_rx_append(&cp->rx, &cp->rx_len, &cp->rx_cap, in, len) != 0) {
+        return -1;
     }
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
         return 0;

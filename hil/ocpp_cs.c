@@ -905,19 +905,8 @@ static int on_receive(hil_ocpp_cs *cs, struct lws *wsi, struct cs_pss *pss, cons
         event(cs, SIM_WARNING, pss->cp->id, "malformed", "message over %d bytes dropped",
               CS_RX_MAX);
         pss->rx_bad = 1;
-    } else {
-        if (pss->rx_len + len + 1 > pss->rx_cap) {
-            size_t cap = pss->rx_cap ? pss->rx_cap : 1024;
-            while (cap < pss->rx_len + len + 1)
-                cap *= 2;
-            char *n = realloc(pss->rx, cap);
-            if (!n)
-                return -1;
-            pss->rx = n;
-            pss->rx_cap = cap;
-        }
-        memcpy(pss->rx + pss->rx_len, in, len);
-        pss->rx_len += len;
+    } else if (hil_ocpp_rx_append(&pss->rx, &pss->rx_len, &pss->rx_cap, in, len) != 0) {
+        return -1;
     }
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
         return 0;

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const error_names[HIL_OCPP_E_COUNT] = {
@@ -213,4 +214,21 @@ char *hil_ocpp_frame_error(const char *id, int code, const char *desc, const cJS
                  add_string(a, hil_ocpp_error_name(code)) || add_string(a, desc) ||
                  add_object(a, details);
     return finish(a, failed);
+}
+
+int hil_ocpp_rx_append(char **buf, size_t *len, size_t *cap, const void *in, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 1024;
+        while (c < *len + n + 1)
+            c *= 2;
+        char *b = realloc(*buf, c);
+        if (!b)
+            return -1;
+        *buf = b;
+        *cap = c;
+    }
+    memcpy(*buf + *len, in, n);
+    *len += n;
+    return 0;
 }

@@ -96,6 +96,12 @@ char *hil_ocpp_frame_error(const char *id, int code, const char *desc, const cJS
  * makes "-1" the rule; 1.6 is silent, and we follow 2.0.1). */
 #define HIL_OCPP_UNKNOWN_ID "-1"
 
+/* Append n bytes to a growing receive buffer (*buf of *len bytes in *cap),
+ * keeping room for a terminating NUL; the buffer doubles from 1 KiB. Both
+ * ends of a websocket use it to gather a message's fragments. Returns 0 or
+ * -1 when out of memory (the buffer is left as it was). */
+int hil_ocpp_rx_append(char **buf, size_t *len, size_t *cap, const void *in, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
