@@ -870,10 +870,7 @@ static int feeder_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *n
         snprintf(key, sizeof key, "connections[%d].component", i);
         scn_path_join(path, sizeof path, cfg->path, key);
         snprintf(origin, sizeof origin, "%s: %s", ctx->file, path);
-        if (strchr(cn->comp, '.'))
-            snprintf(sig, sizeof sig, "%s", cn->comp);
-        else
-            snprintf(sig, sizeof sig, "%s.p_kw", cn->comp);
+        scn_signal_name(cn->comp, "p_kw", sig, sizeof sig);
         if ((rc = sim_bus_read(ctx->kernel, f->id, sig, SIM_READ_NOW, origin, &cn->p_ref, err)) !=
             0)
             return rc;

@@ -251,10 +251,7 @@ static int declare_reads(struct scn_ctx *ctx, struct scn_obj *o, struct xfm *x, 
         snprintf(sub, sizeof sub, "%s[%d]", key, i);
         scn_path_join(path, sizeof path, o->path, sub);
         snprintf(origin, sizeof origin, "%s: %s", ctx->file, path);
-        if (strchr(e->valuestring, '.'))
-            snprintf(sig, sizeof sig, "%s", e->valuestring);
-        else
-            snprintf(sig, sizeof sig, "%s.%s", e->valuestring, local);
+        scn_signal_name(e->valuestring, local, sig, sizeof sig);
         int rc = sim_bus_read(ctx->kernel, x->id, sig, SIM_READ_NOW, origin, &refs[i], err);
         if (rc)
             return rc;

@@ -256,12 +256,8 @@ static int read_common(struct scn_obj *o, struct dso_req *r, struct sim_err *err
 static int read_request(struct scn_ctx *ctx, struct scn_obj *cfg, const cJSON *item, int i,
                         struct dso_req *r, struct sim_err *err)
 {
-    char base[SCN_PATH_MAX], key[24], path[SCN_PATH_MAX];
-    scn_path_join(base, sizeof base, cfg->path, "requests");
-    snprintf(key, sizeof key, "[%d]", i);
-    scn_path_join(path, sizeof path, base, key);
     struct scn_obj o;
-    int rc = scn_obj_init(&o, ctx->file, path, item, err);
+    int rc = scn_obj_init_item(&o, cfg, "requests", i, item, err);
     if (rc)
         return rc;
     const char *label = NULL;
@@ -342,7 +338,7 @@ static int dso_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name
             rc = scn_errf(&t, "lead", err, "lead and duration must be multiples of the step");
             goto fail;
         }
-        plt_signal_name(sig, "p_kw", d->thr_signal, sizeof d->thr_signal);
+        scn_signal_name(sig, "p_kw", d->thr_signal, sizeof d->thr_signal);
     }
     if ((rc = scn_obj_finish(cfg, err)))
         goto fail;

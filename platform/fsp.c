@@ -190,12 +190,8 @@ static int read_asset(struct scn_ctx *ctx, struct plt_context *c, struct fsp *f,
 static int read_offer(struct scn_ctx *ctx, struct scn_obj *cfg, const cJSON *item, int i,
                       struct fsp_offer *of, struct sim_err *err)
 {
-    char base[SCN_PATH_MAX], key[24], path[SCN_PATH_MAX];
-    scn_path_join(base, sizeof base, cfg->path, "offers");
-    snprintf(key, sizeof key, "[%d]", i);
-    scn_path_join(path, sizeof path, base, key);
     struct scn_obj o, r;
-    int rc = scn_obj_init(&o, ctx->file, path, item, err), has_req = 0;
+    int rc = scn_obj_init_item(&o, cfg, "offers", i, item, err), has_req = 0;
     if (rc)
         return rc;
     memset(of, 0, sizeof *of);

@@ -190,13 +190,8 @@ static const struct sim_component_ops market_ops = {
 static int read_participant(struct scn_ctx *ctx, struct plt_context *c, struct scn_obj *sec,
                             const cJSON *item, int i, struct sim_err *err)
 {
-    char path[SCN_PATH_MAX], key[32];
-    snprintf(key, sizeof key, "[%d]", i);
-    char base[SCN_PATH_MAX];
-    scn_path_join(base, sizeof base, sec->path, "participants");
-    scn_path_join(path, sizeof path, base, key);
     struct scn_obj o;
-    int rc = scn_obj_init(&o, ctx->file, path, item, err);
+    int rc = scn_obj_init_item(&o, sec, "participants", i, item, err);
     if (rc)
         return rc;
     static const char *const roles[] = {"operator", "dso", "fsp", NULL};

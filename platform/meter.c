@@ -123,15 +123,6 @@ int plt_meter_energy_between(const void *self, sim_time_us a, sim_time_us b, dou
     return SIM_OK;
 }
 
-/* "battery" -> "battery.p_kw"; a name with a dot is taken as it is. */
-void plt_signal_name(const char *s, const char *local, char *out, size_t n)
-{
-    if (strchr(s, '.'))
-        snprintf(out, n, "%s", s);
-    else
-        snprintf(out, n, "%s.%s", s, local);
-}
-
 static int meter_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name,
                         struct sim_err *err)
 {
@@ -168,13 +159,13 @@ static int meter_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *na
     m->is_register = reg != NULL;
     m->ref_out = -1;
     char full[160], origin[SCN_PATH_MAX + 64];
-    plt_signal_name(sig ? sig : reg, sig ? "p_kw" : "e_in_kwh", full, sizeof full);
+    scn_signal_name(sig ? sig : reg, sig ? "p_kw" : "e_in_kwh", full, sizeof full);
     snprintf(origin, sizeof origin, "%s: %s.%s", ctx->file, cfg->path, sig ? "signal" : "import");
     if ((rc = sim_kernel_add(ctx->kernel, name, &meter_ops, m, m->period, &m->id, err)))
         return rc;
     if (reg_out) {
         char full_out[160], origin_out[SCN_PATH_MAX + 64];
-        plt_signal_name(reg_out, "e_out_kwh", full_out, sizeof full_out);
+        scn_signal_name(reg_out, "e_out_kwh", full_out, sizeof full_out);
         snprintf(origin_out, sizeof origin_out, "%s: %s.export", ctx->file, cfg->path);
         if ((rc = sim_bus_read(ctx->kernel, m->id, full_out, SIM_READ_NOW, origin_out, &m->ref_out,
                                err)))

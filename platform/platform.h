@@ -104,9 +104,6 @@ int plt_plot(sqlite3 *db, const char *outdir, FILE *written, struct sim_err *err
  * b is not a sample time already reached. */
 int plt_meter_energy_between(const void *meter_self, sim_time_us a, sim_time_us b, double *kwh);
 
-/* "battery" -> "battery.<local>"; a name that holds a dot is kept. */
-void plt_signal_name(const char *s, const char *local, char *out, size_t n);
-
 /* The platform context from a scenario context, or an error naming the
  * component when the caller gave none. */
 struct plt_context *plt_context_of(struct scn_ctx *ctx, struct scn_obj *cfg,

@@ -104,7 +104,9 @@ static double window_mean(sqlite3 *db, int64_t run, const char *signal, sim_time
     return v;
 }
 
-static int load_flex(sqlite3 *db, struct flex *f, struct sim_err *err)
+/* with_ledger: also verify the ledger (the report says whether it holds;
+ * the figures do not need it, and verifying re-checks every signature). */
+static int load_flex(sqlite3 *db, struct flex *f, int with_ledger, struct sim_err *err)
 {
     memset(f, 0, sizeof *f);
     f->load_main = f->load_cf = NAN;
@@ -161,6 +163,8 @@ static int load_flex(sqlite3 *db, struct flex *f, struct sim_err *err)
         f->load_main = window_mean(db, f->main_run, f->load_signal, f->w0, f->w1);
         f->load_cf = window_mean(db, f->cf_run, f->load_signal, f->w0, f->w1);
     }
+    if (!with_ledger)
+        return SIM_OK;
     struct sim_err verr;
     f->ledger_read = mkt_ledger_verify(db, &f->ledger, &verr) == 0;
     if (!f->ledger_read)
@@ -372,7 +376,7 @@ int plt_report(sqlite3 *db, enum res_format fmt, FILE *out, char **members, stru
     struct flex *f = calloc(1, sizeof *f);
     if (!f)
         return sim_errf(err, SIM_ENOMEM, "out of memory");
-    int rc = load_flex(db, f, err);
+    int rc = load_flex(db, f, 1, err);
     if (!rc) {
         if (fmt == RES_TEXT)
             text_report(f, out);
@@ -432,7 +436,7 @@ int plt_plot(sqlite3 *db, const char *outdir, FILE *written, struct sim_err *err
     struct flex *f = calloc(1, sizeof *f);
     if (!f)
         return sim_errf(err, SIM_ENOMEM, "out of memory");
-    int rc = load_flex(db, f, err);
+    int rc = load_flex(db, f, 0, err);
     if (rc || f->n == 0) {
         cJSON_Delete(f->scenario);
         free(f);
@@ -581,13 +585,9 @@ static int report_load(struct scn_ctx *ctx, struct scn_obj *sec, struct sim_err 
     const cJSON *it;
     cJSON_ArrayForEach(it, assets)
     {
-        char key[24], base[SCN_PATH_MAX], path[SCN_PATH_MAX];
-        snprintf(key, sizeof key, "[%d]", i++);
-        scn_path_join(base, sizeof base, sec->path, "assets");
-        scn_path_join(path, sizeof path, base, key);
         struct scn_obj o;
         const char *label;
-        if ((rc = scn_obj_init(&o, ctx->file, path, it, err)) ||
+        if ((rc = scn_obj_init_item(&o, sec, "assets", i++, it, err)) ||
             (rc = scn_string(&o, "label", 1, NULL, &label, err)) ||
             (rc = check_signal(ctx, &o, "power", 1, err)) ||
             (rc = check_signal(ctx, &o, "soc", 1, err)) || (rc = scn_obj_finish(&o, err)))

@@ -50,6 +50,24 @@ void scn_path_join(char *out, size_t n, const char *path, const char *key)
     out[used] = '\0';
 }
 
+int scn_obj_init_item(struct scn_obj *o, const struct scn_obj *parent, const char *key, int i,
+                      const cJSON *item, struct sim_err *err)
+{
+    char base[SCN_PATH_MAX], idx[24], path[SCN_PATH_MAX];
+    scn_path_join(base, sizeof base, parent->path, key);
+    snprintf(idx, sizeof idx, "[%d]", i);
+    scn_path_join(path, sizeof path, base, idx);
+    return scn_obj_init(o, parent->file, path, item, err);
+}
+
+void scn_signal_name(const char *name, const char *local, char *out, size_t n)
+{
+    if (strchr(name, '.'))
+        snprintf(out, n, "%s", name);
+    else
+        snprintf(out, n, "%s.%s", name, local);
+}
+
 static int vscn_errf(const char *file, const char *path, const char *key, struct sim_err *err,
                      const char *fmt, va_list ap)
 {

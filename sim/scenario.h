@@ -83,6 +83,15 @@ int scn_array(struct scn_obj *o, const char *key, int required, const cJSON **ar
  * item or NULL. */
 const cJSON *scn_take(struct scn_obj *o, const char *key);
 
+/* Start reading element i of the array `key` of `parent` (path
+ * "parent.key[i]"); as scn_obj_init. */
+int scn_obj_init_item(struct scn_obj *o, const struct scn_obj *parent, const char *key, int i,
+                      const cJSON *item, struct sim_err *err);
+
+/* The signal a scenario names: "battery" means "battery.<local>", a name
+ * with a dot ("battery.e_out_kwh") is taken as it is. */
+void scn_signal_name(const char *name, const char *local, char *out, size_t n);
+
 /* After all getters: the first key nobody consumed is an error ("unknown
  * key"). Call last. */
 int scn_obj_finish(struct scn_obj *o, struct sim_err *err);
