@@ -16,8 +16,9 @@
  *
  * mkt_ledger_verify trusts nothing stored but the bytes it checks: it
  * recomputes every transaction hash and Merkle root, recovers every signer,
- * follows roles and nonces from the ledger itself (genesis, participant_add)
- * and reports the first block / transaction that fails. mkt_ledger_replay
+ * follows roles and nonces from the ledger itself (genesis, participant_add),
+ * checks every stored column against what is signed, and reports the first
+ * block / transaction that fails. mkt_ledger_replay
  * re-applies the whole ledger to an empty in-memory market and compares the
  * wallets, which shows that balances are a function of the ledger.
  */
@@ -123,8 +124,8 @@ static int last_block(sqlite3 *db, int64_t *height, uint8_t hash[32], sim_time_u
                       struct sim_err *err)
 {
     sqlite3_stmt *st;
-    int rc = mkt__stmt(db, &st, err,
-                       "SELECT height, hash, t_us FROM mkt_blocks ORDER BY height DESC LIMIT 1", "");
+    int rc = mkt__stmt(
+        db, &st, err, "SELECT height, hash, t_us FROM mkt_blocks ORDER BY height DESC LIMIT 1", "");
     if (rc)
         return rc;
     *height = -1;
@@ -165,9 +166,9 @@ int mkt_seal(mkt_engine *e, const struct mkt_key *op, sim_time_us now, int64_t *
                         (long long)prev_t);
 
     sqlite3_stmt *st;
-    if ((rc = mkt__stmt(e->db, &st, err,
-                        "SELECT seq, hash, t_us FROM mkt_tx WHERE block_height IS NULL ORDER BY seq",
-                        "")))
+    if ((rc = mkt__stmt(
+             e->db, &st, err,
+             "SELECT seq, hash, t_us FROM mkt_tx WHERE block_height IS NULL ORDER BY seq", "")))
         return rc;
     uint8_t *leaves = NULL;
     int64_t *seqs = NULL;
@@ -217,8 +218,8 @@ int mkt_seal(mkt_engine *e, const struct mkt_key *op, sim_time_us now, int64_t *
     rc = mkt__sql(e->db, err,
                   "INSERT INTO mkt_blocks(height, t_us, prev_hash, merkle_root, n_tx, sealer,"
                   " header, sig, hash) VALUES (?,?,?,?,?,?,?,?,?)",
-                  "iibbissbb", h, (int64_t)now, prev, 32, root, 32, (int64_t)n, sealer, header,
-                  sig, MKT_SIG_LEN, bhash, 32);
+                  "iibbissbb", h, (int64_t)now, prev, 32, root, 32, (int64_t)n, sealer, header, sig,
+                  MKT_SIG_LEN, bhash, 32);
     for (size_t i = 0; !rc && i < n; i++)
         rc = mkt__sql(e->db, err, "UPDATE mkt_tx SET block_height=?, idx=? WHERE seq=?", "iii", h,
                       (int64_t)i, seqs[i]);
@@ -240,11 +241,33 @@ out:
 /* Verification                                                        */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Every stored column of both ledger tables is checked against something
+ * signed: a transaction's seq, t_us, json and sig are bound by its hash
+ * and signature, and sender, action and nonce must say what the signed
+ * JSON says; block_height and idx must be where the chain of signed block
+ * headers (their n_tx, in height order) puts the transaction. A block's
+ * columns must equal the fields of its header, the header hashes to the
+ * stored hash and carries the operator's signature, and its Merkle root
+ * is recomputed from the transactions. Verification runs in two passes:
+ * the blocks by height (headers, hashes, signatures, links), then the
+ * transactions by seq, each named with its block when it fails.
+ */
+
 /* Roles and nonces as the ledger itself establishes them. */
 struct vparty {
     uint8_t addr[20];
     enum mkt_role role;
     int64_t nonce;
+};
+
+/* What the first pass keeps of a block for the second. */
+struct vblock {
+    int64_t height;
+    sim_time_us t;
+    int64_t n_tx;
+    uint8_t merkle[32];
+    uint8_t signer[20];
 };
 
 struct verifier {
@@ -280,33 +303,39 @@ static struct vparty *vadd(struct verifier *v, const uint8_t addr[20], enum mkt_
     return p;
 }
 
-/* Check one stored transaction; on failure fill reason and return 1.
- * Returns a negative code only when out of memory. */
+/* Columns of TX_COLS, in order. */
+enum { TX_SEQ, TX_T, TX_JSON, TX_SIG, TX_HASH, TX_IDX, TX_BLOCK, TX_SENDER, TX_ACTION, TX_NONCE };
+#define TX_COLS                                                                                    \
+    "SELECT seq, t_us, json, sig, hash, idx, block_height, sender, action, nonce FROM mkt_tx"      \
+    " ORDER BY seq"
+
+/* Check one stored transaction's own columns; on failure fill reason and
+ * return 1. Returns a negative code only when out of memory. */
 static int verify_tx(struct verifier *v, sqlite3_stmt *st, uint8_t hash[32], char *reason,
                      size_t rsize)
 {
-    int64_t seq = sqlite3_column_int64(st, 0);
-    sim_time_us t = sqlite3_column_int64(st, 1);
-    const char *json = (const char *)sqlite3_column_text(st, 2);
-    const void *sig = sqlite3_column_blob(st, 3);
-    int sig_n = sqlite3_column_bytes(st, 3);
-    const void *stored = sqlite3_column_blob(st, 4);
-    int stored_n = sqlite3_column_bytes(st, 4);
+    int64_t seq = sqlite3_column_int64(st, TX_SEQ);
+    sim_time_us t = sqlite3_column_int64(st, TX_T);
+    const char *json = (const char *)sqlite3_column_text(st, TX_JSON);
+    const void *sig = sqlite3_column_blob(st, TX_SIG);
+    int sig_n = sqlite3_column_bytes(st, TX_SIG);
+    const void *stored = sqlite3_column_blob(st, TX_HASH);
+    int stored_n = sqlite3_column_bytes(st, TX_HASH);
     struct sim_err e2;
 
-    if (seq != v->next_seq) {
-        snprintf(reason, rsize, "sequence %lld where %lld was expected (missing or reordered)",
-                 (long long)seq, (long long)v->next_seq);
+    if (sqlite3_column_type(st, TX_T) != SQLITE_INTEGER) {
+        snprintf(reason, rsize, "t_us is not an integer");
         return 1;
     }
-    v->next_seq++;
-    if (!json || sig_n != MKT_SIG_LEN) {
+    if (!json || sqlite3_column_type(st, TX_JSON) != SQLITE_TEXT || sig_n != MKT_SIG_LEN ||
+        sqlite3_column_type(st, TX_SIG) != SQLITE_BLOB) {
         snprintf(reason, rsize, "missing JSON or signature");
         return 1;
     }
     size_t n = strlen(json);
     mkt__tx_hash(json, n, sig, t, hash);
-    if (stored_n != 32 || memcmp(stored, hash, 32)) {
+    if (stored_n != 32 || sqlite3_column_type(st, TX_HASH) != SQLITE_BLOB ||
+        memcmp(stored, hash, 32)) {
         snprintf(reason, rsize, "stored hash differs from the hash of its contents");
         return 1;
     }
@@ -343,10 +372,31 @@ static int verify_tx(struct verifier *v, sqlite3_stmt *st, uint8_t hash[32], cha
         snprintf(reason, rsize, "%.180s", e2.msg);
         goto done;
     }
+    char x[MKT_ADDR_STRLEN], y[MKT_ADDR_STRLEN];
     if (memcmp(from, signer, 20)) {
-        char x[MKT_ADDR_STRLEN], y[MKT_ADDR_STRLEN];
         snprintf(reason, rsize, "signature recovers %s, but from is %s",
                  mkt_address_format(signer, x), mkt_address_format(from, y));
+        goto done;
+    }
+    /* The columns readers list and filter by must say what was signed. */
+    const char *sender = (const char *)sqlite3_column_text(st, TX_SENDER);
+    mkt_address_format(from, x);
+    if (sqlite3_column_type(st, TX_SENDER) != SQLITE_TEXT || !sender || strcmp(sender, x)) {
+        snprintf(reason, rsize, "sender column \"%.60s\" differs from the signed from %s",
+                 sender ? sender : "", x);
+        goto done;
+    }
+    const char *action_col = (const char *)sqlite3_column_text(st, TX_ACTION);
+    if (sqlite3_column_type(st, TX_ACTION) != SQLITE_TEXT || !action_col ||
+        strcmp(action_col, mkt_action_name(a))) {
+        snprintf(reason, rsize, "action column \"%.40s\" differs from the signed action %s",
+                 action_col ? action_col : "", mkt_action_name(a));
+        goto done;
+    }
+    if (sqlite3_column_type(st, TX_NONCE) != SQLITE_INTEGER ||
+        sqlite3_column_int64(st, TX_NONCE) != nonce) {
+        snprintf(reason, rsize, "nonce column differs from the signed nonce %lld",
+                 (long long)nonce);
         goto done;
     }
     struct vparty *p;
@@ -413,8 +463,6 @@ done:
     return bad;
 }
 
-#define TX_COLS "SELECT seq, t_us, json, sig, hash, idx FROM mkt_tx "
-
 static void fail(struct mkt_verify_report *rep, int64_t height, int64_t seq, int idx,
                  const char *why)
 {
@@ -425,6 +473,157 @@ static void fail(struct mkt_verify_report *rep, int64_t height, int64_t seq, int
     rep->bad_tx_seq = seq;
     rep->bad_tx_index = idx;
     snprintf(rep->reason, sizeof rep->reason, "%s", why);
+}
+
+/* The first column of the block row st whose value is not the one its
+ * signed header states, or NULL when all agree. */
+static const char *block_column_vs_header(sqlite3_stmt *st, const char *header)
+{
+    cJSON *h = cJSON_Parse(header);
+    const char *bad = "header";
+    struct sim_err e2;
+    int64_t height, n_tx, t;
+    const char *merkle, *prev, *sealer;
+    char mcol[67] = "", pcol[67] = "";
+    if (!h || mkt__get_int(h, "height", &height, &e2) || mkt__get_int(h, "n_tx", &n_tx, &e2) ||
+        mkt__get_int(h, "t_us", &t, &e2) || mkt__get_str(h, "merkle_root", &merkle, &e2) ||
+        mkt__get_str(h, "prev_hash", &prev, &e2) || mkt__get_str(h, "sealer", &sealer, &e2))
+        goto out;
+    if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || sqlite3_column_int64(st, 0) != height) {
+        bad = "height";
+        goto out;
+    }
+    if (sqlite3_column_type(st, 1) != SQLITE_INTEGER || sqlite3_column_int64(st, 1) != t) {
+        bad = "t_us";
+        goto out;
+    }
+    if (sqlite3_column_type(st, 2) == SQLITE_BLOB && sqlite3_column_bytes(st, 2) == 32)
+        hex(sqlite3_column_blob(st, 2), 32, pcol);
+    if (strcmp(pcol, prev)) {
+        bad = "prev_hash";
+        goto out;
+    }
+    if (sqlite3_column_type(st, 3) == SQLITE_BLOB && sqlite3_column_bytes(st, 3) == 32)
+        hex(sqlite3_column_blob(st, 3), 32, mcol);
+    if (strcmp(mcol, merkle)) {
+        bad = "merkle_root";
+        goto out;
+    }
+    if (sqlite3_column_type(st, 4) != SQLITE_INTEGER || sqlite3_column_int64(st, 4) != n_tx) {
+        bad = "n_tx";
+        goto out;
+    }
+    const char *s = (const char *)sqlite3_column_text(st, 5);
+    if (sqlite3_column_type(st, 5) != SQLITE_TEXT || !s || strcmp(s, sealer)) {
+        bad = "sealer";
+        goto out;
+    }
+    /* Every field agrees: the header must also be their canonical text. */
+    uint8_t m[32], p[32];
+    memcpy(m, sqlite3_column_blob(st, 3), 32);
+    memcpy(p, sqlite3_column_blob(st, 2), 32);
+    char want[512];
+    block_header(height, m, n_tx, p, s, t, want, sizeof want);
+    bad = strcmp(want, header) ? "header" : NULL;
+out:
+    cJSON_Delete(h);
+    return bad;
+}
+
+/* First pass: the blocks by height. Fills *out (caller frees) and *nb. */
+static int verify_blocks(sqlite3 *db, struct mkt_verify_report *rep, struct vblock **out,
+                         size_t *nb, struct sim_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = mkt__stmt(db, &st, err,
+                       "SELECT height, t_us, prev_hash, merkle_root, n_tx, sealer, header, sig,"
+                       " hash FROM mkt_blocks ORDER BY height",
+                       "");
+    if (rc)
+        return rc;
+    struct vblock *b = NULL;
+    size_t n = 0, cap = 0;
+    uint8_t prev[32] = {0};
+    sim_time_us prev_t = INT64_MIN;
+    char why[200];
+    while (rep->ok && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t h = sqlite3_column_int64(st, 0);
+        if (h != (int64_t)n) {
+            snprintf(why, sizeof why,
+                     "block height %lld where %lld was expected (a block is missing or "
+                     "renumbered)",
+                     (long long)h, (long long)n);
+            fail(rep, h, -1, -1, why);
+            break;
+        }
+        const char *header = (const char *)sqlite3_column_text(st, 6);
+        uint8_t bhash[32], signer[20];
+        struct sim_err e2;
+        if (!header || sqlite3_column_type(st, 6) != SQLITE_TEXT) {
+            fail(rep, h, -1, -1, "the block has no header text");
+            break;
+        }
+        mkt_keccak256(header, strlen(header), bhash);
+        if (sqlite3_column_type(st, 8) != SQLITE_BLOB || sqlite3_column_bytes(st, 8) != 32 ||
+            memcmp(sqlite3_column_blob(st, 8), bhash, 32)) {
+            fail(rep, h, -1, -1, "stored block hash differs from the hash of its header");
+            break;
+        }
+        if (sqlite3_column_type(st, 7) != SQLITE_BLOB ||
+            sqlite3_column_bytes(st, 7) != MKT_SIG_LEN ||
+            mkt_recover_signer(header, strlen(header), sqlite3_column_blob(st, 7), signer, &e2)) {
+            fail(rep, h, -1, -1, "block signature does not verify");
+            break;
+        }
+        const char *col = block_column_vs_header(st, header);
+        if (col) {
+            snprintf(why, sizeof why, "%s differs from the signed header", col);
+            fail(rep, h, -1, -1, why);
+            break;
+        }
+        char sa[MKT_ADDR_STRLEN];
+        if (strcmp((const char *)sqlite3_column_text(st, 5), mkt_address_format(signer, sa))) {
+            fail(rep, h, -1, -1, "block signature is not the sealer's");
+            break;
+        }
+        if (memcmp(sqlite3_column_blob(st, 2), prev, 32)) {
+            fail(rep, h, -1, -1,
+                 h ? "prev_hash does not link to the previous block's hash"
+                   : "prev_hash of the first block is not zero");
+            break;
+        }
+        sim_time_us t = sqlite3_column_int64(st, 1);
+        if (t < prev_t) {
+            fail(rep, h, -1, -1, "block time goes backwards");
+            break;
+        }
+        int64_t n_tx = sqlite3_column_int64(st, 4);
+        if (n_tx < 1) {
+            fail(rep, h, -1, -1, "a block without transactions");
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 16;
+            struct vblock *nbk = realloc(b, nc * sizeof *nbk);
+            if (!nbk) {
+                rc = sim_errf(err, SIM_ENOMEM, "out of memory");
+                break;
+            }
+            b = nbk;
+            cap = nc;
+        }
+        b[n] = (struct vblock){.height = h, .t = t, .n_tx = n_tx};
+        memcpy(b[n].merkle, sqlite3_column_blob(st, 3), 32);
+        memcpy(b[n].signer, signer, 20);
+        n++;
+        memcpy(prev, bhash, 32);
+        prev_t = t;
+    }
+    sqlite3_finalize(st);
+    rep->blocks = (int64_t)n;
+    *out = b;
+    *nb = n;
+    return rc;
 }
 
 int mkt_ledger_verify(sqlite3 *db, struct mkt_verify_report *rep, struct sim_err *err)
@@ -443,152 +642,108 @@ int mkt_ledger_verify(sqlite3 *db, struct mkt_verify_report *rep, struct sim_err
         return sim_errf(err, rc, "the database holds no market ledger (%s)", e1.msg);
 
     struct verifier v = {.next_seq = 1};
-    sqlite3_stmt *bst = NULL, *tst = NULL;
+    struct vblock *blk = NULL;
+    size_t nb = 0;
+    sqlite3_stmt *tst = NULL;
     uint8_t *leaves = NULL;
     size_t cap = 0;
     char reason[200];
-    if ((rc = mkt__stmt(db, &bst, err,
-                        "SELECT height, t_us, prev_hash, merkle_root, n_tx, sealer, header, sig,"
-                        " hash FROM mkt_blocks ORDER BY height",
-                        "")) ||
-        (rc = mkt__prepare(db, TX_COLS "WHERE block_height=? ORDER BY idx", &tst, err)))
+    if ((rc = verify_blocks(db, rep, &blk, &nb, err)) || !rep->ok)
+        goto out;
+    if ((rc = mkt__prepare(db, TX_COLS, &tst, err)))
         goto out;
 
-    uint8_t prev[32] = {0};
-    int64_t want_h = 0;
-    sim_time_us prev_t = INT64_MIN;
-    while (rep->ok && sqlite3_step(bst) == SQLITE_ROW) {
-        int64_t h = sqlite3_column_int64(bst, 0);
-        sim_time_us t = sqlite3_column_int64(bst, 1);
-        int64_t n_tx = sqlite3_column_int64(bst, 4);
-        const char *sealer = (const char *)sqlite3_column_text(bst, 5);
-        const char *header = (const char *)sqlite3_column_text(bst, 6);
-        rep->blocks++;
-        if (h != want_h) {
-            fail(rep, h, -1, -1, "block height out of sequence (a block is missing)");
+    /* Second pass: the transactions by seq. Block b's next one has index
+     * k; past the last block every transaction is pending. */
+    size_t b = 0;
+    int64_t k = 0;
+    while (rep->ok && sqlite3_step(tst) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(tst, TX_SEQ);
+        int in_block = b < nb;
+        int64_t h = in_block ? blk[b].height : -1;
+        int bt = sqlite3_column_type(tst, TX_BLOCK), it = sqlite3_column_type(tst, TX_IDX);
+        rep->txs++;
+        if (seq != v.next_seq) {
+            snprintf(reason, sizeof reason,
+                     "sequence %lld where %lld was expected (a transaction is missing or "
+                     "renumbered)",
+                     (long long)seq, (long long)v.next_seq);
+            fail(rep, h, seq, in_block ? (int)k : -1, reason);
             break;
         }
-        want_h++;
-
-        /* The block's transactions first: a tampered transaction is named
-         * rather than only the Merkle root it spoils. */
-        sqlite3_reset(tst);
-        sqlite3_bind_int64(tst, 1, h);
-        size_t k = 0;
-        while (rep->ok && sqlite3_step(tst) == SQLITE_ROW) {
-            if (k == cap) {
-                size_t nc = cap ? 2 * cap : 64;
-                uint8_t *l = realloc(leaves, nc * 32);
-                if (!l) {
-                    rc = sim_errf(err, SIM_ENOMEM, "out of memory");
-                    goto out;
-                }
-                leaves = l;
-                cap = nc;
-            }
-            int64_t seq = sqlite3_column_int64(tst, 0);
-            rep->txs++;
-            if (sqlite3_column_int64(tst, 5) != (int64_t)k) {
-                fail(rep, h, seq, (int)k, "transaction index out of sequence");
+        v.next_seq++;
+        if (in_block) {
+            if (bt != SQLITE_INTEGER || it != SQLITE_INTEGER ||
+                sqlite3_column_int64(tst, TX_BLOCK) != h ||
+                sqlite3_column_int64(tst, TX_IDX) != k) {
+                snprintf(
+                    reason, sizeof reason,
+                    "stored at block %s index %s, where the signed blocks put it at block "
+                    "%lld index %lld",
+                    bt == SQLITE_NULL ? "(none)" : (const char *)sqlite3_column_text(tst, TX_BLOCK),
+                    it == SQLITE_NULL ? "(none)" : (const char *)sqlite3_column_text(tst, TX_IDX),
+                    (long long)h, (long long)k);
+                fail(rep, h, seq, (int)k, reason);
                 break;
             }
-            if (sqlite3_column_int64(tst, 1) > t) {
+            if (sqlite3_column_int64(tst, TX_T) > blk[b].t) {
                 fail(rep, h, seq, (int)k, "transaction is later than its block");
                 break;
             }
-            int bad = verify_tx(&v, tst, leaves + 32 * k, reason, sizeof reason);
-            if (bad < 0) {
-                rc = sim_errf(err, bad, "out of memory");
+        } else {
+            rep->pending++;
+            if (bt != SQLITE_NULL || it != SQLITE_NULL) {
+                fail(rep, -1, seq, -1,
+                     "assigned to a block position, but the signed blocks hold it in none");
+                break;
+            }
+        }
+        if (in_block && (size_t)k == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            uint8_t *l = realloc(leaves, nc * 32);
+            if (!l) {
+                rc = sim_errf(err, SIM_ENOMEM, "out of memory");
                 goto out;
             }
-            if (bad)
-                fail(rep, h, seq, (int)k, reason);
-            k++;
+            leaves = l;
+            cap = nc;
         }
-        if (!rep->ok)
-            break;
-
-        const void *ph = sqlite3_column_blob(bst, 2);
-        if (sqlite3_column_bytes(bst, 2) != 32 || memcmp(ph, prev, 32)) {
-            fail(rep, h, -1, -1,
-                 h ? "prev_hash does not link to the previous block's hash"
-                   : "prev_hash of the first block is not zero");
-            break;
-        }
-        if (t < prev_t) {
-            fail(rep, h, -1, -1, "block time goes backwards");
-            break;
-        }
-        prev_t = t;
-        const void *mr = sqlite3_column_blob(bst, 3);
-        uint8_t root[32], mstored[32], bhash[32];
-        if (sqlite3_column_bytes(bst, 3) != 32) {
-            fail(rep, h, -1, -1, "merkle_root is not 32 bytes");
-            break;
-        }
-        memcpy(mstored, mr, 32);
-        if (n_tx != (int64_t)k || k == 0) {
-            fail(rep, h, -1, -1, "n_tx does not match the block's transactions");
-            break;
-        }
-        mkt_merkle_root(leaves, k, root);
-        if (memcmp(root, mstored, 32)) {
-            fail(rep, h, -1, -1, "Merkle root does not match the block's transactions");
-            break;
-        }
-        /* The header must be exactly the canonical text of the columns, and
-         * its hash and the operator's signature must match it. */
-        char want[512], opa[MKT_ADDR_STRLEN];
-        mkt_address_format(v.operator_addr, opa);
-        if (!sealer || strcmp(sealer, opa)) {
-            fail(rep, h, -1, -1, "sealer is not the genesis operator");
-            break;
-        }
-        block_header(h, root, n_tx, prev, sealer, t, want, sizeof want);
-        if (!header || strcmp(header, want)) {
-            fail(rep, h, -1, -1, "header text does not match the block's columns");
-            break;
-        }
-        mkt_keccak256(header, strlen(header), bhash);
-        if (sqlite3_column_bytes(bst, 8) != 32 || memcmp(sqlite3_column_blob(bst, 8), bhash, 32)) {
-            fail(rep, h, -1, -1, "stored block hash differs from the hash of its header");
-            break;
-        }
-        uint8_t signer[20];
-        struct sim_err e2;
-        if (sqlite3_column_bytes(bst, 7) != MKT_SIG_LEN ||
-            mkt_recover_signer(header, strlen(header), sqlite3_column_blob(bst, 7), signer, &e2) ||
-            memcmp(signer, v.operator_addr, 20)) {
-            fail(rep, h, -1, -1, "block signature is not the operator's");
-            break;
-        }
-        memcpy(prev, bhash, 32);
-    }
-    if (!rep->ok)
-        goto out;
-
-    /* Pending transactions, not yet in a block, continue the sequence. */
-    sqlite3_finalize(tst);
-    if ((rc = mkt__prepare(db, TX_COLS "WHERE block_height IS NULL ORDER BY seq", &tst, err)))
-        goto out;
-    uint8_t hash[32];
-    while (rep->ok && sqlite3_step(tst) == SQLITE_ROW) {
-        rep->txs++;
-        rep->pending++;
-        int bad = verify_tx(&v, tst, hash, reason, sizeof reason);
+        uint8_t hash[32];
+        int bad = verify_tx(&v, tst, in_block ? leaves + 32 * k : hash, reason, sizeof reason);
         if (bad < 0) {
             rc = sim_errf(err, bad, "out of memory");
             goto out;
         }
-        if (bad)
-            fail(rep, -1, sqlite3_column_int64(tst, 0), -1, reason);
+        if (bad) {
+            fail(rep, h, seq, in_block ? (int)k : -1, reason);
+            break;
+        }
+        if (!in_block || ++k < blk[b].n_tx)
+            continue;
+        /* The block is complete: its root and its sealer. */
+        uint8_t root[32];
+        mkt_merkle_root(leaves, (size_t)k, root);
+        if (memcmp(root, blk[b].merkle, 32)) {
+            fail(rep, h, -1, -1, "Merkle root does not match the block's transactions");
+            break;
+        }
+        if (memcmp(blk[b].signer, v.operator_addr, 20)) {
+            fail(rep, h, -1, -1, "sealer is not the genesis operator");
+            break;
+        }
+        b++;
+        k = 0;
     }
-    if (rep->ok && rep->txs != total)
-        fail(rep, -1, -1, -1, "some transactions belong to no existing block");
+    if (rep->ok && b < nb) {
+        snprintf(reason, sizeof reason,
+                 "the ledger holds %lld of the %lld transactions the block's header counts",
+                 (long long)k, (long long)blk[b].n_tx);
+        fail(rep, blk[b].height, -1, -1, reason);
+    }
 out:
-    sqlite3_finalize(bst);
     sqlite3_finalize(tst);
     free(leaves);
+    free(blk);
     free(v.p);
     return rc;
 }
@@ -645,8 +800,7 @@ int mkt_ledger_replay(sqlite3 *db, struct mkt_replay_report *rep, struct sim_err
         rep->participants++;
         if (mkt__sql_int(mem, &got, &e2,
                          "SELECT balance_ueur FROM mkt_participants WHERE address=?", "s", a)) {
-            snprintf(rep->reason, sizeof rep->reason, "wallet %s is not in the replayed ledger",
-                     a);
+            snprintf(rep->reason, sizeof rep->reason, "wallet %s is not in the replayed ledger", a);
             goto out;
         }
         if (got != want) {
@@ -660,9 +814,8 @@ int mkt_ledger_replay(sqlite3 *db, struct mkt_replay_report *rep, struct sim_err
     if ((rc = mkt__sql_int(mem, &n_mem, err, "SELECT count(*) FROM mkt_participants", "")))
         goto out;
     if (n_mem != rep->participants) {
-        snprintf(rep->reason, sizeof rep->reason,
-                 "replay has %lld participants, the database %lld", (long long)n_mem,
-                 (long long)rep->participants);
+        snprintf(rep->reason, sizeof rep->reason, "replay has %lld participants, the database %lld",
+                 (long long)n_mem, (long long)rep->participants);
         goto out;
     }
     mkt_engine tmp = {.db = db};

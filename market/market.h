@@ -365,8 +365,10 @@ struct mkt_verify_report {
     char reason[256];    /* what failed */
 };
 /* Re-check every transaction's canonical form, signature (low-s, signer =
- * "from", role allowed, nonce order), hash; every block's Merkle root,
- * sealer signature and link to its predecessor. Returns 0 when the
+ * "from", role allowed, nonce order), hash, and that its sender, action,
+ * nonce, block_height and idx columns say what is signed; every block's
+ * columns against its signed header, Merkle root, sealer signature and
+ * link to its predecessor (docs/market.md, "How to verify"). Returns 0 when the
  * ledger could be read (then rep->ok tells the verdict), SIM_EIO/SIM_EINVAL
  * when db holds no market ledger. */
 int mkt_ledger_verify(sqlite3 *db, struct mkt_verify_report *rep, struct sim_err *err);

@@ -17,6 +17,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -54,7 +55,7 @@ struct pctx {
     struct sim_err *err;
     int depth;
     int file, line;
-    char dir[1024];
+    char dir[PATH_MAX];     /* folder of the file being read, for relative names */
     int act_class, act_idx; /* object that '~' / More edits */
     int act_lastprop;       /* for positional properties */
 };
@@ -364,7 +365,7 @@ static int copy_name(struct pctx *p, char *dst, size_t n, const char *src, const
  * read as separators (files written on Windows). */
 static int resolve_path(struct pctx *p, const char *rel, char *out, size_t n)
 {
-    char tmp[1024];
+    char tmp[PATH_MAX];
     if (strlen(rel) >= sizeof tmp)
         return perr(p, "path too long");
     strcpy(tmp, rel);
@@ -1186,7 +1187,7 @@ static int set_load(struct pctx *p, struct fdr_loaddef *l, int id, const char *p
 /* Read multipliers from a file, one value per line (first field). */
 static int read_mult_file(struct pctx *p, const char *rel, int npts_spec, double **out, int *n)
 {
-    char path[1200];
+    char path[PATH_MAX];
     int rc = resolve_path(p, rel, path, sizeof path);
     if (rc)
         return rc;
@@ -1936,7 +1937,7 @@ static int cmd_redirect(struct pctx *p, struct tok *t, int n, const char *verb)
 {
     if (n < 1)
         return perr(p, "%s: missing file name", verb);
-    char path[1200];
+    char path[PATH_MAX];
     int rc = resolve_path(p, t[0].value, path, sizeof path);
     if (rc)
         return rc;
@@ -2133,6 +2134,10 @@ static int run_file(struct pctx *p, const char *path)
     p->file = fi;
     p->depth++;
     const char *slash = strrchr(path, '/');
+    if (slash && (size_t)(slash - path) >= sizeof p->dir) {
+        free(buf);
+        return sim_errf(p->err, SIM_EINVAL, "%s: path too long", path);
+    }
     if (slash)
         snprintf(p->dir, sizeof p->dir, "%.*s", (int)(slash - path), path);
     else

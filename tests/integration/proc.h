@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,11 +21,34 @@
 
 struct proc_result {
     int exit_code; /* exit status, 128+signal if killed, -1 on timeout */
-    char out[16384];
-    char errs[16384];
+    char *out;     /* the whole of stdout, NUL-terminated (never NULL after a run) */
+    char *errs;    /* the whole of stderr */
 };
 
-static inline void proc_slurp(const char *path, char *buf, size_t n)
+/*
+ * Captures are read whole, whatever their size: a report names paths of
+ * the clone, which can be long. Each capture stays allocated until the
+ * test exits (a test runs a few dozen commands), chained from a static
+ * list so that LeakSanitizer sees it reachable and atexit frees it.
+ */
+struct proc_capture {
+    struct proc_capture *next;
+    char text[];
+};
+static struct proc_capture *proc_captures;
+
+static inline void proc_free_captures(void)
+{
+    while (proc_captures) {
+        struct proc_capture *c = proc_captures;
+        proc_captures = c->next;
+        free(c);
+    }
+}
+
+/* The first n-1 bytes of the file at path, for polling a running child's
+ * output for a line it prints at start ("" if none yet). */
+static inline void proc_read_head(const char *path, char *buf, size_t n)
 {
     buf[0] = '\0';
     FILE *f = fopen(path, "r");
@@ -33,6 +57,33 @@ static inline void proc_slurp(const char *path, char *buf, size_t n)
     size_t r = fread(buf, 1, n - 1, f);
     buf[r] = '\0';
     fclose(f);
+}
+
+/* Read the file at path whole; "" when it cannot be read. Never NULL. */
+static inline char *proc_slurp(const char *path)
+{
+    static int registered;
+    if (!registered) {
+        atexit(proc_free_captures);
+        registered = 1;
+    }
+    size_t n = 0;
+    FILE *f = fopen(path, "r");
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && st.st_size > 0)
+        n = (size_t)st.st_size;
+    struct proc_capture *c = malloc(sizeof *c + n + 1);
+    if (!c) {
+        fprintf(stderr, "proc_slurp: out of memory for %zu bytes\n", n);
+        abort();
+    }
+    size_t r = f ? fread(c->text, 1, n, f) : 0;
+    c->text[r] = '\0';
+    if (f)
+        fclose(f);
+    c->next = proc_captures;
+    proc_captures = c;
+    return c->text;
 }
 
 static inline double proc_now(void)
@@ -46,7 +97,7 @@ static inline double proc_now(void)
  * Returns the pid or -1. */
 static inline pid_t proc_start(const char *tmp, char *const argv[])
 {
-    char outp[512], errp[512];
+    char outp[PATH_MAX], errp[PATH_MAX];
     snprintf(outp, sizeof outp, "%s/.stdout", tmp);
     snprintf(errp, sizeof errp, "%s/.stderr", tmp);
     pid_t pid = fork();
@@ -88,11 +139,11 @@ static inline void proc_wait(const char *tmp, pid_t pid, double timeout_s, struc
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    char p[512];
+    char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/.stdout", tmp);
-    proc_slurp(p, r->out, sizeof r->out);
+    r->out = proc_slurp(p);
     snprintf(p, sizeof p, "%s/.stderr", tmp);
-    proc_slurp(p, r->errs, sizeof r->errs);
+    r->errs = proc_slurp(p);
 }
 
 /* Run FLEXBED_BINARY with the NULL-terminated arguments. */

@@ -145,7 +145,7 @@ static int listening_port(const char *dir)
     char path[512], buf[4096];
     snprintf(path, sizeof path, "%s/.stdout", dir);
     for (double t0 = proc_now(); proc_now() - t0 < 10;) {
-        proc_slurp(path, buf, sizeof buf);
+        proc_read_head(path, buf, sizeof buf);
         const char *p = strstr(buf, "listening on 127.0.0.1:");
         if (p)
             return atoi(p + strlen("listening on 127.0.0.1:"));

@@ -322,7 +322,7 @@ static pid_t server_start(const char *db, const char *key)
     double t0 = proc_now();
     port = 0;
     while (pid > 0 && proc_now() - t0 < 20) {
-        proc_slurp(outp, buf, sizeof buf);
+        proc_read_head(outp, buf, sizeof buf);
         const char *p = strstr(buf, "listening on http://127.0.0.1:");
         if (p && sscanf(p, "listening on http://127.0.0.1:%d", &port) == 1)
             return pid;
