@@ -19,6 +19,7 @@
  *    really draw and inject (evening charging above 20 kW, discharge);
  *  - `flexbed plot` draws the feeder's chart (when gnuplot is installed).
  */
+#include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -81,7 +82,7 @@ static long long scalar(const char *q)
 /* Voltage magnitude of bus/node in a reference snapshot, pu. */
 static double ref_voltage(int minute, const char *bus, int node)
 {
-    char path[512], line[1024];
+    char path[PATH_MAX], line[1024];
     snprintf(path, sizeof path, REF "/minute%d_voltages.csv", minute);
     FILE *f = fopen(path, "r");
     CHECK(f != NULL, "cannot open %s", path);
@@ -116,7 +117,7 @@ static void household_demand(double *sum)
     for (int i = 0; i < NMIN; i++)
         sum[i] = 0;
     for (int l = 1; l <= NLOADS; l++) {
-        char path[512], line[128];
+        char path[PATH_MAX], line[128];
         snprintf(path, sizeof path, PROFILES "/load_profile_%d.txt", l);
         FILE *f = fopen(path, "r");
         CHECK(f != NULL, "cannot open %s", path);

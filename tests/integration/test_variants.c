@@ -5,6 +5,7 @@
  * its floor stops at it (a soc_min event), and a DSO threshold posts its
  * own request on the evening peak.
  */
+#include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -18,11 +19,30 @@
 
 #define VAR FLEXBED_SOURCE_DIR "/scenarios/variants/"
 
+/* Copy a file (the variants and their base load) into the deep tree. */
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    CHECK(in && out, "cannot copy %s to %s", from, to);
+    char buf[8192];
+    size_t n;
+    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        CHECK(fwrite(buf, 1, n, out) == n, "write %s", to);
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+}
+
+/* Run the variant copied under tmp/variants/ (so its path, which the
+ * report names, is as long as tmp) and return its JSON report. */
 static cJSON *run_and_report(const char *tmp, const char *name, char *db, size_t n)
 {
     struct proc_result r;
-    char path[512];
-    snprintf(path, sizeof path, VAR "%s.json", name);
+    char path[PATH_MAX], src[PATH_MAX];
+    snprintf(src, sizeof src, VAR "%s.json", name);
+    snprintf(path, sizeof path, "%s/variants/%s.json", tmp, name);
+    copy_file(src, path);
     snprintf(db, n, "%s/%s.db", tmp, name);
     flexbed_run(tmp, 120, &r, "run", path, "--out", db, NULL);
     CHECK(r.exit_code == 0, "%s: exit %d: %s", name, r.exit_code, r.errs);
@@ -54,8 +74,8 @@ static int events_of(const char *db, const char *kind)
     if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         return -1;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(h, "SELECT count(*) FROM events WHERE run_id = 1 AND kind = ?", -1,
-                           &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(h, "SELECT count(*) FROM events WHERE run_id = 1 AND kind = ?", -1, &st,
+                           NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
             n = sqlite3_column_int(st, 0);
@@ -67,12 +87,30 @@ static int events_of(const char *db, const char *kind)
 
 int main(void)
 {
-    char tmp[] = "/tmp/flexbed-variants-XXXXXX";
-    if (!mkdtemp(tmp)) {
+    /* The databases go under a long path (the reports name them), as in
+     * a clone whose folder is deep: captures and paths must not be cut. */
+    char top[] = "/tmp/flexbed-variants-XXXXXX", tmp[1024];
+    if (!mkdtemp(top)) {
         perror("mkdtemp");
         return 1;
     }
-    char db[512];
+    snprintf(tmp, sizeof tmp, "%s", top);
+    for (int i = 0; i < 4; i++) {
+        size_t n = strlen(tmp);
+        snprintf(tmp + n, sizeof tmp - n, "/%s",
+                 "a-folder-of-sixty-characters-as-clones-in-ci-may-have-000000");
+        if (mkdir(tmp, 0700) != 0) {
+            perror(tmp);
+            return 1;
+        }
+    }
+    char db[PATH_MAX], sub[PATH_MAX];
+    snprintf(sub, sizeof sub, "%s/variants", tmp);
+    mkdir(sub, 0700);
+    snprintf(sub, sizeof sub, "%s/data", tmp);
+    mkdir(sub, 0700);
+    snprintf(sub, sizeof sub, "%s/data/demo-base-load.csv", tmp);
+    copy_file(FLEXBED_SOURCE_DIR "/scenarios/data/demo-base-load.csv", sub);
     cJSON *j;
 
     j = run_and_report(tmp, "demo-late-dispatch", db, sizeof db);
@@ -108,6 +146,6 @@ int main(void)
           cJSON_IsNumber(base) ? base->valuedouble : NAN);
     cJSON_Delete(j);
 
-    rm_tree(tmp);
+    rm_tree(top);
     return check_done("test_variants");
 }

@@ -10,6 +10,7 @@
  * snapshots in tests/data/feeder/reference. The largest errors are
  * printed so a drift shows before it fails.
  */
+#include <limits.h>
 #include <complex.h>
 #include <math.h>
 #include <stdio.h>
@@ -232,7 +233,7 @@ int main(void)
         fdr_apply_loadshapes(s, minutes[m]);
         int rc = fdr_solve(s, &it, &err);
         CHECK(rc == 0, "minute %d: %s", minutes[m], err.msg);
-        char vp[256], ip[256];
+        char vp[PATH_MAX], ip[PATH_MAX];
         snprintf(vp, sizeof vp, DATA "/reference/minute%d_voltages.csv", minutes[m]);
         snprintf(ip, sizeof ip, DATA "/reference/minute%d_currents.csv", minutes[m]);
         struct stats st = {0};
