@@ -70,7 +70,15 @@ struct mkt_api {
     struct note ring[RING];
     uint64_t head; /* sequence number of the next notification */
     struct mkt_api_stats st;
+    /* The log is rate-limited (token bucket on the monotonic clock): a
+     * flood of requests cannot fill the disk through stderr. */
+    double log_tokens;
+    double log_last_s;
+    long long log_suppressed;
 };
+
+#define LOG_BURST 200.0 /* log lines back to back ... */
+#define LOG_RATE 20.0   /* ... then this many per second */
 
 /* One HTTP connection (lws allocates and zeroes it; we free what it points
  * to). It is reused by the next request on a kept-alive connection. */
@@ -86,6 +94,7 @@ struct http_sess {
     int status;
     int headers_sent;
     int close_after;
+    int answered; /* the answer to this request is made: later body events are not ours */
 };
 
 /* One websocket client. */
@@ -107,16 +116,38 @@ static sim_time_us api_now(const struct mkt_api *a)
     return (sim_time_us)ts.tv_sec * SIM_US_PER_S + ts.tv_nsec / 1000;
 }
 
-static void api_log(const struct mkt_api *a, const char *fmt, ...)
+static void api_log(struct mkt_api *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void api_log(const struct mkt_api *a, const char *fmt, ...)
+static void api_log(struct mkt_api *a, const char *fmt, ...)
 {
     if (!a->cfg.log)
         return;
+    struct mkt_api *m = a;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    if (m->log_last_s > 0)
+        m->log_tokens += (now - m->log_last_s) * LOG_RATE;
+    else
+        m->log_tokens = LOG_BURST;
+    m->log_last_s = now;
+    if (m->log_tokens > LOG_BURST)
+        m->log_tokens = LOG_BURST;
+    if (m->log_tokens < 1) {
+        m->log_suppressed++;
+        return;
+    }
+    m->log_tokens -= 1;
     char line[512];
+    int n = 0;
+    if (m->log_suppressed) {
+        n = snprintf(line, sizeof line, "(%lld log lines suppressed: rate limit) ",
+                     m->log_suppressed);
+        m->log_suppressed = 0;
+    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     va_end(ap);
     a->cfg.log(a->cfg.log_ctx, line);
 }
@@ -1146,6 +1177,7 @@ static struct mkt_api *api_of(struct lws *wsi)
 /* The answer is ready: have it written. */
 static void answer(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
 {
+    s->answered = 1;
     a->st.requests++;
     api_log(a, "%s %s %d %zu", s->method, s->path, s->status, s->resp_len);
     lws_callback_on_writable(wsi);
@@ -1259,7 +1291,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     }
 
     case LWS_CALLBACK_HTTP_BODY:
-        if (s->too_big || !len)
+        if (s->answered || s->too_big || !len)
             return 0;
         if (s->body_len + len + 1 > s->body_cap) {
             if (s->body_len + len > a->cfg.max_body) {
@@ -1281,6 +1313,10 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return 0;
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        /* lws 4.1 repeats this callback while a pipelined request waits in
+         * its buffer behind the body; the request is answered once. */
+        if (s->answered)
+            return 0;
         if (s->too_big) {
             respond_error(s, 413, "body: larger than %zu bytes", a->cfg.max_body);
             s->close_after = 1;

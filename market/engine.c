@@ -292,6 +292,8 @@ int mkt_engine_new(sqlite3 *db, mkt_engine **out, struct sim_err *err)
     if (!e)
         return sim_errf(err, SIM_ENOMEM, "out of memory");
     e->db = db;
+    e->refusal_tokens = MKT_REFUSAL_BURST;
+    e->refusal_last_us = INT64_MIN;
     mkt_params_default(&e->params);
     int rc = mkt__schema(db, err);
     if (!rc)
@@ -720,11 +722,40 @@ static const act_fn handlers[MKT_ACT_COUNT] = {
 /* Submission                                                          */
 /* ------------------------------------------------------------------ */
 
+/* Whether a refusal at `now` may be recorded (token bucket). */
+static int refusal_admit(mkt_engine *e, sim_time_us now)
+{
+    if (e->refusal_last_us != INT64_MIN && now > e->refusal_last_us)
+        e->refusal_tokens += (double)(now - e->refusal_last_us) / 1e6 * MKT_REFUSAL_RATE;
+    e->refusal_last_us = now;
+    if (e->refusal_tokens > MKT_REFUSAL_BURST)
+        e->refusal_tokens = MKT_REFUSAL_BURST;
+    if (e->refusal_tokens < 1) {
+        e->refusals_unrecorded++;
+        e->refusals_unrecorded_new++;
+        return 0;
+    }
+    e->refusal_tokens -= 1;
+    return 1;
+}
+
 /* A refusal changes no state but is itself recorded (with the recovered
- * signer when there is one), in its own statement after the rollback. */
+ * signer when there is one), in its own statement after the rollback, at
+ * most at the rate refusal_admit allows; a recorded refusal says how many
+ * went unrecorded before it. */
 static int refuse(mkt_engine *e, sim_time_us now, const uint8_t *signer, const char *action,
                   const char *json, int code, struct sim_err *err)
 {
+    if (!refusal_admit(e, now))
+        return code;
+    char why[sizeof err->msg + 96];
+    snprintf(why, sizeof why, "%s", err ? err->msg : sim_strerror(code));
+    if (e->refusals_unrecorded_new > 0) {
+        size_t n = strlen(why);
+        snprintf(why + n, sizeof why - n, " (after %lld refusals not recorded: rate limit)",
+                 (long long)e->refusals_unrecorded_new);
+        e->refusals_unrecorded_new = 0;
+    }
     char a[MKT_ADDR_STRLEN] = "";
     if (signer)
         mkt_address_format(signer, a);
@@ -739,7 +770,7 @@ static int refuse(mkt_engine *e, sim_time_us now, const uint8_t *signer, const c
         if (action)
             sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 4, code);
-        sqlite3_bind_text(st, 5, err ? err->msg : sim_strerror(code), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, why, -1, SQLITE_STATIC);
         if (json)
             sqlite3_bind_text(st, 6, json, (int)strnlen(json, 65536), SQLITE_STATIC);
         sqlite3_step(st);
@@ -1365,5 +1396,5 @@ int64_t mkt_refusal_count(mkt_engine *e)
     int64_t n = 0;
     struct sim_err e2;
     mkt__sql_int(e->db, &n, &e2, "SELECT count(*) FROM mkt_refusals", "");
-    return n;
+    return n + e->refusals_unrecorded;
 }

@@ -33,6 +33,13 @@ struct mkt_engine {
     int has_genesis;
     uint8_t operator_addr[20];
     int64_t last_seq; /* highest transaction seq written */
+    /* Refusals are recorded at a bounded rate (a token bucket on the
+     * action's time): a client repeating a bad request cannot grow
+     * mkt_refusals without end. The rest are only counted. */
+    double refusal_tokens;
+    sim_time_us refusal_last_us;
+    int64_t refusals_unrecorded;     /* since the engine was opened */
+    int64_t refusals_unrecorded_new; /* since the last recorded refusal */
 };
 
 /* Execute SQL with no result; returns 0 or SIM_EIO with err. */

@@ -340,8 +340,13 @@ int mkt_balance(mkt_engine *e, const uint8_t addr[20], int64_t *ueur, struct sim
  * wallets + escrow == deposited always holds. */
 int mkt_money_totals(mkt_engine *e, int64_t *wallets_ueur, int64_t *escrow_ueur,
                      int64_t *deposited_ueur, struct sim_err *err);
-/* Number of refused actions logged. */
+/* Number of refused actions: the rows of mkt_refusals plus those this
+ * engine refused but did not record. Refusals are recorded at most
+ * MKT_REFUSAL_BURST back to back, then MKT_REFUSAL_RATE per second of the
+ * actions' time; a recorded one says how many went unrecorded before it. */
 int64_t mkt_refusal_count(mkt_engine *e);
+#define MKT_REFUSAL_BURST 100.0 /* refusals recorded back to back ... */
+#define MKT_REFUSAL_RATE 10.0   /* ... then this many per second */
 
 /* ------------------------------------------------------------------ */
 /* Ledger (ledger.c)                                                   */

@@ -352,6 +352,158 @@ static void server_stop(pid_t pid, const char *when)
 
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* Connection hygiene: pipelining, keep-alive, slow and huge clients   */
+/* ------------------------------------------------------------------ */
+
+/* Read answers from fd until `want` complete ones have come and the line
+ * stays quiet for 300 ms, or `cap` bytes (a server loop), or the deadline.
+ * Statuses go to status[] (at most 8). Returns the number of answers, and
+ * *bytes the bytes read. */
+static int read_answers(int fd, int want, int status[8], size_t cap, double timeout_s,
+                        size_t *bytes)
+{
+    static char buf[1 << 20];
+    size_t got = 0, parsed = 0;
+    int n = 0;
+    double t0 = proc_now(), quiet_since = proc_now();
+    struct timeval tv = {0, 100 * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (got < cap && got < sizeof buf - 1 && proc_now() - t0 < timeout_s) {
+        ssize_t k = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (k == 0)
+            break;
+        if (k > 0) {
+            got += (size_t)k;
+            buf[got] = 0;
+            quiet_since = proc_now();
+        } else if (n >= want && proc_now() - quiet_since > 0.3) {
+            break;
+        }
+        for (;;) { /* parse what is complete */
+            const char *h = buf + parsed, *end = strstr(h, "\r\n\r\n");
+            int st;
+            if (!end || sscanf(h, "HTTP/1.%*d %d", &st) != 1)
+                break;
+            const char *cl = strstr(h, "content-length:"); /* lws writes it so */
+            size_t len = cl && cl < end ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
+            if ((size_t)(end + 4 - buf) + len > got)
+                break;
+            if (n < 8)
+                status[n] = st;
+            n++;
+            parsed = (size_t)(end + 4 - buf) + len;
+        }
+    }
+    *bytes = got;
+    return n;
+}
+
+static void test_connections(struct party *intruder, const char *db)
+{
+    struct resp r = {0};
+    int status[8] = {0};
+    size_t bytes = 0;
+
+    /* A POST with a body and two GETs behind it in one write: three
+     * answers in order, each once, and nothing more. */
+    int fd = connect_local(port);
+    CHECK(fd >= 0, "connect");
+    const char *body = "{\"tx\":\"{}\",\"sig\":\"0x00\"}";
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "POST /api/tx HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n%s"
+                     "GET /api/market HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "GET /api/participants HTTP/1.1\r\nHost: x\r\n\r\n",
+                     strlen(body), body);
+    CHECK_INT(send_all(fd, req, (size_t)n), 0);
+    int k = read_answers(fd, 3, status, 512 * 1024, 5, &bytes);
+    CHECK(k == 3, "pipelined: %d answers in %zu bytes, expected 3", k, bytes);
+    CHECK(status[0] == 400 && status[1] == 200 && status[2] == 200, "pipelined: statuses %d %d %d",
+          status[0], status[1], status[2]);
+    CHECK(bytes < 64 * 1024, "pipelined: %zu bytes answered to three requests", bytes);
+    close(fd);
+
+    /* Several requests one after the other on one kept-alive connection. */
+    fd = connect_local(port);
+    for (int i = 0; i < 3; i++) {
+        n = snprintf(req, sizeof req, "GET /api/market HTTP/1.1\r\nHost: x\r\n\r\n");
+        CHECK_INT(send_all(fd, req, (size_t)n), 0);
+        memset(status, 0, sizeof status);
+        k = read_answers(fd, 1, status, 256 * 1024, 5, &bytes);
+        CHECK(k == 1 && status[0] == 200, "keep-alive request %d: %d answers, status %d", i, k,
+              status[0]);
+    }
+    close(fd);
+
+    /* A client sending its request a byte a second does not hold up the
+     * others. */
+    int slow = connect_local(port);
+    CHECK(slow >= 0, "connect");
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(send_all(slow, "GET /api/market HTTP/1.1\r\n" + i, 1), 0);
+        double t0 = proc_now();
+        CHECK_INT(get("/api/market", &r), 200);
+        CHECK(proc_now() - t0 < 2, "a request waited %.1f s behind a slow client", proc_now() - t0);
+        sleep(1);
+    }
+    close(slow);
+
+    /* Headers far larger than any request needs: refused, server fine. */
+    fd = connect_local(port);
+    static char huge[40000];
+    n = snprintf(huge, sizeof huge, "GET /api/market HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+    memset(huge + n, 'a', 32000);
+    n += 32000;
+    n += snprintf(huge + n, sizeof huge - (size_t)n, "\r\n\r\n");
+    send_all(fd, huge, (size_t)n); /* the server may close before all is sent */
+    memset(status, 0, sizeof status);
+    k = read_answers(fd, 1, status, 64 * 1024, 5, &bytes);
+    CHECK(k == 0 || status[0] >= 400, "oversized headers answered %d", status[0]);
+    close(fd);
+    CHECK_INT(get("/api/market", &r), 200);
+
+    /* A flood of refused transactions: all counted, the table bounded. */
+    sqlite3 *h = NULL;
+    long long rows0 = -1, rows1 = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        sqlite3_prepare_v2(h, "SELECT count(*) FROM mkt_refusals", -1, &st, NULL);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            rows0 = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    CHECK_INT(get("/api/market", &r), 200);
+    long long counted0 = jint(r.json, "refusals");
+    double t0 = proc_now();
+    int flood = 400;
+    for (int i = 0; i < flood; i++) {
+        char *b = signed_body(intruder, "{\"action\":\"withdraw\",\"amount_ueur\":1}", i);
+        post("/api/tx", b, &r);
+        free(b);
+    }
+    double dt = proc_now() - t0;
+    CHECK_INT(r.status, 403);
+    if (h) {
+        sqlite3_stmt *st;
+        sqlite3_prepare_v2(h, "SELECT count(*) FROM mkt_refusals", -1, &st, NULL);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            rows1 = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(h);
+    }
+    CHECK_INT(get("/api/market", &r), 200);
+    CHECK_INT(jint(r.json, "refusals") - counted0, flood);
+    long long bound = (long long)(MKT_REFUSAL_BURST + MKT_REFUSAL_RATE * (dt + 1));
+    CHECK(rows1 - rows0 <= bound && rows1 - rows0 < flood,
+          "%d refusals in %.1f s wrote %lld rows (bound %lld)", flood, dt, rows1 - rows0, bound);
+    printf("connections: pipelined and kept-alive answered once each; %d refusals in %.2f s "
+           "wrote %lld rows\n",
+           flood, dt, rows1 - rows0);
+    cJSON_Delete(r.json);
+}
+
 static void check_error(struct resp *r, int status, const char *field)
 {
     CHECK(r->status == status, "expected %d, got %d: %s", status, r->status, r->body);
@@ -681,6 +833,7 @@ int main(void)
         CHECK_INT(submit(&dso, "{\"action\":\"withdraw\",\"amount_ueur\":1000}", &r), 200);
         CHECK_INT(get(buf, &r), 200);
         CHECK_INT(jint(r.json, "balance_ueur"), dso_balance - 1000);
+        test_connections(&intruder, db);
         server_stop(pid, "second run");
     }
 
