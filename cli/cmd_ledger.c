@@ -24,11 +24,13 @@ static void usage(FILE *f)
           "        JSON, signature, low s, signer = from, role, nonce, hash, and the\n"
           "        sender, action, nonce and block position columns) and every\n"
           "        block (height, link to the previous block, time, Merkle root, header,\n"
-          "        hash, operator signature); name the first block and transaction that\n"
-          "        do not verify, and why.\n"
+          "        hash, operator signature); then replay the ledger and compare every\n"
+          "        column of every market state table (wallets, offers, matches,\n"
+          "        deliveries, settlements, ...) with DB's. Name the first block,\n"
+          "        transaction or state row that does not verify, and why.\n"
           "replay  re-apply the ledger from genesis to an empty market and compare every\n"
-          "        wallet and the escrow total with DB's: the balances are a function of\n"
-          "        the ledger.\n"
+          "        state table, every wallet and the money totals with DB's: the state is\n"
+          "        a function of the ledger.\n"
           "\n"
           "  --format F   text (default) or json\n"
           "\n"
@@ -69,6 +71,7 @@ static int do_verify(sqlite3 *db, const char *path, int json)
         add_i64(o, "blocks", rep.blocks);
         add_i64(o, "transactions", rep.txs);
         add_i64(o, "pending", rep.pending);
+        add_i64(o, "state_rows", rep.state_rows);
         if (!rep.ok) {
             add_i64(o, "bad_height", rep.bad_height);
             add_i64(o, "bad_tx_seq", rep.bad_tx_seq);
@@ -78,8 +81,9 @@ static int do_verify(sqlite3 *db, const char *path, int json)
         print_json(o);
     } else if (rep.ok) {
         printf("ledger OK: %lld blocks and %lld transactions checked (%lld pending, not yet "
-               "in a block)\n",
-               (long long)rep.blocks, (long long)rep.txs, (long long)rep.pending);
+               "in a block); the market state (%lld rows) is what they make it\n",
+               (long long)rep.blocks, (long long)rep.txs, (long long)rep.pending,
+               (long long)rep.state_rows);
     } else {
         char where[128];
         if (rep.bad_height >= 0 && rep.bad_tx_seq >= 0)

@@ -83,8 +83,8 @@ int mkt_sign_message(const struct mkt_key *k, const void *msg, size_t n, uint8_t
                      struct sim_err *err);
 /* Recover the signer's address of a personal_sign signature. v may be 27/28
  * or 0/1; a high-s signature (EIP-2) is rejected with SIM_EINVAL. */
-int mkt_recover_signer(const void *msg, size_t n, const uint8_t sig[MKT_SIG_LEN],
-                       uint8_t addr[20], struct sim_err *err);
+int mkt_recover_signer(const void *msg, size_t n, const uint8_t sig[MKT_SIG_LEN], uint8_t addr[20],
+                       struct sim_err *err);
 /* Hex text of a signature ("0x..."), and its parse. */
 char *mkt_sig_format(const uint8_t sig[MKT_SIG_LEN], char out[MKT_SIG_STRLEN]);
 int mkt_sig_parse(const char *s, uint8_t sig[MKT_SIG_LEN], struct sim_err *err);
@@ -114,14 +114,14 @@ enum mkt_payout_rule { MKT_PAY_AS_DELIVERED = 0, MKT_PRO_RATA_WITH_PENALTY = 1 }
 /* Market rules, fixed at genesis and recorded in the genesis transaction
  * (so a replay applies the same rules). All integers. */
 struct mkt_params {
-    int64_t tx_fee_ueur;        /* fee per charged action, to the operator */
-    unsigned fee_actions;       /* bit set of (1u << MKT_ACT_*) charged the fee */
-    int partial_fills;          /* 1: an offer may be partly taken; 0: whole or not */
-    enum mkt_pricing pricing;   /* pay-as-bid (default) or pay-as-clear */
+    int64_t tx_fee_ueur;      /* fee per charged action, to the operator */
+    unsigned fee_actions;     /* bit set of (1u << MKT_ACT_*) charged the fee */
+    int partial_fills;        /* 1: an offer may be partly taken; 0: whole or not */
+    enum mkt_pricing pricing; /* pay-as-bid (default) or pay-as-clear */
     enum mkt_payout_rule payout_rule;
-    int64_t settle_fee_ppm;     /* fee on each gross payout, parts per million ... */
-    int64_t payout_fee_ueur;    /* ... plus this flat fee per payout (capped at the payout);
-                                   both withheld from the FSP and paid to the operator */
+    int64_t settle_fee_ppm;        /* fee on each gross payout, parts per million ... */
+    int64_t payout_fee_ueur;       /* ... plus this flat fee per payout (capped at the payout);
+                                      both withheld from the FSP and paid to the operator */
     int64_t penalty_threshold_ppm; /* pro rata: delivery rate below this ... */
     int64_t penalty_ppm;           /* ... loses this share of the payout */
 };
@@ -137,23 +137,23 @@ int mkt_payout_rule_parse(const char *s, enum mkt_payout_rule *out);
 
 /* Action types: the "action" member of a transaction's JSON. */
 enum mkt_action {
-    MKT_ACT_GENESIS = 0,     /* operator: market rules, creates the ledger */
-    MKT_ACT_PARTICIPANT_ADD, /* operator: admit an address with a role */
-    MKT_ACT_DEPOSIT,         /* operator: credit a wallet (money enters) */
-    MKT_ACT_WITHDRAW,        /* any participant: debit own wallet (money leaves) */
-    MKT_ACT_ASSET_ADD,       /* FSP, DSO */
-    MKT_ACT_ASSET_EDIT,      /* FSP, DSO (own assets) */
-    MKT_ACT_ASSET_REMOVE,    /* FSP, DSO (own assets) */
-    MKT_ACT_OFFER_ADD,       /* FSP */
-    MKT_ACT_OFFER_EDIT,      /* FSP (own, untouched offers) */
-    MKT_ACT_OFFER_WITHDRAW,  /* FSP (own) */
-    MKT_ACT_REQUEST_ADD,     /* DSO */
-    MKT_ACT_REQUEST_EDIT,    /* DSO (own, unmatched requests) */
+    MKT_ACT_GENESIS = 0,      /* operator: market rules, creates the ledger */
+    MKT_ACT_PARTICIPANT_ADD,  /* operator: admit an address with a role */
+    MKT_ACT_DEPOSIT,          /* operator: credit a wallet (money enters) */
+    MKT_ACT_WITHDRAW,         /* any participant: debit own wallet (money leaves) */
+    MKT_ACT_ASSET_ADD,        /* FSP, DSO */
+    MKT_ACT_ASSET_EDIT,       /* FSP, DSO (own assets) */
+    MKT_ACT_ASSET_REMOVE,     /* FSP, DSO (own assets) */
+    MKT_ACT_OFFER_ADD,        /* FSP */
+    MKT_ACT_OFFER_EDIT,       /* FSP (own, untouched offers) */
+    MKT_ACT_OFFER_WITHDRAW,   /* FSP (own) */
+    MKT_ACT_REQUEST_ADD,      /* DSO */
+    MKT_ACT_REQUEST_EDIT,     /* DSO (own, unmatched requests) */
     MKT_ACT_REQUEST_WITHDRAW, /* DSO (own, not purchased) */
-    MKT_ACT_MATCH,           /* DSO */
-    MKT_ACT_PURCHASE,        /* DSO: payment into escrow, dispatch */
-    MKT_ACT_DELIVERY,        /* DSO or operator (the metering platform) */
-    MKT_ACT_SETTLE,          /* DSO */
+    MKT_ACT_MATCH,            /* DSO */
+    MKT_ACT_PURCHASE,         /* DSO: payment into escrow, dispatch */
+    MKT_ACT_DELIVERY,         /* DSO or operator (the metering platform) */
+    MKT_ACT_SETTLE,           /* DSO */
     MKT_ACT_COUNT
 };
 const char *mkt_action_name(enum mkt_action a);
@@ -174,14 +174,14 @@ sqlite3 *mkt_engine_db(mkt_engine *e);
 
 /* What an accepted transaction did. */
 struct mkt_receipt {
-    int64_t tx_seq;        /* ledger sequence number of the transaction */
-    int64_t id;            /* id of the created/affected object (asset, offer, ...) */
-    int64_t fee_ueur;      /* transaction fee charged */
-    int n_matches;         /* match: matches created */
-    int64_t matched_w;     /* match: power matched, |W| summed over requests */
-    int64_t unmet_w;       /* match: |W| of request volume left unmet */
-    int64_t amount_ueur;   /* purchase: escrowed; settle: paid to FSPs (net) */
-    uint8_t hash[32];      /* transaction hash */
+    int64_t tx_seq;      /* ledger sequence number of the transaction */
+    int64_t id;          /* id of the created/affected object (asset, offer, ...) */
+    int64_t fee_ueur;    /* transaction fee charged */
+    int n_matches;       /* match: matches created */
+    int64_t matched_w;   /* match: power matched, |W| summed over requests */
+    int64_t unmet_w;     /* match: |W| of request volume left unmet */
+    int64_t amount_ueur; /* purchase: escrowed; settle: paid to FSPs (net) */
+    uint8_t hash[32];    /* transaction hash */
 };
 
 /* Submit a signed action at time now. json must be canonical
@@ -219,8 +219,8 @@ struct mkt_asset {
     uint8_t owner[20];
     enum mkt_asset_type type;
     char name[64];
-    char location[64];     /* location or feeder bus; matched by equality */
-    int64_t p_min_w, p_max_w; /* power limits (consumption positive) */
+    char location[64];                /* location or feeder bus; matched by equality */
+    int64_t p_min_w, p_max_w;         /* power limits (consumption positive) */
     int64_t soc_min_ppm, soc_max_ppm; /* SoC limits, parts per million */
     int removed;
 };
@@ -241,14 +241,14 @@ struct mkt_offer {
     int64_t id;
     int64_t asset_id;
     uint8_t fsp[20];
-    sim_time_us start, end;   /* window [start, end) */
-    sim_time_us valid_until;  /* not matched after this time */
-    int64_t p_w;              /* negative = reduce consumption */
+    sim_time_us start, end;  /* window [start, end) */
+    sim_time_us valid_until; /* not matched after this time */
+    int64_t p_w;             /* negative = reduce consumption */
     int64_t price_ueur_per_kwh;
-    int64_t remaining_w;      /* not yet matched, same sign as p_w */
-    int64_t seq;              /* submission order (ledger sequence) */
+    int64_t remaining_w; /* not yet matched, same sign as p_w */
+    int64_t seq;         /* submission order (ledger sequence) */
     enum mkt_state state;
-    char location[64];        /* the asset's, at submission */
+    char location[64]; /* the asset's, at submission */
 };
 /* Fields used: asset_id, start, end, valid_until, p_w, price_ueur_per_kwh. */
 int mkt_do_offer_add(mkt_engine *e, const struct mkt_key *k, const struct mkt_offer *o,
@@ -259,9 +259,9 @@ struct mkt_request {
     uint8_t dso[20];
     char location[64];
     sim_time_us start, end;
-    int64_t p_w;                   /* negative = reduce consumption */
+    int64_t p_w; /* negative = reduce consumption */
     int64_t max_price_ueur_per_kwh;
-    int64_t unmet_w;               /* after matching, same sign as p_w */
+    int64_t unmet_w; /* after matching, same sign as p_w */
     int64_t seq;
     enum mkt_state state;
 };
@@ -288,16 +288,16 @@ struct mkt_match {
     int64_t id;
     int64_t request_id, offer_id, asset_id;
     uint8_t fsp[20], dso[20];
-    sim_time_us start, end;          /* the request's window */
-    int64_t p_w;                     /* accepted power, request's sign */
-    int64_t price_ueur_per_kwh;      /* paid price (bid or clearing) */
-    int64_t amount_ueur;             /* |p| x window x price, escrowed on purchase */
+    sim_time_us start, end;     /* the request's window */
+    int64_t p_w;                /* accepted power, request's sign */
+    int64_t price_ueur_per_kwh; /* paid price (bid or clearing) */
+    int64_t amount_ueur;        /* |p| x window x price, escrowed on purchase */
     enum mkt_state state;
-    int64_t delivered_wh;            /* -1 until a delivery is recorded */
-    int64_t rate_ppm;                /* delivered / accepted energy, ppm */
-    int64_t payout_ueur;             /* gross payout (before settlement fee) */
-    int64_t settle_fee_ueur;         /* fee withheld from the payout */
-    int64_t refund_ueur;             /* returned to the DSO */
+    int64_t delivered_wh;    /* -1 until a delivery is recorded */
+    int64_t rate_ppm;        /* delivered / accepted energy, ppm */
+    int64_t payout_ueur;     /* gross payout (before settlement fee) */
+    int64_t settle_fee_ueur; /* fee withheld from the payout */
+    int64_t refund_ueur;     /* returned to the DSO */
 };
 
 int mkt_offer_get(mkt_engine *e, int64_t id, struct mkt_offer *o, struct sim_err *err);
@@ -308,12 +308,10 @@ int mkt_match_get(mkt_engine *e, int64_t id, struct mkt_match *m, struct sim_err
  * id > after_id (for paging), up to max; the operator sees all. A role
  * that may not list them (an FSP listing requests, a DSO listing offers)
  * is refused with SIM_ESTATE and the refusal logged at time now. */
-int mkt_asset_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
-                   struct mkt_asset *out, size_t max, size_t *n, sim_time_us now,
-                   struct sim_err *err);
-int mkt_offer_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
-                   struct mkt_offer *out, size_t max, size_t *n, sim_time_us now,
-                   struct sim_err *err);
+int mkt_asset_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id, struct mkt_asset *out,
+                   size_t max, size_t *n, sim_time_us now, struct sim_err *err);
+int mkt_offer_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id, struct mkt_offer *out,
+                   size_t max, size_t *n, sim_time_us now, struct sim_err *err);
 int mkt_request_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
                      struct mkt_request *out, size_t max, size_t *n, sim_time_us now,
                      struct sim_err *err);
@@ -360,21 +358,25 @@ int mkt_seal(mkt_engine *e, const struct mkt_key *op, sim_time_us now, int64_t *
              struct sim_err *err);
 
 struct mkt_verify_report {
-    int ok;              /* 1 when everything verified */
-    int64_t blocks;      /* blocks checked */
-    int64_t txs;         /* transactions checked (sealed + pending) */
-    int64_t pending;     /* transactions not yet in a block */
-    int64_t bad_height;  /* first block that failed, -1 if none/pending */
-    int64_t bad_tx_seq;  /* first transaction that failed, -1 if none */
-    int bad_tx_index;    /* its index in the block, -1 if none */
-    char reason[256];    /* what failed */
+    int ok;             /* 1 when everything verified */
+    int64_t blocks;     /* blocks checked */
+    int64_t txs;        /* transactions checked (sealed + pending) */
+    int64_t pending;    /* transactions not yet in a block */
+    int64_t bad_height; /* first block that failed, -1 if none/pending */
+    int64_t bad_tx_seq; /* first transaction that failed, -1 if none */
+    int bad_tx_index;   /* its index in the block, -1 if none */
+    int state_ok;       /* the state tables equal the ledger's replay */
+    int64_t state_rows; /* state rows compared */
+    char reason[256];   /* what failed */
 };
 /* Re-check every transaction's canonical form, signature (low-s, signer =
  * "from", role allowed, nonce order), hash, and that its sender, action,
  * nonce, block_height and idx columns say what is signed; every block's
  * columns against its signed header, Merkle root, sealer signature and
- * link to its predecessor (docs/market.md, "How to verify"). Returns 0 when the
- * ledger could be read (then rep->ok tells the verdict), SIM_EIO/SIM_EINVAL
+ * link to its predecessor (docs/market.md, "How to verify"); then, when
+ * all that holds, that the market's state tables are exactly what the
+ * ledger makes them (mkt_ledger_replay). Returns 0 when the ledger could
+ * be read (then rep->ok tells the verdict), SIM_EIO/SIM_EINVAL
  * when db holds no market ledger. */
 int mkt_ledger_verify(sqlite3 *db, struct mkt_verify_report *rep, struct sim_err *err);
 
@@ -382,10 +384,14 @@ struct mkt_replay_report {
     int ok;               /* 1 when the replayed balances equal the stored */
     int64_t txs;          /* transactions replayed */
     int64_t participants; /* wallets compared */
+    int64_t rows;         /* state rows compared, every column */
     char reason[256];     /* first difference */
 };
 /* Replay the ledger from genesis into a fresh in-memory market and compare
- * every wallet balance and the escrow total with db's. */
+ * every wallet balance, the money totals, and then every column of every
+ * row of every market state table (all mkt_ tables but mkt_tx, mkt_blocks
+ * and the unsigned refusal log) with db's; the first difference names the
+ * table, the row's key and the column. */
 int mkt_ledger_replay(sqlite3 *db, struct mkt_replay_report *rep, struct sim_err *err);
 
 /* Merkle root of n 32-byte leaves stored back to back (keccak256 of left || right; an odd last

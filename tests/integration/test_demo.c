@@ -139,6 +139,29 @@ static void check_ledger(const char *tmp, const char *db)
     flexbed_run(tmp, 60, &r, "ledger", "verify", copy, NULL);
     CHECK_INT(r.exit_code, 1);
     CHECK_STR_CONTAINS(r.out, "FAILED");
+
+    /* A forged delivery and payout in the state tables alone (the chain
+     * untouched): verify names the row, and the report that prints the
+     * forged figures says the ledger does not back them. */
+    char forged[512];
+    snprintf(forged, sizeof forged, "%s/forged.db", tmp);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", db, forged);
+    CHECK_INT(system(cmd), 0);
+    CHECK_INT(sqlite3_open(forged, &h), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(h,
+                           "UPDATE mkt_deliveries SET e_wh = 7500 WHERE e_wh = 7208;"
+                           " UPDATE mkt_matches SET delivered_wh = 7500, payout_ueur = payout_ueur"
+                           " + 29000 WHERE delivered_wh = 7208",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(h);
+    flexbed_run(tmp, 60, &r, "ledger", "verify", forged, NULL);
+    CHECK_INT(r.exit_code, 1);
+    CHECK_STR_CONTAINS(r.out, "mkt_deliveries row id=");
+    CHECK_STR_CONTAINS(r.out, "e_wh is stored as 7500, the ledger makes it 7208");
+    flexbed_run(tmp, 60, &r, "report", forged, NULL);
+    CHECK_STR_CONTAINS(r.out, "ledger NOT verified");
+    CHECK(strstr(r.out, "ledger verified") == NULL, "a forged report says \"ledger verified\"");
 }
 
 /* A digest of every row of the result and market tables, in a fixed
