@@ -116,8 +116,7 @@ static sim_time_us api_now(const struct mkt_api *a)
     return (sim_time_us)ts.tv_sec * SIM_US_PER_S + ts.tv_nsec / 1000;
 }
 
-static void api_log(struct mkt_api *a, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void api_log(struct mkt_api *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void api_log(struct mkt_api *a, const char *fmt, ...)
 {
     if (!a->cfg.log)

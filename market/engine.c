@@ -17,9 +17,9 @@
 #include "internal.h"
 
 static const char *const action_names[MKT_ACT_COUNT] = {
-    "genesis",     "participant_add", "deposit",        "withdraw",         "asset_add",
-    "asset_edit",  "asset_remove",    "offer_add",      "offer_edit",       "offer_withdraw",
-    "request_add", "request_edit",    "request_withdraw", "match",          "purchase",
+    "genesis",     "participant_add", "deposit",          "withdraw",   "asset_add",
+    "asset_edit",  "asset_remove",    "offer_add",        "offer_edit", "offer_withdraw",
+    "request_add", "request_edit",    "request_withdraw", "match",      "purchase",
     "delivery",    "settle",
 };
 
@@ -41,9 +41,12 @@ int mkt_action_parse(const char *s, enum mkt_action *out)
 const char *mkt_role_name(enum mkt_role r)
 {
     switch (r) {
-    case MKT_ROLE_OPERATOR: return "operator";
-    case MKT_ROLE_DSO: return "DSO";
-    case MKT_ROLE_FSP: return "FSP";
+    case MKT_ROLE_OPERATOR:
+        return "operator";
+    case MKT_ROLE_DSO:
+        return "DSO";
+    case MKT_ROLE_FSP:
+        return "FSP";
     }
     return "unknown";
 }
@@ -62,9 +65,12 @@ static int role_parse(const char *s, enum mkt_role *r)
 const char *mkt_asset_type_name(enum mkt_asset_type t)
 {
     switch (t) {
-    case MKT_ASSET_BATTERY: return "battery";
-    case MKT_ASSET_EV: return "ev";
-    case MKT_ASSET_OTHER: return "other";
+    case MKT_ASSET_BATTERY:
+        return "battery";
+    case MKT_ASSET_EV:
+        return "ev";
+    case MKT_ASSET_OTHER:
+        return "other";
     }
     return "unknown";
 }
@@ -82,12 +88,18 @@ static int asset_type_parse(const char *s, enum mkt_asset_type *t)
 const char *mkt_state_name(enum mkt_state s)
 {
     switch (s) {
-    case MKT_OPEN: return "open";
-    case MKT_MATCHED: return "matched";
-    case MKT_PURCHASED: return "purchased";
-    case MKT_DELIVERED: return "delivered";
-    case MKT_SETTLED: return "settled";
-    case MKT_WITHDRAWN: return "withdrawn";
+    case MKT_OPEN:
+        return "open";
+    case MKT_MATCHED:
+        return "matched";
+    case MKT_PURCHASED:
+        return "purchased";
+    case MKT_DELIVERED:
+        return "delivered";
+    case MKT_SETTLED:
+        return "settled";
+    case MKT_WITHDRAWN:
+        return "withdrawn";
     }
     return "unknown";
 }
@@ -98,22 +110,29 @@ int mkt_role_may(enum mkt_role role, enum mkt_action a)
     switch (a) {
     case MKT_ACT_GENESIS:
     case MKT_ACT_PARTICIPANT_ADD:
-    case MKT_ACT_DEPOSIT: return role == MKT_ROLE_OPERATOR;
-    case MKT_ACT_WITHDRAW: return 1;
+    case MKT_ACT_DEPOSIT:
+        return role == MKT_ROLE_OPERATOR;
+    case MKT_ACT_WITHDRAW:
+        return 1;
     case MKT_ACT_ASSET_ADD:
     case MKT_ACT_ASSET_EDIT:
-    case MKT_ACT_ASSET_REMOVE: return role == MKT_ROLE_FSP || role == MKT_ROLE_DSO;
+    case MKT_ACT_ASSET_REMOVE:
+        return role == MKT_ROLE_FSP || role == MKT_ROLE_DSO;
     case MKT_ACT_OFFER_ADD:
     case MKT_ACT_OFFER_EDIT:
-    case MKT_ACT_OFFER_WITHDRAW: return role == MKT_ROLE_FSP;
+    case MKT_ACT_OFFER_WITHDRAW:
+        return role == MKT_ROLE_FSP;
     case MKT_ACT_REQUEST_ADD:
     case MKT_ACT_REQUEST_EDIT:
     case MKT_ACT_REQUEST_WITHDRAW:
     case MKT_ACT_MATCH:
     case MKT_ACT_PURCHASE:
-    case MKT_ACT_SETTLE: return role == MKT_ROLE_DSO;
-    case MKT_ACT_DELIVERY: return role == MKT_ROLE_DSO || role == MKT_ROLE_OPERATOR;
-    case MKT_ACT_COUNT: break;
+    case MKT_ACT_SETTLE:
+        return role == MKT_ROLE_DSO;
+    case MKT_ACT_DELIVERY:
+        return role == MKT_ROLE_DSO || role == MKT_ROLE_OPERATOR;
+    case MKT_ACT_COUNT:
+        break;
     }
     return 0;
 }
@@ -201,8 +220,7 @@ static int params_from_json(const cJSON *o, struct mkt_params *p, struct sim_err
         return rc;
     if (present) {
         if (v < 0 || v > 1000000)
-            return sim_errf(err, SIM_EINVAL,
-                            "params.penalty_threshold_ppm: must be in 0..1000000");
+            return sim_errf(err, SIM_EINVAL, "params.penalty_threshold_ppm: must be in 0..1000000");
         p->penalty_threshold_ppm = v;
     }
     if ((rc = mkt__get_int_opt(o, "penalty_ppm", &v, &present, err)))
@@ -260,7 +278,8 @@ static cJSON *params_to_json(const struct mkt_params *p)
 static int load_genesis(mkt_engine *e, struct sim_err *err)
 {
     sqlite3_stmt *st;
-    int rc = mkt__stmt(e->db, &st, err, "SELECT json FROM mkt_tx WHERE action='genesis' ORDER BY seq LIMIT 1", "");
+    int rc = mkt__stmt(e->db, &st, err,
+                       "SELECT json FROM mkt_tx WHERE action='genesis' ORDER BY seq LIMIT 1", "");
     if (rc)
         return rc;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -306,11 +325,20 @@ int mkt_engine_new(sqlite3 *db, mkt_engine **out, struct sim_err *err)
     return 0;
 }
 
-void mkt_engine_free(mkt_engine *e) { free(e); }
+void mkt_engine_free(mkt_engine *e)
+{
+    free(e);
+}
 
-const struct mkt_params *mkt_engine_params(const mkt_engine *e) { return &e->params; }
+const struct mkt_params *mkt_engine_params(const mkt_engine *e)
+{
+    return &e->params;
+}
 
-sqlite3 *mkt_engine_db(mkt_engine *e) { return e->db; }
+sqlite3 *mkt_engine_db(mkt_engine *e)
+{
+    return e->db;
+}
 
 /* ------------------------------------------------------------------ */
 /* Simple actions                                                      */
@@ -490,8 +518,8 @@ static int act_asset_edit(struct mkt_txctx *c, struct sim_err *err)
     return mkt__sql(c->e->db, err,
                     "UPDATE mkt_assets SET type=?, name=?, location=?, p_min_w=?, p_max_w=?,"
                     " soc_min_ppm=?, soc_max_ppm=? WHERE id=?",
-                    "issiiiii", (int64_t)t, f.name, f.location, f.p_min_w, f.p_max_w,
-                    f.soc_min_ppm, f.soc_max_ppm, id);
+                    "issiiiii", (int64_t)t, f.name, f.location, f.p_min_w, f.p_max_w, f.soc_min_ppm,
+                    f.soc_max_ppm, id);
 }
 
 static int act_asset_remove(struct mkt_txctx *c, struct sim_err *err)
@@ -547,9 +575,10 @@ static int offer_fields(struct mkt_txctx *c, struct offer_fields *f, struct sim_
     if (f->price < 0 || f->price > INT64_C(1000000000))
         return sim_errf(err, SIM_EINVAL, "price_ueur_per_kwh: must be in 0..1e9");
     sqlite3_stmt *st;
-    if ((rc = mkt__stmt(c->e->db, &st, err,
-                        "SELECT owner, location, p_min_w, p_max_w, removed FROM mkt_assets WHERE id=?",
-                        "i", f->asset_id)))
+    if ((rc = mkt__stmt(
+             c->e->db, &st, err,
+             "SELECT owner, location, p_min_w, p_max_w, removed FROM mkt_assets WHERE id=?", "i",
+             f->asset_id)))
         return rc;
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
@@ -633,8 +662,8 @@ static int act_offer_withdraw(struct mkt_txctx *c, struct sim_err *err)
         return sim_errf(err, SIM_ESTATE, "id: offer %lld is %s, not open", (long long)id,
                         mkt_state_name((enum mkt_state)state));
     /* Matches already made stand; only the unmatched remainder is withdrawn. */
-    return mkt__sql(c->e->db, err, "UPDATE mkt_offers SET state=?, remaining_w=0 WHERE id=?",
-                    "ii", (int64_t)MKT_WITHDRAWN, id);
+    return mkt__sql(c->e->db, err, "UPDATE mkt_offers SET state=?, remaining_w=0 WHERE id=?", "ii",
+                    (int64_t)MKT_WITHDRAWN, id);
 }
 
 struct request_fields {
@@ -711,10 +740,10 @@ static int act_request_withdraw(struct mkt_txctx *c, struct sim_err *err)
 
 typedef int (*act_fn)(struct mkt_txctx *c, struct sim_err *err);
 static const act_fn handlers[MKT_ACT_COUNT] = {
-    act_genesis,       act_participant_add, act_deposit,         act_withdraw,
-    act_asset_add,     act_asset_edit,      act_asset_remove,    act_offer_add,
-    act_offer_edit,    act_offer_withdraw,  act_request_add,     act_request_edit,
-    act_request_withdraw, mkt__act_match,   mkt__act_purchase,   mkt__act_delivery,
+    act_genesis,          act_participant_add, act_deposit,       act_withdraw,
+    act_asset_add,        act_asset_edit,      act_asset_remove,  act_offer_add,
+    act_offer_edit,       act_offer_withdraw,  act_request_add,   act_request_edit,
+    act_request_withdraw, mkt__act_match,      mkt__act_purchase, mkt__act_delivery,
     mkt__act_settle,
 };
 
@@ -779,7 +808,7 @@ static int refuse(mkt_engine *e, sim_time_us now, const uint8_t *signer, const c
     return code;
 }
 
-int mkt_submit(mkt_engine *e, const char *json, const uint8_t sig[MKT_SIG_LEN], sim_time_us now,
+int mkt_submit(mkt_engine *e, const char *json, const uint8_t sig_in[MKT_SIG_LEN], sim_time_us now,
                struct mkt_receipt *rcpt, struct sim_err *err)
 {
     struct sim_err local;
@@ -789,8 +818,14 @@ int mkt_submit(mkt_engine *e, const char *json, const uint8_t sig[MKT_SIG_LEN], 
     if (!rcpt)
         rcpt = &dummy;
     memset(rcpt, 0, sizeof *rcpt);
-    if (!json || !sig)
+    if (!json || !sig_in)
         return sim_errf(err, SIM_EINVAL, "no action or signature");
+    /* One canonical encoding: v = 0/1 (as some signers write it) becomes
+     * 27/28, so a transaction has one stored form and one hash. */
+    uint8_t sig[MKT_SIG_LEN];
+    memcpy(sig, sig_in, MKT_SIG_LEN);
+    if (sig[64] == 0 || sig[64] == 1)
+        sig[64] = (uint8_t)(sig[64] + 27);
 
     cJSON *root = NULL;
     char *canon = NULL;
@@ -879,8 +914,13 @@ int mkt_submit(mkt_engine *e, const char *json, const uint8_t sig[MKT_SIG_LEN], 
 
     if ((rc = mkt__exec(e->db, "SAVEPOINT mkt_action", err)))
         goto refused;
-    struct mkt_txctx c = {.e = e, .root = root, .action = action, .role = role, .now = now,
-                          .seq = e->last_seq + 1, .rc = rcpt};
+    struct mkt_txctx c = {.e = e,
+                          .root = root,
+                          .action = action,
+                          .role = role,
+                          .now = now,
+                          .seq = e->last_seq + 1,
+                          .rc = rcpt};
     memcpy(c.from, from, 20);
     rcpt->tx_seq = c.seq;
     rc = handlers[action](&c, err);
@@ -1129,14 +1169,14 @@ static void col_text(sqlite3_stmt *st, int col, char *out, size_t n)
     snprintf(out, n, "%s", s ? s : "");
 }
 
-#define OFFER_COLS                                                                          \
-    "SELECT id, asset_id, fsp, start_us, end_us, valid_until_us, p_w, price_ueur_per_kwh,"  \
+#define OFFER_COLS                                                                                 \
+    "SELECT id, asset_id, fsp, start_us, end_us, valid_until_us, p_w, price_ueur_per_kwh,"         \
     " remaining_w, seq, state, location FROM mkt_offers "
-#define REQUEST_COLS                                                                        \
-    "SELECT id, dso, location, start_us, end_us, p_w, max_price_ueur_per_kwh, unmet_w, seq," \
+#define REQUEST_COLS                                                                               \
+    "SELECT id, dso, location, start_us, end_us, p_w, max_price_ueur_per_kwh, unmet_w, seq,"       \
     " state FROM mkt_requests "
-#define ASSET_COLS                                                                          \
-    "SELECT id, owner, type, name, location, p_min_w, p_max_w, soc_min_ppm, soc_max_ppm,"   \
+#define ASSET_COLS                                                                                 \
+    "SELECT id, owner, type, name, location, p_min_w, p_max_w, soc_min_ppm, soc_max_ppm,"          \
     " removed FROM mkt_assets "
 
 static void offer_row(sqlite3_stmt *st, void *out)
@@ -1260,20 +1300,18 @@ static int list_rows(mkt_engine *e, const uint8_t viewer[20], enum mkt_action as
     return 0;
 }
 
-int mkt_asset_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
-                   struct mkt_asset *out, size_t max, size_t *n, sim_time_us now,
-                   struct sim_err *err)
+int mkt_asset_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id, struct mkt_asset *out,
+                   size_t max, size_t *n, sim_time_us now, struct sim_err *err)
 {
     return list_rows(e, viewer, MKT_ACT_ASSET_ADD, "assets", ASSET_COLS, "owner", after_id,
                      asset_row, out, sizeof *out, max, n, now, err);
 }
 
-int mkt_offer_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
-                   struct mkt_offer *out, size_t max, size_t *n, sim_time_us now,
-                   struct sim_err *err)
+int mkt_offer_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id, struct mkt_offer *out,
+                   size_t max, size_t *n, sim_time_us now, struct sim_err *err)
 {
-    return list_rows(e, viewer, MKT_ACT_OFFER_ADD, "offers", OFFER_COLS, "fsp", after_id,
-                     offer_row, out, sizeof *out, max, n, now, err);
+    return list_rows(e, viewer, MKT_ACT_OFFER_ADD, "offers", OFFER_COLS, "fsp", after_id, offer_row,
+                     out, sizeof *out, max, n, now, err);
 }
 
 int mkt_request_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
@@ -1284,9 +1322,9 @@ int mkt_request_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
                      request_row, out, sizeof *out, max, n, now, err);
 }
 
-#define MATCH_COLS                                                                          \
-    "SELECT id, request_id, offer_id, asset_id, fsp, dso, start_us, end_us, p_w,"           \
-    " price_ueur_per_kwh, amount_ueur, state, delivered_wh, rate_ppm, payout_ueur,"         \
+#define MATCH_COLS                                                                                 \
+    "SELECT id, request_id, offer_id, asset_id, fsp, dso, start_us, end_us, p_w,"                  \
+    " price_ueur_per_kwh, amount_ueur, state, delivered_wh, rate_ppm, payout_ueur,"                \
     " settle_fee_ueur, refund_ueur FROM mkt_matches "
 
 static void match_row(sqlite3_stmt *st, struct mkt_match *m)
@@ -1385,8 +1423,8 @@ int mkt_money_totals(mkt_engine *e, int64_t *wallets_ueur, int64_t *escrow_ueur,
                            "SELECT coalesce(sum(balance_ueur), 0) FROM mkt_participants", "")) ||
         (rc = mkt__sql_int(e->db, escrow_ueur, err,
                            "SELECT coalesce(sum(escrow_ueur), 0) FROM mkt_purchases", "")) ||
-        (rc = mkt__sql_int(e->db, deposited_ueur, err,
-                           "SELECT deposited_ueur FROM mkt_totals", "")))
+        (rc =
+             mkt__sql_int(e->db, deposited_ueur, err, "SELECT deposited_ueur FROM mkt_totals", "")))
         return rc;
     return 0;
 }

@@ -236,7 +236,10 @@ void mkt_eip191_hash(const void *msg, size_t n, uint8_t out[32])
     /* The prefix and length are hashed together with the message; a stack
      * buffer for small messages avoids an allocation per signature. */
     char prefix[64];
-    int plen = snprintf(prefix, sizeof prefix, "\x19" "Ethereum Signed Message:\n%zu", n);
+    int plen = snprintf(prefix, sizeof prefix,
+                        "\x19"
+                        "Ethereum Signed Message:\n%zu",
+                        n);
     uint8_t stackbuf[4096];
     size_t total = (size_t)plen + n;
     uint8_t *buf = total <= sizeof stackbuf ? stackbuf : malloc(total);
@@ -281,8 +284,8 @@ int mkt_sign_message(const struct mkt_key *k, const void *msg, size_t n, uint8_t
     return 0;
 }
 
-int mkt_recover_signer(const void *msg, size_t n, const uint8_t sig[MKT_SIG_LEN],
-                       uint8_t addr[20], struct sim_err *err)
+int mkt_recover_signer(const void *msg, size_t n, const uint8_t sig[MKT_SIG_LEN], uint8_t addr[20],
+                       struct sim_err *err)
 {
     int v = sig[64];
     if (v >= 27)

@@ -332,6 +332,11 @@ static int verify_tx(struct verifier *v, sqlite3_stmt *st, uint8_t hash[32], cha
         snprintf(reason, rsize, "missing JSON or signature");
         return 1;
     }
+    if (((const uint8_t *)sig)[64] != 27 && ((const uint8_t *)sig)[64] != 28) {
+        snprintf(reason, rsize, "signature v is %d, not 27 or 28 (not the stored canonical form)",
+                 ((const uint8_t *)sig)[64]);
+        return 1;
+    }
     size_t n = strlen(json);
     mkt__tx_hash(json, n, sig, t, hash);
     if (stored_n != 32 || sqlite3_column_type(st, TX_HASH) != SQLITE_BLOB ||

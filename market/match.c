@@ -43,8 +43,8 @@ int mkt__release_matches(mkt_engine *e, int64_t request_id, struct sim_err *err)
 {
     sqlite3_stmt *st;
     int rc = mkt__stmt(e->db, &st, err,
-                       "SELECT offer_id, p_w FROM mkt_matches WHERE request_id=? AND state=?",
-                       "ii", request_id, (int64_t)MKT_MATCHED);
+                       "SELECT offer_id, p_w FROM mkt_matches WHERE request_id=? AND state=?", "ii",
+                       request_id, (int64_t)MKT_MATCHED);
     if (rc)
         return rc;
     while (!rc && sqlite3_step(st) == SQLITE_ROW) {
@@ -53,16 +53,15 @@ int mkt__release_matches(mkt_engine *e, int64_t request_id, struct sim_err *err)
         rc = mkt__sql(e->db, err,
                       "UPDATE mkt_offers SET remaining_w = remaining_w + ?, state = ?"
                       " WHERE id=? AND state IN (?, ?)",
-                      "iiiii", p, (int64_t)MKT_OPEN, oid, (int64_t)MKT_OPEN,
-                      (int64_t)MKT_MATCHED);
+                      "iiiii", p, (int64_t)MKT_OPEN, oid, (int64_t)MKT_OPEN, (int64_t)MKT_MATCHED);
     }
     sqlite3_finalize(st);
     if (!rc)
         rc = mkt__sql(e->db, err, "DELETE FROM mkt_matches WHERE request_id=? AND state=?", "ii",
                       request_id, (int64_t)MKT_MATCHED);
     if (!rc)
-        rc = mkt__sql(e->db, err, "UPDATE mkt_requests SET unmet_w = p_w, state=? WHERE id=?",
-                      "ii", (int64_t)MKT_OPEN, request_id);
+        rc = mkt__sql(e->db, err, "UPDATE mkt_requests SET unmet_w = p_w, state=? WHERE id=?", "ii",
+                      (int64_t)MKT_OPEN, request_id);
     return rc;
 }
 
@@ -76,8 +75,8 @@ static int match_one(struct mkt_txctx *c, int64_t rid, struct sim_err *err)
         return sim_errf(err, rc, "request_id: no request %lld", (long long)rid);
     if (memcmp(r.dso, c->from, 20)) {
         char a[MKT_ADDR_STRLEN];
-        return sim_errf(err, SIM_ESTATE, "request_id: request %lld belongs to %s",
-                        (long long)rid, mkt_address_format(r.dso, a));
+        return sim_errf(err, SIM_ESTATE, "request_id: request %lld belongs to %s", (long long)rid,
+                        mkt_address_format(r.dso, a));
     }
     if (r.state != MKT_OPEN && r.state != MKT_MATCHED)
         return sim_errf(err, SIM_ESTATE, "request_id: request %lld is %s and cannot be matched",
@@ -179,9 +178,10 @@ int mkt__act_match(struct mkt_txctx *c, struct sim_err *err)
     char me[MKT_ADDR_STRLEN];
     mkt_address_format(c->from, me);
     sqlite3_stmt *st;
-    rc = mkt__stmt(c->e->db, &st, err,
-                   "SELECT id FROM mkt_requests WHERE dso=? AND state=? AND end_us>? ORDER BY seq, id",
-                   "sii", me, (int64_t)MKT_OPEN, c->now);
+    rc = mkt__stmt(
+        c->e->db, &st, err,
+        "SELECT id FROM mkt_requests WHERE dso=? AND state=? AND end_us>? ORDER BY seq, id", "sii",
+        me, (int64_t)MKT_OPEN, c->now);
     if (rc)
         return rc;
     int64_t *ids = NULL;

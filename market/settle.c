@@ -33,8 +33,8 @@ static int own_request(struct mkt_txctx *c, struct mkt_request *r, struct sim_er
         return sim_errf(err, rc, "request_id: no request %lld", (long long)rid);
     if (memcmp(r->dso, c->from, 20)) {
         char a[MKT_ADDR_STRLEN];
-        return sim_errf(err, SIM_ESTATE, "request_id: request %lld belongs to %s",
-                        (long long)rid, mkt_address_format(r->dso, a));
+        return sim_errf(err, SIM_ESTATE, "request_id: request %lld belongs to %s", (long long)rid,
+                        mkt_address_format(r->dso, a));
     }
     c->rc->id = rid;
     return 0;
@@ -186,8 +186,8 @@ int mkt__act_settle(struct mkt_txctx *c, struct sim_err *err)
     for (size_t i = 0; i < n && !rc; i++) {
         struct mkt_match *m = &ms[i];
         int64_t gross = gross_payout(p, m);
-        int64_t fee = mkt__div_round((mkt_i128)gross * p->settle_fee_ppm, 1000000) +
-                      p->payout_fee_ueur;
+        int64_t fee =
+            mkt__div_round((mkt_i128)gross * p->settle_fee_ppm, 1000000) + p->payout_fee_ueur;
         if (fee > gross)
             fee = gross;
         int64_t net = gross - fee, refund = m->amount_ueur - gross;
@@ -219,8 +219,8 @@ int mkt__act_settle(struct mkt_txctx *c, struct sim_err *err)
                       (long long)r.id, (long long)escrow);
         goto out;
     }
-    if ((rc = mkt__sql(e->db, err, "UPDATE mkt_purchases SET escrow_ueur=0 WHERE request_id=?",
-                       "i", r.id)) ||
+    if ((rc = mkt__sql(e->db, err, "UPDATE mkt_purchases SET escrow_ueur=0 WHERE request_id=?", "i",
+                       r.id)) ||
         (rc = mkt__sql(e->db, err, "UPDATE mkt_requests SET state=? WHERE id=?", "ii",
                        (int64_t)MKT_SETTLED, r.id)))
         goto out;

@@ -95,7 +95,10 @@ int mkt__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct sim_err
     return 0;
 }
 
-int mkt__schema(sqlite3 *db, struct sim_err *err) { return mkt__exec(db, schema_sql, err); }
+int mkt__schema(sqlite3 *db, struct sim_err *err)
+{
+    return mkt__exec(db, schema_sql, err);
+}
 
 int64_t mkt__div_round(mkt_i128 num, mkt_i128 den)
 {
@@ -109,8 +112,8 @@ int mkt__wallet_get(mkt_engine *e, const uint8_t addr[20], int64_t *ueur, struct
     char a[MKT_ADDR_STRLEN];
     mkt_address_format(addr, a);
     sqlite3_stmt *st;
-    int rc = mkt__prepare(e->db, "SELECT balance_ueur FROM mkt_participants WHERE address=?", &st,
-                          err);
+    int rc =
+        mkt__prepare(e->db, "SELECT balance_ueur FROM mkt_participants WHERE address=?", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
@@ -124,8 +127,7 @@ int mkt__wallet_get(mkt_engine *e, const uint8_t addr[20], int64_t *ueur, struct
     return rc;
 }
 
-int mkt__wallet_add(mkt_engine *e, const uint8_t addr[20], int64_t delta_ueur,
-                    struct sim_err *err)
+int mkt__wallet_add(mkt_engine *e, const uint8_t addr[20], int64_t delta_ueur, struct sim_err *err)
 {
     int64_t bal;
     int rc = mkt__wallet_get(e, addr, &bal, err);
@@ -138,8 +140,8 @@ int mkt__wallet_add(mkt_engine *e, const uint8_t addr[20], int64_t delta_ueur,
                         "insufficient funds: wallet %s holds %lld ueur, %lld ueur needed", a,
                         (long long)bal, (long long)-delta_ueur);
     sqlite3_stmt *st;
-    rc = mkt__prepare(e->db, "UPDATE mkt_participants SET balance_ueur=? WHERE address=?", &st,
-                      err);
+    rc =
+        mkt__prepare(e->db, "UPDATE mkt_participants SET balance_ueur=? WHERE address=?", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, bal + delta_ueur);
@@ -195,13 +197,11 @@ int mkt__get_addr(const cJSON *o, const char *name, uint8_t addr[20], struct sim
     int rc = mkt__get_str(o, name, &s, err);
     if (rc)
         return rc;
+    /* Any case is taken (all lower, all upper, or mixed with a valid
+     * EIP-55 checksum); the market stores and shows the checksummed form. */
     struct sim_err e2;
     if (mkt_address_parse(s, addr, &e2))
         return sim_errf(err, SIM_EINVAL, "%s: %s", name, e2.msg);
-    char want[MKT_ADDR_STRLEN];
-    if (strcmp(mkt_address_format(addr, want), s))
-        return sim_errf(err, SIM_EINVAL, "%s: address must be written in its EIP-55 form %s", name,
-                        want);
     return 0;
 }
 
@@ -212,15 +212,20 @@ static int bind_va(sqlite3_stmt *st, const char *fmt, va_list ap)
     for (int i = 0; fmt && fmt[i]; i++) {
         int col = i + 1, r;
         switch (fmt[i]) {
-        case 'i': r = sqlite3_bind_int64(st, col, va_arg(ap, int64_t)); break;
-        case 's': r = sqlite3_bind_text(st, col, va_arg(ap, const char *), -1, SQLITE_TRANSIENT); break;
+        case 'i':
+            r = sqlite3_bind_int64(st, col, va_arg(ap, int64_t));
+            break;
+        case 's':
+            r = sqlite3_bind_text(st, col, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+            break;
         case 'b': {
             const void *p = va_arg(ap, const void *);
             int n = va_arg(ap, int);
             r = sqlite3_bind_blob(st, col, p, n, SQLITE_TRANSIENT);
             break;
         }
-        default: return SQLITE_MISUSE;
+        default:
+            return SQLITE_MISUSE;
         }
         if (r != SQLITE_OK)
             return r;
@@ -228,8 +233,8 @@ static int bind_va(sqlite3_stmt *st, const char *fmt, va_list ap)
     return SQLITE_OK;
 }
 
-int mkt__stmt(sqlite3 *db, sqlite3_stmt **st, struct sim_err *err, const char *sql,
-              const char *fmt, ...)
+int mkt__stmt(sqlite3 *db, sqlite3_stmt **st, struct sim_err *err, const char *sql, const char *fmt,
+              ...)
 {
     int rc = mkt__prepare(db, sql, st, err);
     if (rc)

@@ -4,6 +4,8 @@
  * request -> match -> purchase -> dispatch -> delivery -> settlement flow,
  * both payout rules, and money conservation at every step.
  */
+#include <ctype.h>
+
 #include "fixture.h"
 
 static int64_t refusals_with(struct fx *f, const char *needle)
@@ -104,8 +106,12 @@ static void test_refusals(void)
     struct mkt_key stranger;
     mkt_key_derive(99, "stranger", &stranger, &err);
     CHECK_INT(fx_asset(&f, &f.fsp1, MKT_ASSET_EV, "ev", "Eskisehir", 10000) > 0, 1);
-    struct mkt_asset a = {.type = MKT_ASSET_OTHER, .p_min_w = -1, .p_max_w = 1,
-                          .soc_max_ppm = 1000000, .name = "x", .location = "y"};
+    struct mkt_asset a = {.type = MKT_ASSET_OTHER,
+                          .p_min_w = -1,
+                          .p_max_w = 1,
+                          .soc_max_ppm = 1000000,
+                          .name = "x",
+                          .location = "y"};
     CHECK_INT(mkt_do_asset_add(f.e, &stranger, &a, t, &id, &err), SIM_ESTATE);
     CHECK_STR_CONTAINS(err.msg, "not a participant");
 
@@ -178,10 +184,11 @@ static void test_edit_withdraw(void)
     CHECK_STR_CONTAINS(err.msg, "open offer");
     /* Request, edit, match (takes the offer), withdraw (releases it). */
     CHECK_INT(fx_request(&f, "Eskisehir", w0, w1, -20000, 210000, &rid, &err), 0);
-    snprintf(json, sizeof json,
-             "{\"action\":\"request_edit\",\"id\":%lld,\"location\":\"Eskisehir\",\"start_us\":%lld,"
-             "\"end_us\":%lld,\"p_w\":-5000,\"max_price_ueur_per_kwh\":210000}",
-             (long long)rid, (long long)w0, (long long)w1);
+    snprintf(
+        json, sizeof json,
+        "{\"action\":\"request_edit\",\"id\":%lld,\"location\":\"Eskisehir\",\"start_us\":%lld,"
+        "\"end_us\":%lld,\"p_w\":-5000,\"max_price_ueur_per_kwh\":210000}",
+        (long long)rid, (long long)w0, (long long)w1);
     CHECK_INT(mkt_sign_submit(f.e, &f.dso, json, t, NULL, &err), 0);
     struct mkt_receipt rc;
     CHECK_INT(mkt_do_match(f.e, &f.dso, rid, t, &rc, &err), 0);
@@ -230,8 +237,12 @@ static void test_fees(void)
     int64_t t = f.t0, w0 = f.t0 + 60 * FX_MIN, w1 = w0 + 45 * FX_MIN, id;
     CHECK_INT(mkt_engine_params(f.e)->tx_fee_ueur, 2500);
     /* Unfunded FSP: the asset cannot be added, nothing changes. */
-    struct mkt_asset a = {.type = MKT_ASSET_BATTERY, .p_min_w = -10000, .p_max_w = 10000,
-                          .soc_max_ppm = 1000000, .name = "b", .location = "Eskisehir"};
+    struct mkt_asset a = {.type = MKT_ASSET_BATTERY,
+                          .p_min_w = -10000,
+                          .p_max_w = 10000,
+                          .soc_max_ppm = 1000000,
+                          .name = "b",
+                          .location = "Eskisehir"};
     CHECK_INT(mkt_do_asset_add(f.e, &f.fsp1, &a, t, &id, &err), SIM_ESTATE);
     CHECK_STR_CONTAINS(err.msg, "fee");
     struct mkt_asset got;
@@ -258,7 +269,7 @@ static void test_flow(enum mkt_payout_rule rule)
     struct mkt_params p;
     mkt_params_default(&p);
     p.payout_rule = rule;
-    p.settle_fee_ppm = 10000;  /* 1 % */
+    p.settle_fee_ppm = 10000; /* 1 % */
     p.payout_fee_ueur = 1000;
     p.penalty_threshold_ppm = 950000;
     p.penalty_ppm = 200000;
@@ -283,7 +294,7 @@ static void test_flow(enum mkt_payout_rule rule)
     size_t n;
     CHECK_INT(mkt_matches_of_request(f.e, rid, m, 2, &n, &err), 0);
     CHECK_INT(n, 2);
-    CHECK_INT(m[0].offer_id, o1); /* cheaper first */
+    CHECK_INT(m[0].offer_id, o1);         /* cheaper first */
     CHECK_INT(m[0].amount_ueur, 1000000); /* 10 kWh x 0.10 */
     CHECK_INT(m[1].amount_ueur, 1500000);
     int64_t dso0 = fx_balance(&f, f.a_dso);
@@ -324,8 +335,8 @@ static void test_flow(enum mkt_payout_rule rule)
         g1 = 980000;  /* 9.8 kWh x 0.10 */
         g2 = 1200000; /* 8.0 kWh x 0.15 */
     } else {
-        g1 = 980000;                  /* 98 % of 1.00, above the threshold */
-        g2 = 1200000 - 240000;        /* 80 % of 1.50 less a 20 % penalty */
+        g1 = 980000;           /* 98 % of 1.00, above the threshold */
+        g2 = 1200000 - 240000; /* 80 % of 1.50 less a 20 % penalty */
     }
     int64_t fee1 = g1 / 100 + 1000, fee2 = g2 / 100 + 1000;
     CHECK_INT(m[0].payout_ueur, g1);
@@ -355,7 +366,8 @@ static void test_flow(enum mkt_payout_rule rule)
     CHECK_INT(mkt_engine_params(f.e)->settle_fee_ppm, 10000);
     /* Withdraw: money leaves the market; deposited follows. */
     char json[128];
-    snprintf(json, sizeof json, "{\"action\":\"withdraw\",\"amount_ueur\":%lld}", (long long)FX_EUR);
+    snprintf(json, sizeof json, "{\"action\":\"withdraw\",\"amount_ueur\":%lld}",
+             (long long)FX_EUR);
     CHECK_INT(mkt_sign_submit(f.e, &f.fsp1, json, w1 + 2 * FX_MIN, NULL, &err), 0);
     mkt_money_totals(f.e, &w, &esc, &dep, &err);
     CHECK_INT(dep, 14 * FX_EUR);
@@ -438,11 +450,117 @@ static void test_lists(void)
     fx_close(&f);
 }
 
+/* One canonical form: a signature with v = 0/1 is stored as 27/28 (one
+ * transaction, one hash), and an address in any case inside an action is
+ * taken and stored checksummed. */
+static void test_encodings(void)
+{
+    struct fx f;
+    fx_open(&f, NULL, FX_EUR, 0);
+    struct sim_err err;
+    char from[MKT_ADDR_STRLEN], lower[MKT_ADDR_STRLEN], json[256];
+    mkt_address_format(f.a_fsp1, from);
+    for (int i = 0; from[i]; i++)
+        lower[i] = (char)(from[i] >= 'A' && from[i] <= 'F' ? from[i] + 32 : from[i]);
+    lower[42] = 0;
+    CHECK(strcmp(lower, from) != 0, "the test address has capitals");
+
+    /* v = 0/1: accepted, stored as 27/28 */
+    snprintf(json, sizeof json,
+             "{\"action\":\"withdraw\",\"amount_ueur\":1,\"from\":\"%s\",\"nonce\":0}", from);
+    uint8_t sig[MKT_SIG_LEN];
+    CHECK_INT(mkt_sign_message(&f.fsp1, json, strlen(json), sig, &err), 0);
+    uint8_t v = sig[64];
+    CHECK(v == 27 || v == 28, "signer writes v %d", v);
+    sig[64] = (uint8_t)(v - 27);
+    struct mkt_receipt rc;
+    CHECK_INT(mkt_submit(f.e, json, sig, f.t0, &rc, &err), 0);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(f.db, "SELECT sig, hash, sender FROM mkt_tx WHERE seq=?", -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, rc.tx_seq);
+    CHECK(sqlite3_step(st) == SQLITE_ROW, "tx stored");
+    const uint8_t *stored = sqlite3_column_blob(st, 0);
+    CHECK(stored && stored[64] == v, "v stored as %d, expected %d", stored ? stored[64] : -1, v);
+    uint8_t want[32];
+    sig[64] = v;
+    {
+        /* keccak256(json || sig || t_us big-endian), docs/market.md */
+        uint8_t buf[512];
+        size_t n = strlen(json);
+        memcpy(buf, json, n);
+        memcpy(buf + n, sig, MKT_SIG_LEN);
+        for (int i = 0; i < 8; i++)
+            buf[n + MKT_SIG_LEN + i] = (uint8_t)((uint64_t)f.t0 >> (56 - 8 * i));
+        mkt_keccak256(buf, n + MKT_SIG_LEN + 8, want);
+    }
+    CHECK(!memcmp(sqlite3_column_blob(st, 1), want, 32), "hash is not that of the canonical form");
+    sqlite3_finalize(st);
+    /* the same transaction in its other encoding is a replay */
+    CHECK(mkt_submit(f.e, json, sig, f.t0, NULL, &err) != 0, "the other encoding was taken too");
+
+    /* an all-lower-case from: taken, stored checksummed */
+    snprintf(json, sizeof json,
+             "{\"action\":\"withdraw\",\"amount_ueur\":1,\"from\":\"%s\",\"nonce\":1}", lower);
+    CHECK_INT(mkt_sign_message(&f.fsp1, json, strlen(json), sig, &err), 0);
+    CHECK_INT(mkt_submit(f.e, json, sig, f.t0, &rc, &err), 0);
+    sqlite3_prepare_v2(f.db, "SELECT sender FROM mkt_tx WHERE seq=?", -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, rc.tx_seq);
+    CHECK(sqlite3_step(st) == SQLITE_ROW, "tx stored");
+    CHECK(!strcmp((const char *)sqlite3_column_text(st, 0), from), "sender stored as %s",
+          (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    /* a participant added by a lower-case address is the checksummed one */
+    struct mkt_key k;
+    uint8_t a[20];
+    char ca[MKT_ADDR_STRLEN], la[MKT_ADDR_STRLEN];
+    mkt_key_derive(9, "another fsp", &k, &err);
+    mkt_key_address(&k, a, &err);
+    mkt_address_format(a, ca);
+    for (int i = 0; i < 43; i++)
+        la[i] = (char)(ca[i] >= 'A' && ca[i] <= 'F' ? ca[i] + 32 : ca[i]);
+    snprintf(json, sizeof json,
+             "{\"action\":\"participant_add\",\"address\":\"%s\",\"name\":\"x\",\"role\":"
+             "\"FSP\"}",
+             la);
+    CHECK_INT(mkt_sign_submit(f.e, &f.op, json, f.t0, NULL, &err), 0);
+    sqlite3_prepare_v2(f.db, "SELECT count(*) FROM mkt_participants WHERE address=?", -1, &st,
+                       NULL);
+    sqlite3_bind_text(st, 1, ca, -1, SQLITE_STATIC);
+    CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1,
+          "participant not stored as %s", ca);
+    sqlite3_finalize(st);
+    /* a mixed-case address with a wrong checksum is refused: the
+     * checksummed form with one letter's case flipped */
+    char bad[MKT_ADDR_STRLEN];
+    memcpy(bad, ca, sizeof bad);
+    int letters = 0, flipped = 0;
+    for (int i = 2; i < 42; i++)
+        if (isalpha((unsigned char)bad[i]))
+            letters++;
+    for (int i = 2; i < 42 && !flipped; i++)
+        if (isalpha((unsigned char)bad[i])) {
+            bad[i] = (char)(isupper((unsigned char)bad[i]) ? tolower((unsigned char)bad[i])
+                                                           : toupper((unsigned char)bad[i]));
+            flipped = 1;
+        }
+    snprintf(json, sizeof json, "{\"action\":\"deposit\",\"address\":\"%s\",\"amount_ueur\":1}",
+             bad);
+    if (letters >= 2) {
+        CHECK(mkt_sign_submit(f.e, &f.op, json, f.t0, NULL, &err) != 0, "bad checksum taken");
+        CHECK_STR_CONTAINS(err.msg, "checksum");
+    }
+    struct mkt_verify_report rep;
+    CHECK_INT(mkt_ledger_verify(f.db, &rep, &err), 0);
+    CHECK(rep.ok, "verify: %s", rep.reason);
+    fx_close(&f);
+}
+
 int main(void)
 {
     test_lists();
     test_table2();
     test_refusals();
+    test_encodings();
     test_edit_withdraw();
     test_fees();
     test_flow(MKT_PAY_AS_DELIVERED);
