@@ -2,11 +2,12 @@
 # a fresh Debian 12 machine (as root) and run the demo or the test suite.
 BUILD      ?= build
 TEST_BUILD ?= build-test
+CLANG_BUILD ?= build-clang
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEMO       ?= scenarios/demo-2023-10-02.json
 DEMO_DB    ?= results/demo-2023-10-02.db
 
-.PHONY: all deps build build-test demo test bench clean format
+.PHONY: all deps build build-test build-clang demo test bench clean format
 
 all: build
 
@@ -21,13 +22,20 @@ build-test: deps
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFLEXBED_SANITIZE=ON
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 
+# The whole tree, tests included, compiled by clang with the same warnings
+# as errors: the code is C11, not GCC's dialect (and the fuzzers need clang).
+build-clang: deps
+	cmake -S . -B $(CLANG_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(CLANG_BUILD) -j $(JOBS)
+
 demo: build
 	./$(BUILD)/flexbed run $(DEMO) --out $(DEMO_DB)
 	./$(BUILD)/flexbed report $(DEMO_DB) --brief
 
 # The Release build is part of the test: `make demo` compiles at -O2, where
-# GCC warns about things -O0 does not see, and warnings are errors.
-test: build-test build
+# GCC warns about things -O0 does not see, and warnings are errors; so is
+# the clang build.
+test: build-test build build-clang
 	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
@@ -41,4 +49,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(CLANG_BUILD)

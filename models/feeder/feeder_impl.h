@@ -14,6 +14,14 @@
 #include <complex.h>
 #include <stddef.h>
 
+/* C11's CMPLX: glibc defines it only for GCC >= 4.7, and clang presents
+ * itself as GCC 4.2, so clang builds get it from the same builtin. */
+#if !defined(CMPLX) && defined(__has_builtin)
+#if __has_builtin(__builtin_complex)
+#define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
+#endif
+#endif
+
 #include "feeder.h"
 
 #define FDR_NAME_MAX 64

@@ -169,8 +169,8 @@ static void check_ledger(const char *tmp, const char *db)
 static unsigned long long digest(const char *db, long *rows)
 {
     static const char *const q[] = {
-        "SELECT id, scenario_name, seed, sim_start_us, sim_end_us, step_us, sim_reached_us, "
-        "status, variant FROM runs ORDER BY id",
+        ("SELECT id, scenario_name, seed, sim_start_us, sim_end_us, step_us, sim_reached_us, "
+         "status, variant FROM runs ORDER BY id"),
         "SELECT * FROM signals ORDER BY id",
         "SELECT * FROM samples ORDER BY signal_id, t_us",
         "SELECT * FROM events ORDER BY id",

@@ -442,7 +442,7 @@ static void test_connections(struct party *intruder, const char *db)
     int slow = connect_local(port);
     CHECK(slow >= 0, "connect");
     for (int i = 0; i < 3; i++) {
-        CHECK_INT(send_all(slow, "GET /api/market HTTP/1.1\r\n" + i, 1), 0);
+        CHECK_INT(send_all(slow, &"GET /api/market HTTP/1.1\r\n"[i], 1), 0);
         double t0 = proc_now();
         CHECK_INT(get("/api/market", &r), 200);
         CHECK(proc_now() - t0 < 2, "a request waited %.1f s behind a slow client", proc_now() - t0);
