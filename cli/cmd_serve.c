@@ -8,11 +8,14 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -185,6 +188,12 @@ int cmd_serve(int argc, char **argv)
         }
         have_key = 1;
     }
+    /* A database this command creates is removed again if the server
+     * never starts (a bad --bind, a busy port): a failed start leaves
+     * nothing behind. */
+    struct stat db_st;
+    int created = stat(db_path, &db_st) != 0 && errno == ENOENT;
+    int served = 0;
     if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         fprintf(stderr, "flexbed serve: %s: %s\n", db_path,
@@ -242,6 +251,7 @@ int cmd_serve(int argc, char **argv)
            have_key ? ", sealing enabled" : "");
     fflush(stdout);
 
+    served = 1;
     rc = mkt_api_run(api, &err);
     serving = NULL;
     signal(SIGINT, SIG_DFL);
@@ -262,6 +272,14 @@ done:
     mkt_engine_free(e);
     if (db)
         sqlite3_close(db);
+    if (created && !served) {
+        static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+        for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+            char p[PATH_MAX];
+            if (snprintf(p, sizeof p, "%s%s", db_path, sfx[i]) < (int)sizeof p)
+                unlink(p);
+        }
+    }
     memset(&key, 0, sizeof key);
     return exit_code;
 }

@@ -834,6 +834,18 @@ int main(void)
         CHECK_INT(get(buf, &r), 200);
         CHECK_INT(jint(r.json, "balance_ueur"), dso_balance - 1000);
         test_connections(&intruder, db);
+        /* A second server on the busy port, or on an address it cannot
+         * bind: it fails, and leaves no database of its own behind. */
+        char other[300], portstr[16];
+        snprintf(other, sizeof other, "%s/never-served.db", tmp);
+        snprintf(portstr, sizeof portstr, "%d", port);
+        flexbed_run(tmp, 30, &pr, "serve", "--http", portstr, "--db", other, NULL);
+        CHECK(pr.exit_code != 0, "a second server on port %d exited 0", port);
+        CHECK(!file_exists(other), "a server that never started left %s", other);
+        flexbed_run(tmp, 30, &pr, "serve", "--http", "0", "--bind", "not-an-address", "--db", other,
+                    NULL);
+        CHECK_INT(pr.exit_code, 2);
+        CHECK(!file_exists(other), "a bad --bind left %s", other);
         server_stop(pid, "second run");
     }
 
