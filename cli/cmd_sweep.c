@@ -53,10 +53,10 @@ struct sw_output {
 
 struct sweep {
     const char *file;
-    cJSON *root;        /* the sweep file */
+    cJSON *root; /* the sweep file */
     const char *name;
     char scenario[PATH_MAX]; /* base scenario path, as messages show it */
-    cJSON *base;        /* the base scenario's JSON */
+    cJSON *base;             /* the base scenario's JSON */
     struct sw_param *p;
     int np;
     struct sw_output *o;
@@ -67,10 +67,10 @@ struct sweep {
 /* One run as the parent sees it. */
 struct sw_run {
     pid_t pid;
-    int fd;         /* read end of the worker's pipe */
-    int state;      /* 0 not run, 1 running, 2 done */
-    int exit_code;  /* CLI_* of the worker */
-    char **values;  /* no output values (malloc'd strings, "" when missing) */
+    int fd;        /* read end of the worker's pipe */
+    int state;     /* 0 not run, 1 running, 2 done */
+    int exit_code; /* CLI_* of the worker */
+    char **values; /* no output values (malloc'd strings, "" when missing) */
 };
 
 static volatile sig_atomic_t sweep_stop;
@@ -91,7 +91,8 @@ static void usage(FILE *f)
           "  {\"name\": \"threshold-sweep\", \"scenario\": \"../variants/demo-threshold.json\",\n"
           "   \"parameters\": [{\"path\": \"components[name=oedas].threshold.limit_kw\",\n"
           "                   \"values\": [120, 140]}, {\"path\": \"seed\", \"values\": [1, 2]}],\n"
-          "   \"outputs\": [{\"name\": \"peak_kw\", \"signal\": \"transformer.p_kw\", \"stat\": \"max\"},\n"
+          "   \"outputs\": [{\"name\": \"peak_kw\", \"signal\": \"transformer.p_kw\", \"stat\": "
+          "\"max\"},\n"
           "               {\"name\": \"delivered_kwh\", \"report\": \"total.delivered_kwh\"}]}\n"
           "\n"
           "Each run is exactly `flexbed run` of the modified scenario (with its\n"
@@ -208,8 +209,8 @@ static cJSON *path_get(cJSON *root, const char *path, cJSON **parent, char *why,
                     return NULL;
                 }
                 if (!(next = cJSON_GetArrayItem(cur, (int)i))) {
-                    snprintf(why, nwhy, "\"%.*s\" has %d elements, no [%ld]", (int)(s - path),
-                             path, cJSON_GetArraySize(cur), i);
+                    snprintf(why, nwhy, "\"%.*s\" has %d elements, no [%ld]", (int)(s - path), path,
+                             cJSON_GetArraySize(cur), i);
                     return NULL;
                 }
             }
@@ -301,8 +302,8 @@ static void sweep_clear(struct sweep *sw)
  * Returns 0 or an exit code. */
 static int sweep_load(const char *file, struct sweep *sw)
 {
-    static const char *const top_keys[] = {"name", "description", "scenario", "parameters",
-                                           "outputs", NULL};
+    static const char *const top_keys[] = {"name",       "description", "scenario",
+                                           "parameters", "outputs",     NULL};
     static const char *const param_keys[] = {"path", "values", NULL};
     static const char *const out_keys[] = {"name", "signal", "stat", "report", NULL};
     memset(sw, 0, sizeof *sw);
@@ -324,8 +325,9 @@ static int sweep_load(const char *file, struct sweep *sw)
         return CLI_USAGE;
     }
     sw->name = get_string(sw->root, "name");
-    if (!sw->name || strspn(sw->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                      "0123456789_.-") != strlen(sw->name) ||
+    if (!sw->name ||
+        strspn(sw->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789_.-") != strlen(sw->name) ||
         sw->name[0] == '.') {
         fprintf(stderr,
                 "flexbed sweep: %s: name: expected a string of letters, digits, '_', '.' and "
@@ -341,10 +343,9 @@ static int sweep_load(const char *file, struct sweep *sw)
     }
     /* The scenario path is relative to the sweep file's directory. */
     const char *slash = strrchr(file, '/');
-    int n = scn[0] == '/' || !slash
-                ? snprintf(sw->scenario, sizeof sw->scenario, "%s", scn)
-                : snprintf(sw->scenario, sizeof sw->scenario, "%.*s/%s", (int)(slash - file), file,
-                           scn);
+    int n = scn[0] == '/' || !slash ? snprintf(sw->scenario, sizeof sw->scenario, "%s", scn)
+                                    : snprintf(sw->scenario, sizeof sw->scenario, "%.*s/%s",
+                                               (int)(slash - file), file, scn);
     if (n < 0 || (size_t)n >= sizeof sw->scenario) {
         fprintf(stderr, "flexbed sweep: %s: scenario: path too long\n", file);
         return CLI_USAGE;
@@ -384,8 +385,7 @@ static int sweep_load(const char *file, struct sweep *sw)
             return CLI_USAGE;
         }
         if (!(p->path = get_string(pj, "path"))) {
-            fprintf(stderr, "flexbed sweep: %s: parameters[%d].path: expected a string\n", file,
-                    i);
+            fprintf(stderr, "flexbed sweep: %s: parameters[%d].path: expected a string\n", file, i);
             return CLI_USAGE;
         }
         if (!path_get(sw->base, p->path, NULL, why, sizeof why)) {
@@ -396,8 +396,9 @@ static int sweep_load(const char *file, struct sweep *sw)
         }
         p->values = cJSON_GetObjectItemCaseSensitive(pj, "values");
         if (!cJSON_IsArray(p->values) || (p->n = cJSON_GetArraySize(p->values)) == 0) {
-            fprintf(stderr, "flexbed sweep: %s: parameters[%d].values: expected a non-empty array\n",
-                    file, i);
+            fprintf(stderr,
+                    "flexbed sweep: %s: parameters[%d].values: expected a non-empty array\n", file,
+                    i);
             return CLI_USAGE;
         }
         if (sw->nruns * p->n > SWEEP_MAX_RUNS) {
@@ -425,8 +426,7 @@ static int sweep_load(const char *file, struct sweep *sw)
         struct sw_output *o = &sw->o[i];
         if (!cJSON_IsObject(oj) || (bad = known(oj, out_keys))) {
             fprintf(stderr, "flexbed sweep: %s: outputs[%d]: %s%s%s\n", file, i,
-                    bad ? "unknown key \"" : "expected an object", bad ? bad : "",
-                    bad ? "\"" : "");
+                    bad ? "unknown key \"" : "expected an object", bad ? bad : "", bad ? "\"" : "");
             return CLI_USAGE;
         }
         o->name = get_string(oj, "name");
@@ -442,8 +442,8 @@ static int sweep_load(const char *file, struct sweep *sw)
         }
         for (int j = 0; j < i; j++)
             if (!strcmp(sw->o[j].name, o->name)) {
-                fprintf(stderr, "flexbed sweep: %s: outputs[%d].name: \"%s\" is used twice\n",
-                        file, i, o->name);
+                fprintf(stderr, "flexbed sweep: %s: outputs[%d].name: \"%s\" is used twice\n", file,
+                        i, o->name);
                 return CLI_USAGE;
             }
         if (!o->signal == !o->report) {
@@ -454,8 +454,7 @@ static int sweep_load(const char *file, struct sweep *sw)
             return CLI_USAGE;
         }
         if (o->report && stat) {
-            fprintf(stderr, "flexbed sweep: %s: outputs[%d].stat: goes with \"signal\"\n", file,
-                    i);
+            fprintf(stderr, "flexbed sweep: %s: outputs[%d].stat: goes with \"signal\"\n", file, i);
             return CLI_USAGE;
         }
         if (o->signal) {
@@ -619,17 +618,16 @@ static void write_outputs(const struct sweep *sw, long r, const char *db_path, i
 }
 
 /* The worker: run r of the sweep; returns the process's exit code. */
-static int worker(const struct sweep *sw, long r, const char *db_path, int fd)
+/* The scenario text of run r (cJSON_free), or NULL with *code set and the
+ * reason printed. */
+static char *run_text(const struct sweep *sw, long r, int *code)
 {
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
     cJSON *scn = cJSON_Duplicate(sw->base, 1);
     char why[512];
-    int code = CLI_FAIL;
+    *code = CLI_FAIL;
     if (!scn) {
         fputs("flexbed sweep: out of memory\n", stderr);
-        close(fd);
-        return CLI_FAIL;
+        return NULL;
     }
     for (int i = 0; i < sw->np; i++) {
         const cJSON *v = cJSON_GetArrayItem(sw->p[i].values, value_index(sw, r, i));
@@ -637,15 +635,120 @@ static int worker(const struct sweep *sw, long r, const char *db_path, int fd)
             fprintf(stderr, "flexbed sweep: run %ld: parameters[%d].path \"%s\": %s\n", r + 1, i,
                     sw->p[i].path, why);
             cJSON_Delete(scn);
-            close(fd);
-            return CLI_USAGE;
+            *code = CLI_USAGE;
+            return NULL;
         }
     }
     char *text = cJSON_PrintUnformatted(scn);
     cJSON_Delete(scn);
+    if (!text)
+        fputs("flexbed sweep: out of memory\n", stderr);
+    return text;
+}
+
+/*
+ * Before any run: every output must name something a run can have. A
+ * signal must be published by the base scenario (loaded and initialised,
+ * not run); a report key path must exist in the report's
+ * structure (checked against the report of an empty database with the
+ * flexibility members of a report where nothing was bought; inside an
+ * array, whose elements only a run makes, the rest of the path is not
+ * checked). Returns CLI_OK or the exit code, the reason printed.
+ */
+static int check_outputs(const struct sweep *sw)
+{
+    int code = CLI_OK;
+    int need_signals = 0, need_report = 0;
+    for (int i = 0; i < sw->no; i++) {
+        need_signals |= sw->o[i].signal != NULL;
+        need_report |= sw->o[i].report != NULL;
+    }
+    if (need_signals) {
+        /* the base scenario: a run's values may fail on their own, which
+         * that run reports */
+        char *text = cJSON_PrintUnformatted(sw->base);
+        if (!text)
+            return CLI_FAIL;
+        struct cli_registry reg;
+        cli_registry_init(&reg);
+        struct plt_context pc;
+        plt_context_init(&pc);
+        sim_kernel *k = NULL;
+        struct scn_scenario sc;
+        memset(&sc, 0, sizeof sc);
+        code = runner_prepare(sw->scenario, text, NULL, &reg, NULL, &pc, &k, &sc);
+        cJSON_free(text);
+        for (int i = 0; code == CLI_OK && i < sw->no; i++) {
+            if (!sw->o[i].signal || sim_bus_find(k, sw->o[i].signal) >= 0)
+                continue;
+            fprintf(stderr,
+                    "flexbed sweep: %s: outputs[%d].signal: the scenario publishes no signal "
+                    "\"%s\"; it has:",
+                    sw->file, i, sw->o[i].signal);
+            int n = sim_bus_count(k);
+            for (int j = 0; j < n && j < 40; j++)
+                fprintf(stderr, "%s %s", j ? "," : "", sim_bus_name(k, j));
+            fputs(n > 40 ? ", ...\n" : "\n", stderr);
+            code = CLI_USAGE;
+        }
+        sim_kernel_free(k);
+        plt_context_clear(&pc);
+        scn_scenario_clear(&sc);
+        if (code != CLI_OK)
+            return code;
+    }
+    if (!need_report)
+        return CLI_OK;
+    struct sim_err err = {{0}};
+    res_store *s = NULL;
+    char *members = plt_report_skeleton(), *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    cJSON *skel = NULL;
+    if (members && mem && res_store_open(":memory:", RES_OPEN_APPEND, &s, &err) == 0 &&
+        res_report_ex(s, RES_JSON, mem, members, &err) == 0) {
+        fflush(mem);
+        skel = cJSON_Parse(buf);
+    }
+    if (mem)
+        fclose(mem);
+    free(buf);
+    cJSON_free(members);
+    res_store_close(s);
+    if (!skel) {
+        fprintf(stderr, "flexbed sweep: cannot build the report's structure: %s\n",
+                err.msg[0] ? err.msg : "out of memory");
+        return CLI_FAIL;
+    }
+    for (int i = 0; code == CLI_OK && i < sw->no; i++) {
+        if (!sw->o[i].report)
+            continue;
+        char why[256];
+        if (path_get(skel, sw->o[i].report, NULL, why, sizeof why))
+            continue;
+        /* an element a run would make: "has no element ..." / "has 0
+         * elements" on an empty array */
+        if (strstr(why, "has no element") || strstr(why, "has 0 elements"))
+            continue;
+        fprintf(stderr,
+                "flexbed sweep: %s: outputs[%d].report \"%s\": %s (docs/results.md lists the "
+                "report's keys)\n",
+                sw->file, i, sw->o[i].report, why);
+        code = CLI_USAGE;
+    }
+    cJSON_Delete(skel);
+    return code;
+}
+
+static int worker(const struct sweep *sw, long r, const char *db_path, int fd)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    int code;
+    char *text = run_text(sw, r, &code);
     if (!text) {
         close(fd);
-        return CLI_FAIL;
+        return code;
     }
     struct run_opts o = {.quiet = 1};
     struct runner_job job = {
@@ -723,9 +826,12 @@ static const char *status_name(const struct sw_run *run)
     if (run->state != 2)
         return "not run";
     switch (run->exit_code) {
-    case CLI_OK: return "completed";
-    case CLI_INTERRUPTED: return "interrupted";
-    default: return "failed";
+    case CLI_OK:
+        return "completed";
+    case CLI_INTERRUPTED:
+        return "interrupted";
+    default:
+        return "failed";
     }
 }
 
@@ -770,8 +876,7 @@ static char ***make_table(const struct sweep *sw, const struct sw_run *runs, int
         snprintf(buf, sizeof buf, "%ld", r);
         t[r][c++] = strdup(buf);
         for (int i = 0; i < sw->np; i++)
-            t[r][c++] =
-                cell_of(cJSON_GetArrayItem(sw->p[i].values, value_index(sw, r - 1, i)));
+            t[r][c++] = cell_of(cJSON_GetArrayItem(sw->p[i].values, value_index(sw, r - 1, i)));
         for (int i = 0; i < sw->no; i++)
             t[r][c++] = strdup(run->values && run->values[i] ? run->values[i] : "");
         t[r][c++] = strdup(status_name(run));
@@ -849,16 +954,23 @@ int cmd_sweep(int argc, char **argv)
             errno = 0;
             jobs = strtol(optarg, &end, 10);
             if (errno || *end || jobs < 1 || jobs > 1024) {
-                fprintf(stderr, "flexbed sweep: -j: expected a number of processes 1..1024, "
-                                "got \"%s\"\n",
+                fprintf(stderr,
+                        "flexbed sweep: -j: expected a number of processes 1..1024, "
+                        "got \"%s\"\n",
                         optarg);
                 return CLI_USAGE;
             }
             break;
         }
-        case 'o': out_dir = optarg; break;
-        case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        case 'o':
+            out_dir = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_OK;
+        default:
+            usage(stderr);
+            return CLI_USAGE;
         }
     }
     if (optind != argc - 1) {
@@ -871,6 +983,8 @@ int cmd_sweep(int argc, char **argv)
 
     struct sweep sw;
     int code = sweep_load(argv[optind], &sw);
+    if (!code)
+        code = check_outputs(&sw);
     if (code) {
         sweep_clear(&sw);
         return code;
@@ -951,10 +1065,10 @@ int cmd_sweep(int argc, char **argv)
         if (WIFEXITED(status))
             run->exit_code = WEXITSTATUS(status);
         else
-            run->exit_code = WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT ||
-                                                     WTERMSIG(status) == SIGTERM)
-                                 ? CLI_INTERRUPTED
-                                 : CLI_FAIL;
+            run->exit_code =
+                WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM)
+                    ? CLI_INTERRUPTED
+                    : CLI_FAIL;
         run->values = calloc((size_t)sw.no + 1, sizeof *run->values);
         if (run->values)
             collect(&sw, run);

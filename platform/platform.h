@@ -95,6 +95,10 @@ extern const struct scn_section plt_report_section; /* platform/report.c */
  * top-level members to splice into res_report_ex's object (malloc'd, free
  * with cJSON_free). SIM_ENOENT when the database has no market. */
 int plt_report(sqlite3 *db, enum res_format fmt, FILE *out, char **members, struct sim_err *err);
+/* The members plt_report writes for JSON, of a report with nothing bought:
+ * every key a report can have (arrays empty), for checking key paths
+ * before a run (flexbed sweep's outputs). malloc'd; cJSON_free. */
+char *plt_report_skeleton(void);
 /* Fig. 10 and 11 of the paper as PNG and SVG into outdir; file names go
  * to `written`. SIM_ENOENT when there is no market or nothing was bought. */
 int plt_plot(sqlite3 *db, const char *outdir, FILE *written, struct sim_err *err);

@@ -37,7 +37,7 @@ struct row {
 struct flex {
     int64_t main_run, cf_run;
     int utc_offset_s;
-    cJSON *scenario; /* parsed scenario text of the main run */
+    cJSON *scenario;  /* parsed scenario text of the main run */
     const cJSON *rep; /* its "report" section, may be NULL */
     char load_signal[160];
     struct row r[MAX_ROWS];
@@ -51,8 +51,8 @@ struct flex {
 static int has_table(sqlite3 *db, const char *name)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1, &st,
+                           NULL) != SQLITE_OK)
         return 0;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int yes = sqlite3_step(st) == SQLITE_ROW;
@@ -148,10 +148,9 @@ static int load_flex(sqlite3 *db, struct flex *f, int with_ledger, struct sim_er
         r->delivered_kwh = dwh >= 0 ? (double)dwh / 1e3 : NAN;
         r->rate = dwh >= 0 ? (double)sqlite3_column_int64(st, 6) / 1e6 : NAN;
         r->settled = sqlite3_column_int(st, 9) == MKT_SETTLED;
-        r->payout_eur = r->settled ? (double)(sqlite3_column_int64(st, 7) -
-                                               sqlite3_column_int64(st, 8)) /
-                                         1e6
-                                   : NAN;
+        r->payout_eur =
+            r->settled ? (double)(sqlite3_column_int64(st, 7) - sqlite3_column_int64(st, 8)) / 1e6
+                       : NAN;
         r->price = (double)sqlite3_column_int64(st, 10) / 1e6;
         if (f->n == 1 || a < f->w0)
             f->w0 = a;
@@ -262,11 +261,13 @@ static void text_report(const struct flex *f, FILE *out)
     const cJSON *note = f->rep ? cJSON_GetObjectItemCaseSensitive(f->rep, "note") : NULL;
     if (cJSON_IsString(note))
         fprintf(out, "%s\n\n", note->valuestring);
-    fprintf(out, "flexibility delivered, %s .. %s\n", t0, t1);
     if (f->n == 0) {
-        fputs("  no purchased matches\n\n", out);
+        /* no window: nothing was bought (a threshold above the peak, a run
+         * stopped before the purchase) */
+        fputs("flexibility delivered: none (no purchased matches)\n\n", out);
         return;
     }
+    fprintf(out, "flexibility delivered, %s .. %s\n", t0, t1);
     int with_ref = f->rep && cJSON_GetObjectItemCaseSensitive(f->rep, "reference");
     fprintf(out, "  %-18s%10s%11s%11s%7s%8s", "", "accepted", "", "delivered", "rate", "EUR");
     fprintf(out, with_ref ? "  |%11s%7s%8s\n" : "\n", "paper", "rate", "EUR");
@@ -338,10 +339,17 @@ static char *json_members(const struct flex *f)
     cJSON *tr = cJSON_AddObjectToObject(root, "transformer");
     char buf[48];
     cJSON_AddStringToObject(tr, "signal", f->load_signal);
-    cJSON_AddStringToObject(tr, "window_start", sim_time_format(f->w0, f->utc_offset_s, buf,
-                                                                sizeof buf));
-    cJSON_AddStringToObject(tr, "window_end", sim_time_format(f->w1, f->utc_offset_s, buf,
-                                                              sizeof buf));
+    /* Absent values are null (docs/results.md): no window when nothing
+     * was bought. */
+    if (f->n > 0) {
+        cJSON_AddStringToObject(tr, "window_start",
+                                sim_time_format(f->w0, f->utc_offset_s, buf, sizeof buf));
+        cJSON_AddStringToObject(tr, "window_end",
+                                sim_time_format(f->w1, f->utc_offset_s, buf, sizeof buf));
+    } else {
+        cJSON_AddNullToObject(tr, "window_start");
+        cJSON_AddNullToObject(tr, "window_end");
+    }
     cJSON_AddItemToObject(tr, "base_load_kw", num_or_null(f->load_cf));
     cJSON_AddItemToObject(tr, "load_kw", num_or_null(f->load_main));
     cJSON_AddItemToObject(tr, "load_reduction_kw", num_or_null(f->load_cf - f->load_main));
@@ -369,6 +377,17 @@ static char *json_members(const struct flex *f)
     return txt;
 }
 
+char *plt_report_skeleton(void)
+{
+    struct flex *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->load_main = f->load_cf = NAN;
+    char *m = json_members(f);
+    free(f);
+    return m;
+}
+
 int plt_report(sqlite3 *db, enum res_format fmt, FILE *out, char **members, struct sim_err *err)
 {
     if (members)
@@ -393,8 +412,8 @@ int plt_report(sqlite3 *db, enum res_format fmt, FILE *out, char **members, stru
 /* ------------------------------------------------------------------ */
 
 /* Write "local-time value" lines of one signal of one run in [a, b). */
-static int dump(sqlite3 *db, int64_t run, const char *signal, sim_time_us a, sim_time_us b,
-                int off, double scale, FILE *fp)
+static int dump(sqlite3 *db, int64_t run, const char *signal, sim_time_us a, sim_time_us b, int off,
+                double scale, FILE *fp)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
@@ -518,22 +537,21 @@ int plt_plot(sqlite3 *db, const char *outdir, FILE *written, struct sim_err *err
             cJSON_ArrayForEach(it, assets)
             {
                 const cJSON *l = cJSON_GetObjectItemCaseSensitive(it, "label");
-                fprintf(sp, "%s'%s' index %d using 1:2 with steps lw 2 title '%s'",
-                        i ? ", " : "", data, 2 + 2 * i,
-                        cJSON_IsString(l) ? l->valuestring : "asset");
+                fprintf(sp, "%s'%s' index %d using 1:2 with steps lw 2 title '%s'", i ? ", " : "",
+                        data, 2 + 2 * i, cJSON_IsString(l) ? l->valuestring : "asset");
                 i++;
             }
-            fprintf(sp, "\nset key bottom left box opaque\n"
-                        "set ylabel 'state of charge (%%)'\nset xlabel 'local time (%s)'\n"
-                        "plot ",
+            fprintf(sp,
+                    "\nset key bottom left box opaque\n"
+                    "set ylabel 'state of charge (%%)'\nset xlabel 'local time (%s)'\n"
+                    "plot ",
                     tz);
             i = 0;
             cJSON_ArrayForEach(it, assets)
             {
                 const cJSON *l = cJSON_GetObjectItemCaseSensitive(it, "label");
-                fprintf(sp, "%s'%s' index %d using 1:2 with lines lw 2 title '%s'",
-                        i ? ", " : "", data, 3 + 2 * i,
-                        cJSON_IsString(l) ? l->valuestring : "asset");
+                fprintf(sp, "%s'%s' index %d using 1:2 with lines lw 2 title '%s'", i ? ", " : "",
+                        data, 3 + 2 * i, cJSON_IsString(l) ? l->valuestring : "asset");
                 i++;
             }
             fputs("\nunset multiplot\nunset object 1\nunset offsets\n", sp);

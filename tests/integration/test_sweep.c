@@ -110,8 +110,8 @@ int main(void)
         /* A higher threshold: the load crosses it later, so the request's
          * window starts later (same seed). */
         for (int s = 1; s <= 2; s++)
-            CHECK(strcmp(c[s + 2][4], c[s][4]) > 0, "seed %d: window at 150 kW %s, at 120 kW %s",
-                  s, c[s + 2][4], c[s][4]);
+            CHECK(strcmp(c[s + 2][4], c[s][4]) > 0, "seed %d: window at 150 kW %s, at 120 kW %s", s,
+                  c[s + 2][4], c[s][4]);
     }
 
     /* A run that fails is reported; the others go on. */
@@ -150,6 +150,72 @@ int main(void)
     CHECK_STR_CONTAINS(r.errs, "bad.json: parameters[0].path");
     CHECK_STR_CONTAINS(r.errs, "nobody");
     CHECK(!file_exists(out), "%s created for a bad sweep", out);
+
+    /* A threshold above the day's peak: nothing is bought, and no report
+     * invents a window (it was 1970-01-01 before) */
+    snprintf(sweep, sizeof sweep, "%s/nobuy.json", tmp);
+    write_file(sweep, "{\"name\": \"nobuy\", \"scenario\": \"" SCN "\",\n"
+                      " \"parameters\": [{\"path\": \"components[name=oedas].threshold.limit_kw\","
+                      " \"values\": [200]}],\n"
+                      " \"outputs\": [{\"name\": \"window_start\", \"report\":"
+                      " \"transformer.window_start\"}]}\n");
+    snprintf(out, sizeof out, "%s/nobuy", tmp);
+    flexbed_run(tmp, 60, &r, "sweep", sweep, "--out", out, NULL);
+    CHECK_INT(r.exit_code, 0);
+    CHECK(strstr(r.out, "1970") == NULL, "sweep table shows 1970: %s", r.out);
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    f = fopen(path, "r");
+    char nb[512] = "";
+    if (f) {
+        nb[fread(nb, 1, sizeof nb - 1, f)] = '\0';
+        fclose(f);
+    }
+    CHECK_STR_CONTAINS(nb, "\n1,200,,completed\n");
+    snprintf(path, sizeof path, "%s/run-0001.db", out);
+    flexbed_run(tmp, 60, &r, "report", path, NULL);
+    CHECK_INT(r.exit_code, 0);
+    CHECK(strstr(r.out, "1970") == NULL, "text report shows 1970");
+    CHECK_STR_CONTAINS(r.out, "flexibility delivered: none");
+    flexbed_run(tmp, 60, &r, "report", path, "--format", "json", NULL);
+    CHECK(strstr(r.out, "1970") == NULL, "JSON report shows 1970");
+    CHECK_STR_CONTAINS(r.out, "\"window_start\":null");
+
+    /* Outputs naming a signal or a report key that no run has: exit 2
+     * naming the output, before anything runs. */
+    static const struct {
+        const char *output, *errs;
+    } bad_out[] = {
+        {"{\"name\": \"x\", \"signal\": \"transformer.p_kwx\", \"stat\": \"max\"}",
+         "outputs[0].signal: the scenario publishes no signal \"transformer.p_kwx\""},
+        {"{\"name\": \"x\", \"report\": \"total.delivered\"}",
+         "outputs[0].report \"total.delivered\": no key \"delivered\" in \"total\""},
+        {"{\"name\": \"x\", \"report\": \"nosuch\"}", "outputs[0].report \"nosuch\""},
+    };
+    for (size_t i = 0; i < sizeof bad_out / sizeof bad_out[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "{\"name\": \"badout\", \"scenario\": \"" SCN "\",\n"
+                 " \"parameters\": [{\"path\": \"seed\", \"values\": [1, 2]}],\n"
+                 " \"outputs\": [%s]}\n",
+                 bad_out[i].output);
+        snprintf(sweep, sizeof sweep, "%s/badout.json", tmp);
+        write_file(sweep, text);
+        snprintf(out, sizeof out, "%s/badout", tmp);
+        flexbed_run(tmp, 30, &r, "sweep", sweep, "--out", out, NULL);
+        CHECK_INT(r.exit_code, 2);
+        CHECK_STR_CONTAINS(r.errs, bad_out[i].errs);
+        CHECK(!file_exists(out), "%s created for a sweep with a bad output", out);
+    }
+    /* ... while a key inside an array (which only a run fills) is taken. */
+    snprintf(sweep, sizeof sweep, "%s/arrayout.json", tmp);
+    write_file(sweep, "{\"name\": \"arrayout\", \"scenario\": \"" SCN "\",\n"
+                      " \"parameters\": [{\"path\": \"seed\", \"values\": [1]}],\n"
+                      " \"outputs\": [{\"name\": \"bat\", \"report\":"
+                      " \"assets[name=battery storage].delivered_kwh\"}]}\n");
+    snprintf(out, sizeof out, "%s/arrayout", tmp);
+    flexbed_run(tmp, 60, &r, "sweep", sweep, "--out", out, NULL);
+    CHECK_INT(r.exit_code, 0);
+    CHECK_STR_CONTAINS(r.out, "7.208");
 
     /* --help documents the command. */
     flexbed_run(tmp, 30, &r, "sweep", "--help", NULL);
