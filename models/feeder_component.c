@@ -70,6 +70,12 @@ struct feeder {
     struct fdr_warnings warn;
     sim_time_us start;
     int use_shapes;
+    /* The load shapes' calendar: a daily shape by the time of day, a
+     * yearly one by the time since 1 January 00:00 of the run's year, on
+     * the scenario's local clock (or UTC), less shape_day_start. */
+    struct sim_tz tz;
+    long long year;
+    sim_time_us shape_day_start;
     double tol;
     int max_iter;
     int xf;            /* transformer index */
@@ -83,9 +89,9 @@ struct feeder {
     struct conn *conn;
     int nrec;
     struct vrec *rec;
-    int nlrec;           /* recorded lines */
-    int *lrec_line;      /* line index of each */
-    int *lrec_sig;       /* 4 signals each: i_a, i_b, i_c (A), loading (%) */
+    int nlrec;      /* recorded lines */
+    int *lrec_line; /* line index of each */
+    int *lrec_sig;  /* 4 signals each: i_a, i_b, i_c (A), loading (%) */
     int sig_p[3], sig_q[3], sig_pt, sig_qt, sig_s, sig_loading, sig_loss, sig_phv, sig_loads,
         sig_it, sig_conv, sig_vmin, sig_vmax, sig_line;
     int failing;   /* steps failed in a row */
@@ -101,6 +107,7 @@ static void feeder_destroy(void *self)
     fdr_solver_free(f->s);
     fdr_circuit_free(f->c);
     fdr_warnings_free(&f->warn);
+    sim_tz_clear(&f->tz);
     free(f->line_inv_r2);
     free(f->line_over);
     free(f->vstate);
@@ -279,8 +286,11 @@ static void publish(struct feeder *f, int iterations, int events)
 /* Set every demand for time now: the circuit's shapes, then the assets. */
 static void set_demands(struct feeder *f, sim_time_us now)
 {
-    if (f->use_shapes)
-        fdr_apply_loadshapes(f->s, (double)(now - f->start) / (double)SIM_US_PER_MIN);
+    if (f->use_shapes) {
+        double mod, moy;
+        sim_tz_minutes(&f->tz, now - f->shape_day_start, f->year, &mod, &moy);
+        fdr_apply_loadshapes(f->s, moy, mod);
+    }
     for (int i = 0; i < f->nconn; i++) {
         struct conn *cn = &f->conn[i];
         double p = sim_bus_get_ref(f->k, cn->p_ref);
@@ -599,6 +609,22 @@ static int feeder_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *n
         rc = sim_errf(err, SIM_EINVAL, "%s: %s: %s", ctx->file, where, e2.msg);
         goto fail;
     }
+    const char *clock = NULL;
+    if ((rc = scn_string(cfg, "loadshape_clock", 0, "local", &clock, err)) != 0 ||
+        (rc = scn_duration(cfg, "loadshape_day_start", 0, 0, 0, 366 * 24 * SIM_US_PER_H,
+                           &f->shape_day_start, err)) != 0)
+        goto fail;
+    if (!strcmp(clock, "utc")) {
+        rc = sim_tz_fixed(&f->tz, 0, err);
+    } else if (!strcmp(clock, "local")) {
+        rc = sim_tz_copy(&f->tz, &ctx->scenario->tz, err);
+    } else {
+        rc = scn_errf(cfg, "loadshape_clock", err, "expected \"local\" or \"utc\", got \"%s\"",
+                      clock);
+    }
+    if (rc)
+        goto fail;
+    f->year = sim_tz_year(&f->tz, f->start - f->shape_day_start);
     if ((rc = scn_bool(cfg, "use_loadshapes", 0, 1, &f->use_shapes, err)) != 0 ||
         (rc = scn_number(cfg, "tolerance", 0, 1e-9, 1e-15, 0.1, &tol, err)) != 0 ||
         (rc = scn_int(cfg, "max_iterations", 0, 100, 1, 100000, &max_iter, err)) != 0 ||

@@ -450,6 +450,7 @@ void scn_scenario_clear(struct scn_scenario *sc)
     free(sc->text);
     free(sc->name);
     free(sc->description);
+    sim_tz_clear(&sc->tz);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -718,6 +719,30 @@ static int load(const char *path, const char *text_in, const char *dir_in,
     }
     if ((rc = scn_duration(&root, "step", 0, SIM_US_PER_MIN, 1, INT64_MAX, &sc->step, err)) != 0)
         goto fail;
+    /* The calendar: an IANA zone, whose offset at start must be start's
+     * (so the file says one local time), or start's fixed offset. */
+    const char *zone = NULL;
+    if ((rc = scn_string(&root, "time_zone", 0, NULL, &zone, err)) != 0)
+        goto fail;
+    if (zone) {
+        struct sim_err e2;
+        if (sim_tz_load(&sc->tz, zone, sc->start, sc->end, &e2)) {
+            rc = scn_errf(&root, "time_zone", err, "%s", e2.msg);
+            goto fail;
+        }
+        int off = sim_tz_offset(&sc->tz, sc->start);
+        if (off != sc->utc_offset_s) {
+            char t0[48];
+            sim_time_format(sc->start, off, t0, sizeof t0);
+            rc = scn_errf(&root, "start", err,
+                          "its UTC offset is not that of time_zone \"%s\" at that instant "
+                          "(%s there)",
+                          zone, t0);
+            goto fail;
+        }
+    } else if ((rc = sim_tz_fixed(&sc->tz, sc->utc_offset_s, err)) != 0) {
+        goto fail;
+    }
     long long seed;
     if ((rc = scn_int(&root, "seed", 0, 1, 0, SEED_MAX, &seed, err)) != 0)
         goto fail;

@@ -178,6 +178,8 @@ struct scn_scenario {
     char *description;
     sim_time_us start, end, step;
     int utc_offset_s;  /* of "start": reports show local time in it */
+    struct sim_tz tz;  /* "time_zone" (daylight saving included), else the
+                          fixed offset of "start": the calendar of load shapes */
     uint64_t seed;
     sim_time_us record_period; /* samples are stored at this period */
 };

@@ -82,6 +82,37 @@ int sim_duration_parse(const char *s, sim_time_us *d);
 /* Format a duration compactly ("15min", "1h", "1.5s"). Returns buf. */
 char *sim_duration_format(sim_time_us d, char *buf, size_t n);
 
+/* Local wall-clock time: the UTC offsets of a time zone, tabulated once at
+ * set-up (the C library's tz database, or one fixed offset) so that a
+ * lookup during a run is a binary search with no allocation and no global
+ * state. Offsets are seconds east of UTC; off_s[i] holds from at[i] on
+ * (at[0] = INT64_MIN). */
+struct sim_tz {
+    int n, cap;
+    sim_time_us *at;
+    int *off_s;
+    char name[64]; /* IANA name, "" for a fixed offset */
+};
+/* One fixed offset, no daylight saving. */
+int sim_tz_fixed(struct sim_tz *tz, int offset_s, struct sim_err *err);
+/* The IANA zone `name` ("Europe/Istanbul") from /usr/share/zoneinfo,
+ * its offsets over [from, to] (a day's margin each side); SIM_EINVAL
+ * naming the zone when there is no such zone. */
+int sim_tz_load(struct sim_tz *tz, const char *name, sim_time_us from, sim_time_us to,
+                struct sim_err *err);
+int sim_tz_copy(struct sim_tz *dst, const struct sim_tz *src, struct sim_err *err);
+void sim_tz_clear(struct sim_tz *tz);
+/* The offset in force at t. */
+int sim_tz_offset(const struct sim_tz *tz, sim_time_us t);
+/* The local calendar year of t. */
+long long sim_tz_year(const struct sim_tz *tz, sim_time_us t);
+/* The local wall-clock time of t as minutes since its local midnight and
+ * since 1 January 00:00 of `year` (local). Across a daylight-saving change
+ * the wall clock jumps: a 23-hour day skips an hour, a 25-hour day
+ * repeats one. */
+void sim_tz_minutes(const struct sim_tz *tz, sim_time_us t, long long year, double *min_of_day,
+                    double *min_of_year);
+
 /* ------------------------------------------------------------------ */
 /* Event queue: a 4-ary heap of pooled nodes ordered by                */
 /* (time, priority, insertion sequence). Equal keys pop in insertion   */

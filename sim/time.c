@@ -9,8 +9,12 @@
  * or TZ environment, so results never depend on the machine's time zone and
  * two runs anywhere agree to the microsecond.
  */
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "sim.h"
 
@@ -313,4 +317,157 @@ char *sim_duration_format(sim_time_us d, char *buf, size_t n)
     }
     snprintf(buf, n, "%s%lluus", sign, (unsigned long long)a); /* not reached: us always fits */
     return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* Local time                                                          */
+/* ------------------------------------------------------------------ */
+
+static int tz_push(struct sim_tz *tz, sim_time_us at, int off_s)
+{
+    if (tz->n == tz->cap) {
+        int nc = tz->cap ? 2 * tz->cap : 8;
+        sim_time_us *a = realloc(tz->at, (size_t)nc * sizeof *a);
+        if (!a)
+            return SIM_ENOMEM;
+        tz->at = a;
+        int *o = realloc(tz->off_s, (size_t)nc * sizeof *o);
+        if (!o)
+            return SIM_ENOMEM;
+        tz->off_s = o;
+        tz->cap = nc;
+    }
+    tz->at[tz->n] = at;
+    tz->off_s[tz->n] = off_s;
+    tz->n++;
+    return 0;
+}
+
+int sim_tz_fixed(struct sim_tz *tz, int offset_s, struct sim_err *err)
+{
+    memset(tz, 0, sizeof *tz);
+    if (tz_push(tz, INT64_MIN, offset_s))
+        return sim_errf(err, SIM_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* The C library's offset of the zone in TZ at t (seconds east of UTC). */
+static int libc_offset(time_t t)
+{
+    struct tm tm;
+    if (!localtime_r(&t, &tm))
+        return 0;
+    return (int)tm.tm_gmtoff;
+}
+
+int sim_tz_load(struct sim_tz *tz, const char *name, sim_time_us from, sim_time_us to,
+                struct sim_err *err)
+{
+    memset(tz, 0, sizeof *tz);
+    /* An IANA name: letters, digits and "_+-/", no "..", not absolute. The
+     * C library takes any string and silently falls back to UTC, so the
+     * zone's file is looked for first. */
+    size_t len = name ? strlen(name) : 0;
+    int ok = len > 0 && len < 64 && name[0] != '/' && !strstr(name, "..");
+    for (size_t i = 0; ok && i < len; i++)
+        ok = isalnum((unsigned char)name[i]) || strchr("_+-/", name[i]);
+    char path[128];
+    struct stat st;
+    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", ok ? name : "");
+    if (!ok || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return sim_errf(err, SIM_EINVAL,
+                        "unknown time zone \"%.64s\" (expected an IANA name such as "
+                        "\"Europe/Istanbul\" with a file in /usr/share/zoneinfo, which Debian's "
+                        "tzdata package installs)",
+                        name ? name : "");
+    char *saved = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+    setenv("TZ", name, 1);
+    tzset();
+    /* Tabulate the offsets from a day before `from` to a day after `to`,
+     * every 15 minutes, each change bisected to the second. */
+    const time_t step = 900;
+    time_t a = (time_t)floor_div(from, SIM_US_PER_S) - 86400;
+    time_t b = (time_t)floor_div(to, SIM_US_PER_S) + 86400;
+    int prev = libc_offset(a), rc = tz_push(tz, INT64_MIN, prev);
+    for (time_t t = a + step; !rc && t - step < b; t += step) {
+        int o = libc_offset(t);
+        if (o == prev)
+            continue;
+        time_t lo = t - step, hi = t;
+        while (hi - lo > 1) {
+            time_t mid = lo + (hi - lo) / 2;
+            if (libc_offset(mid) == prev)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        rc = tz_push(tz, (sim_time_us)hi * SIM_US_PER_S, o);
+        prev = o;
+    }
+    if (saved) {
+        setenv("TZ", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("TZ");
+    }
+    tzset();
+    if (rc) {
+        sim_tz_clear(tz);
+        return sim_errf(err, SIM_ENOMEM, "out of memory");
+    }
+    snprintf(tz->name, sizeof tz->name, "%s", name);
+    return 0;
+}
+
+int sim_tz_copy(struct sim_tz *dst, const struct sim_tz *src, struct sim_err *err)
+{
+    memset(dst, 0, sizeof *dst);
+    for (int i = 0; i < src->n; i++)
+        if (tz_push(dst, src->at[i], src->off_s[i])) {
+            sim_tz_clear(dst);
+            return sim_errf(err, SIM_ENOMEM, "out of memory");
+        }
+    memcpy(dst->name, src->name, sizeof dst->name);
+    return 0;
+}
+
+void sim_tz_clear(struct sim_tz *tz)
+{
+    free(tz->at);
+    free(tz->off_s);
+    memset(tz, 0, sizeof *tz);
+}
+
+int sim_tz_offset(const struct sim_tz *tz, sim_time_us t)
+{
+    if (tz->n == 0)
+        return 0;
+    int lo = 0, hi = tz->n - 1; /* largest i with at[i] <= t; at[0] is INT64_MIN */
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (tz->at[mid] <= t)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return tz->off_s[lo];
+}
+
+long long sim_tz_year(const struct sim_tz *tz, sim_time_us t)
+{
+    sim_time_us local = t + (sim_time_us)sim_tz_offset(tz, t) * SIM_US_PER_S;
+    long long y;
+    int m, d;
+    civil_from_days(floor_div(local, 86400 * SIM_US_PER_S), &y, &m, &d);
+    return y;
+}
+
+void sim_tz_minutes(const struct sim_tz *tz, sim_time_us t, long long year, double *min_of_day,
+                    double *min_of_year)
+{
+    const sim_time_us day_us = 86400 * SIM_US_PER_S;
+    sim_time_us local = t + (sim_time_us)sim_tz_offset(tz, t) * SIM_US_PER_S;
+    sim_time_us day = floor_div(local, day_us);
+    *min_of_day = (double)(local - day * day_us) / (double)SIM_US_PER_MIN;
+    *min_of_year = (double)(local - days_from_civil(year, 1, 1) * day_us) / (double)SIM_US_PER_MIN;
 }

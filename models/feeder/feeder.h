@@ -115,11 +115,13 @@ void fdr_solver_set_tolerance(fdr_solver *s, double tol_pu, int max_iter);
  * solve. Returns 0 or SIM_ERANGE for a bad index. */
 int fdr_set_load(fdr_solver *s, int load, double p_kw, double q_kvar);
 
-/* Set every load that has a yearly (else daily) LoadShape to its value at
- * `minute` of the simulation (OpenDSS: the step solved at t = minute
- * minutes uses point round(t / interval), 1-based, wrapping). Loads without
- * a shape keep their last demand. Returns 0. */
-int fdr_apply_loadshapes(fdr_solver *s, double minute);
+/* Set every load that has a yearly LoadShape to its value at
+ * minute_of_year (minutes since 1 January 00:00), and every load that has
+ * only a daily one to its value at minute_of_day (minutes since midnight):
+ * as OpenDSS, the time t uses point round(t / interval), 1-based, wrapping
+ * around the shape (t = 0 is the last point). Loads without a shape keep
+ * their last demand. Returns 0. */
+int fdr_apply_loadshapes(fdr_solver *s, double minute_of_year, double minute_of_day);
 
 /* Solve. Returns 0 with *iterations (may be NULL) = sweeps used, or
  * SIM_EFAIL when the sweep does not converge within the cap or diverges

@@ -187,10 +187,9 @@ int fdr_set_load(fdr_solver *s, int load, double p_kw, double q_kvar)
     return 0;
 }
 
-int fdr_apply_loadshapes(fdr_solver *s, double minute)
+int fdr_apply_loadshapes(fdr_solver *s, double minute_of_year, double minute_of_day)
 {
     const fdr_circuit *c = s->c;
-    double hr = minute / 60.0;
     for (int i = 0; i < c->nloads; i++) {
         const struct fdr_loaddef *l = &c->loads[i];
         int k = l->yearly >= 0 ? l->yearly : l->daily;
@@ -199,11 +198,12 @@ int fdr_apply_loadshapes(fdr_solver *s, double minute)
         const struct fdr_shape *sh = &c->shapes[k];
         if (!sh->mult || sh->npts < 1)
             continue;
-        long idx = lround(hr / sh->interval_h);
-        if (idx > sh->npts)
-            idx %= sh->npts;
+        /* OpenDSS's LoadShape lookup: point round(h / interval), 1-based,
+         * wrapping around the shape, point 0 being the last. */
+        double hr = (l->yearly >= 0 ? minute_of_year : minute_of_day) / 60.0;
+        long idx = lround(hr / sh->interval_h) % sh->npts;
         if (idx <= 0)
-            idx = sh->npts;
+            idx += sh->npts;
         double m = sh->mult[idx - 1];
         double qm = sh->qmult ? sh->qmult[idx - 1] : m;
         double p0, q0;
@@ -629,7 +629,7 @@ int fdr_bench(const char *master_path, int steps, double *seconds, struct sim_er
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int m = 1; m <= steps && !rc; m++) {
-        fdr_apply_loadshapes(s, m);
+        fdr_apply_loadshapes(s, m, m);
         rc = fdr_solve(s, NULL, err);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);

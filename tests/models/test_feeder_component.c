@@ -221,7 +221,7 @@ static void direct_solve(const char *dir, int k, struct run *r)
     if (!c)
         return;
     fdr_solver *s = fdr_solver_new(c, &err);
-    fdr_apply_loadshapes(s, k);
+    fdr_apply_loadshapes(s, k, k);
     fdr_set_load(s, fdr_load_find(c, "pv"), pv_kw(k), 0);
     fdr_set_load(s, fdr_load_find(c, "ev"), ev_kw(k), 0);
     fdr_set_load(s, fdr_load_find(c, "ev2"), ev2_kw(k), ev2_kw(k) * ev2_tan);

@@ -334,7 +334,7 @@ static void case_shapes(void)
         double minute, mult;
     } pts[] = {{15, 0.1}, {30, 0.2}, {44, 0.3}, {60, 0.4}, {75, 0.1}, {7, 0.4}};
     for (size_t i = 0; i < sizeof pts / sizeof pts[0]; i++) {
-        fdr_apply_loadshapes(s, pts[i].minute);
+        fdr_apply_loadshapes(s, pts[i].minute, pts[i].minute);
         CHECK_INT(fdr_solve(s, NULL, &err), 0);
         double p, q;
         fdr_load_pq(s, 0, &p, &q);

@@ -230,7 +230,7 @@ int main(void)
     double worst_mag = 0, worst_ang = 0, worst_irel = 0;
     for (int m = 0; m < 3; m++) {
         int it = 0;
-        fdr_apply_loadshapes(s, minutes[m]);
+        fdr_apply_loadshapes(s, minutes[m], minutes[m]);
         int rc = fdr_solve(s, &it, &err);
         CHECK(rc == 0, "minute %d: %s", minutes[m], err.msg);
         char vp[PATH_MAX], ip[PATH_MAX];

@@ -183,7 +183,7 @@ static void accepted_syntax(void)
     fdr_solver *s = fdr_solver_new(c, &e2);
     CHECK(s != NULL, "%s", e2.msg);
     if (s) {
-        fdr_apply_loadshapes(s, 120); /* 2 h: point 2 = 0.25 */
+        fdr_apply_loadshapes(s, 120, 120); /* 2 h: point 2 = 0.25 */
         CHECK_INT(fdr_solve(s, NULL, &e2), 0);
         fdr_load_pq(s, 0, &p, &q);
         CHECK_NEAR(p, 0.5, 1e-9);
