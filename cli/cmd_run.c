@@ -37,7 +37,8 @@ static void usage(FILE *f)
 {
     fputs("usage: flexbed run SCENARIO [--out DB] [--seed N] [--speed X | --realtime]\n"
           "                            [--quiet] [--verbose] [--no-market]\n"
-          "                            [--no-counterfactual]\n"
+          "                            [--no-counterfactual] [--max-steps N]\n"
+          "                            [--max-samples N]\n"
           "       flexbed run --replay DB [--out NEW_DB] [--scenario-dir DIR]\n"
           "                            [--speed X | --realtime] [--quiet] [--verbose]\n"
           "\n"
@@ -56,6 +57,11 @@ static void usage(FILE *f)
           "  --no-counterfactual\n"
           "                skip the second, market-off run that follows a run\n"
           "                with a market (it measures the load reduction)\n"
+          "  --max-steps N   refuse a run of more than N kernel steps (default 1e9)\n"
+          "  --max-samples N refuse a run that would record more than N samples\n"
+          "                (default 1e8, about 4 GB); \"none\" lifts either limit.\n"
+          "                A run is also refused when its estimated database does\n"
+          "                not fit in the free space of the output's file system\n"
           "  --replay DB   repeat the run recorded in DB (a session with devices) as\n"
           "                pure simulation: its scenario and seed, and every device\n"
           "                component publishing its journaled values instead of\n"
@@ -229,12 +235,20 @@ done:
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'},    {"seed", required_argument, NULL, 's'},
-        {"speed", required_argument, NULL, 'x'},  {"realtime", no_argument, NULL, 'r'},
-        {"quiet", no_argument, NULL, 'q'},        {"verbose", no_argument, NULL, 'v'},
-        {"no-market", no_argument, NULL, 'M'},    {"no-counterfactual", no_argument, NULL, 'C'},
-        {"replay", required_argument, NULL, 'R'}, {"scenario-dir", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"out", required_argument, NULL, 'o'},
+        {"seed", required_argument, NULL, 's'},
+        {"speed", required_argument, NULL, 'x'},
+        {"realtime", no_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"no-market", no_argument, NULL, 'M'},
+        {"no-counterfactual", no_argument, NULL, 'C'},
+        {"replay", required_argument, NULL, 'R'},
+        {"scenario-dir", required_argument, NULL, 'D'},
+        {"max-steps", required_argument, NULL, 'S'},
+        {"max-samples", required_argument, NULL, 'N'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *out_path = NULL, *replay_db = NULL, *scenario_dir = NULL;
     uint64_t seed = 0;
@@ -244,10 +258,13 @@ int cmd_run(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:s:x:rqvh", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': out_path = optarg; break;
+        case 'o':
+            out_path = optarg;
+            break;
         case 's':
             if (parse_u64(optarg, &seed)) {
-                fprintf(stderr, "flexbed run: --seed: expected a non-negative integer, got \"%s\"\n",
+                fprintf(stderr,
+                        "flexbed run: --seed: expected a non-negative integer, got \"%s\"\n",
                         optarg);
                 return CLI_USAGE;
             }
@@ -276,14 +293,47 @@ int cmd_run(int argc, char **argv)
             o.speed = 1.0;
             o.have_speed = 1;
             break;
-        case 'q': o.quiet = 1; break;
-        case 'v': o.verbose = 1; break;
-        case 'M': no_market = 1; break;
-        case 'C': no_cf = 1; break;
-        case 'R': replay_db = optarg; break;
-        case 'D': scenario_dir = optarg; break;
-        case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        case 'q':
+            o.quiet = 1;
+            break;
+        case 'v':
+            o.verbose = 1;
+            break;
+        case 'M':
+            no_market = 1;
+            break;
+        case 'C':
+            no_cf = 1;
+            break;
+        case 'S':
+        case 'N': {
+            uint64_t v;
+            if (!strcmp(optarg, "none")) {
+                v = UINT64_MAX;
+            } else if (parse_u64(optarg, &v) || v == 0) {
+                fprintf(stderr,
+                        "flexbed run: --%s: expected a positive integer or \"none\", got \"%s\"\n",
+                        c == 'S' ? "max-steps" : "max-samples", optarg);
+                return CLI_USAGE;
+            }
+            if (c == 'S')
+                o.max_steps = v;
+            else
+                o.max_samples = v;
+            break;
+        }
+        case 'R':
+            replay_db = optarg;
+            break;
+        case 'D':
+            scenario_dir = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_OK;
+        default:
+            usage(stderr);
+            return CLI_USAGE;
         }
     }
     if (replay_db) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "../hil/hil.h"
@@ -37,9 +38,9 @@ struct run_ctx {
     int64_t run_id;
     const struct scn_scenario *sc;
     int nrec;
-    int *rec_sig;      /* bus index of each recorded signal */
-    int64_t *rec_id;   /* its id in the signals table */
-    double *rec_val;   /* buffer for one instant */
+    int *rec_sig;    /* bus index of each recorded signal */
+    int64_t *rec_id; /* its id in the signals table */
+    double *rec_val; /* buffer for one instant */
     uint64_t samples;
     uint64_t events[3];
     int64_t jseq; /* journal entries written */
@@ -82,8 +83,8 @@ static int hook_event(void *vctx, sim_time_us t, const char *component, const ch
         fprintf(stderr, "%s %s %s %s: %s\n", ts, names[sev < 3 ? sev : 0], component, kind,
                 message);
     }
-    int rc = res_event(c->store, c->run_id, t, component, kind, (int)sev, value, message,
-                       &c->store_err);
+    int rc =
+        res_event(c->store, c->run_id, t, component, kind, (int)sev, value, message, &c->store_err);
     if (rc)
         c->store_failed = 1;
     return rc;
@@ -119,8 +120,8 @@ static void hook_progress(void *vctx, sim_time_us now, double wall_s, double lag
     char ts[48];
     sim_time_format(now, sc->utc_offset_s, ts, sizeof ts);
     double sim_s = (double)(now - sc->start) / 1e6;
-    fprintf(stderr, "\r\033[K[%s] %3.0f%%  %s  wall %.1f s  x%.0f", bar, frac * 100.0, ts,
-            wall_s, wall_s > 0 ? sim_s / wall_s : 0.0);
+    fprintf(stderr, "\r\033[K[%s] %3.0f%%  %s  wall %.1f s  x%.0f", bar, frac * 100.0, ts, wall_s,
+            wall_s > 0 ? sim_s / wall_s : 0.0);
     if (lag_s > 1.0)
         fprintf(stderr, "  LAG %.1f s", lag_s);
     fflush(stderr);
@@ -139,8 +140,7 @@ static int make_parent_dirs(const char *path, struct sim_err *err)
             continue;
         *p = '\0';
         if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return sim_errf(err, SIM_EIO, "%s: cannot create directory: %s", buf,
-                            strerror(errno));
+            return sim_errf(err, SIM_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
         *p = '/';
     }
     return 0;
@@ -204,8 +204,7 @@ void runner_execute(sim_kernel *k, const struct scn_scenario *sc, res_store *sto
             continue;
         int owner = sim_bus_owner(k, s);
         if ((rc = res_signal_add(store, ctx.run_id, sim_bus_name(k, s), sim_bus_unit(k, s),
-                                 sim_kernel_component_name(k, owner), &ctx.rec_id[ctx.nrec],
-                                 &err)))
+                                 sim_kernel_component_name(k, owner), &ctx.rec_id[ctx.nrec], &err)))
             goto store_fail;
         ctx.rec_sig[ctx.nrec++] = s;
     }
@@ -246,6 +245,8 @@ void runner_execute(sim_kernel *k, const struct scn_scenario *sc, res_store *sto
     if (res_run_end(store, ctx.run_id, res->status, sim_kernel_now(k), message, &end_err)) {
         fprintf(stderr, "flexbed run: %s\n", end_err.msg);
         res->exit_code = CLI_FAIL;
+        if (res->status == RES_COMPLETED)
+            res->status = RES_FAILED; /* as res_run_end marked it, if it still could */
     }
     sim_kernel_stats(k, &res->st);
     res->reached = sim_kernel_now(k);
@@ -331,6 +332,98 @@ int runner_prepare(const char *path, const char *text, const char *dir,
     return rc;
 }
 
+static void fmt_bytes(double b, char *out, size_t n)
+{
+    if (b >= 1e9)
+        snprintf(out, n, "%.1f GB", b / 1e9);
+    else if (b >= 1e6)
+        snprintf(out, n, "%.1f MB", b / 1e6);
+    else
+        snprintf(out, n, "%.0f kB", b / 1e3);
+}
+
+/* The nearest existing folder of path's parent chain, for statvfs. */
+static void existing_dir(const char *path, char *dir, size_t n)
+{
+    snprintf(dir, n, "%s", path);
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) {
+            snprintf(dir, n, ".");
+            return;
+        }
+        if (slash == dir) {
+            dir[1] = '\0';
+            return;
+        }
+        *slash = '\0';
+        struct stat st;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            return;
+    }
+}
+
+/*
+ * Before anything is written: the steps and recorded samples the run will
+ * make, against the limits and the free disk space. An end in year 9999 or
+ * a step of 1 us would otherwise write until the disk is full. Prints the
+ * reason; returns 0 or CLI_USAGE.
+ */
+static int check_size(const struct scn_scenario *sc, sim_kernel *k, int runs, const char *out_path,
+                      const struct run_opts *o)
+{
+    uint64_t max_steps = o->max_steps ? o->max_steps : RUNNER_MAX_STEPS;
+    uint64_t max_samples = o->max_samples ? o->max_samples : RUNNER_MAX_SAMPLES;
+    uint64_t span = (uint64_t)(sc->end - sc->start);
+    uint64_t steps = span / (uint64_t)sc->step + (span % (uint64_t)sc->step != 0);
+    uint64_t records = span / (uint64_t)sc->record_period + 1;
+    uint64_t nrec = 0;
+    for (int s = 0, n = sim_bus_count(k); s < n; s++)
+        nrec += (sim_bus_flags(k, s) & SIM_SIG_RECORD) != 0;
+    /* saturating products: a span of millennia at 1 us overflows */
+    uint64_t samples = nrec && records > UINT64_MAX / nrec ? UINT64_MAX : records * nrec;
+    samples = samples > UINT64_MAX / (uint64_t)runs ? UINT64_MAX : samples * (uint64_t)runs;
+    double bytes = (double)samples * RUNNER_BYTES_PER_SAMPLE;
+    char size[32];
+    fmt_bytes(bytes, size, sizeof size);
+    char st[32], rp[32];
+    sim_duration_format(sc->step, st, sizeof st);
+    sim_duration_format(sc->record_period, rp, sizeof rp);
+    if (steps > max_steps) {
+        fprintf(stderr,
+                "flexbed run: %s: %" PRIu64 " steps of %s from start to end, more than the limit "
+                "of %" PRIu64 " (a run of years at a fine step?); check end and step, or allow "
+                "it with --max-steps N\n",
+                sc->path, steps, st, max_steps);
+        return CLI_USAGE;
+    }
+    if (samples > max_samples) {
+        fprintf(stderr,
+                "flexbed run: %s: would record %" PRIu64 " samples (%" PRIu64 " signals every "
+                "%s%s), about %s, more than the limit of %" PRIu64 " samples; record "
+                "fewer signals or a longer record.period, or allow it with --max-samples N\n",
+                sc->path, samples, nrec, rp, runs > 1 ? ", main and counterfactual runs" : "",
+                size, max_samples);
+        return CLI_USAGE;
+    }
+    char dir[PATH_MAX];
+    struct statvfs vfs;
+    existing_dir(out_path, dir, sizeof dir);
+    if (statvfs(dir, &vfs) == 0) {
+        double avail = (double)vfs.f_bavail * (double)vfs.f_frsize;
+        if (bytes > avail) {
+            char fs[32];
+            fmt_bytes(avail, fs, sizeof fs);
+            fprintf(stderr,
+                    "flexbed run: %s: would record %" PRIu64 " samples, about %s, but %s has %s "
+                    "free\n",
+                    sc->path, samples, size, dir, fs);
+            return CLI_USAGE;
+        }
+    }
+    return 0;
+}
+
 int runner_run(const struct runner_job *job, const struct run_opts *o)
 {
     struct cli_registry reg;
@@ -356,6 +449,11 @@ int runner_run(const struct runner_job *job, const struct run_opts *o)
         out_path = default_out;
     }
     int exit_code = CLI_FAIL;
+    int runs = pc.has_market && pc.enabled && !job->no_counterfactual ? 2 : 1;
+    if ((rc = check_size(&sc, k, runs, out_path, o)) != 0) {
+        exit_code = rc;
+        goto done;
+    }
     if ((rc = runner_create_store(out_path, &store)) != 0) {
         exit_code = rc;
         goto done;
@@ -382,8 +480,7 @@ int runner_run(const struct runner_job *job, const struct run_opts *o)
         plt_context_init(&pc2);
         pc2.enabled = 0;
         pc2.db = pc.db;
-        if (runner_prepare(job->path, job->text, job->dir, &reg, job->seed, &pc2, &k, &sc) ==
-            0) {
+        if (runner_prepare(job->path, job->text, job->dir, &reg, job->seed, &pc2, &k, &sc) == 0) {
             struct run_result r2;
             runner_execute(k, &sc, store, "counterfactual", o, &r2);
             if (job->print)

@@ -19,7 +19,14 @@
 struct run_opts {
     int quiet, verbose, have_speed;
     double speed;
+    /* Bounds checked before a run writes anything (0: the defaults,
+     * RUNNER_MAX_STEPS and RUNNER_MAX_SAMPLES; UINT64_MAX: none). */
+    uint64_t max_steps, max_samples;
 };
+
+#define RUNNER_MAX_STEPS UINT64_C(1000000000)  /* kernel steps of one run */
+#define RUNNER_MAX_SAMPLES UINT64_C(100000000) /* recorded samples, all variants */
+#define RUNNER_BYTES_PER_SAMPLE 40             /* on disk, index included (measured) */
 
 /* What one run (main or counterfactual) ended with. */
 struct run_result {

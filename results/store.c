@@ -15,6 +15,7 @@
  * res_run_end (and, as insurance, by res_store_close).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -452,6 +453,38 @@ fail:
     return rc;
 }
 
+/*
+ * A full disk must not leave a run marked "running" or "completed": a run
+ * database keeps a 1 MB ballast file beside it (DB-reserve) while runs are
+ * written; when the end of a run cannot be written for want of space, the
+ * ballast is removed and the run marked failed with the reason.
+ */
+static void ballast_path(const res_store *s, char *out, size_t n)
+{
+    snprintf(out, n, "%s-reserve", s->path);
+}
+
+static void ballast_make(res_store *s)
+{
+    char p[PATH_MAX + 16];
+    ballast_path(s, p, sizeof p);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0)
+        return; /* there already, or no room: nothing to keep */
+    int ok = posix_fallocate(fd, 0, 1 << 20) == 0;
+    close(fd);
+    if (!ok)
+        unlink(p);
+}
+
+/* Remove the ballast; 1 if there was one to give back. */
+static int ballast_free(res_store *s)
+{
+    char p[PATH_MAX + 16];
+    ballast_path(s, p, sizeof p);
+    return unlink(p) == 0;
+}
+
 void res_store_close(res_store *s)
 {
     if (!s)
@@ -461,6 +494,7 @@ void res_store_close(res_store *s)
         /* A run that never reached res_run_end still gets its index. */
         if (s->begin)
             sqlite3_exec(s->db, index_sql, NULL, NULL, NULL);
+        ballast_free(s);
     }
     sqlite3_finalize(s->begin);
     sqlite3_finalize(s->commit);
@@ -508,6 +542,7 @@ int res_run_begin(res_store *s, const struct res_run_info *info, int64_t *run_id
         return rc;
     if (!info || !info->scenario_name)
         return sim_errf(err, SIM_EINVAL, "%s: run begin: no scenario name", s->path);
+    ballast_make(s);
     if ((rc = tx_begin(s, err)))
         return rc;
     char started[32];
@@ -664,14 +699,11 @@ int res_journal(res_store *s, int64_t run_id, int64_t seq, sim_time_us t, const 
     return 0;
 }
 
-int res_run_end(res_store *s, int64_t run_id, enum res_status st, sim_time_us reached,
-                const char *message, struct sim_err *err)
+/* Mark the run's end; on failure the transaction is rolled back. */
+static int mark_end(res_store *s, int64_t run_id, enum res_status st, sim_time_us reached,
+                    const char *message, struct sim_err *err)
 {
-    int rc = check_writable(s, "run end", err);
-    if (rc)
-        return rc;
-    if ((int)st < RES_RUNNING || (int)st > RES_FAILED)
-        return sim_errf(err, SIM_EINVAL, "%s: run end: bad status %d", s->path, (int)st);
+    int rc;
     if ((rc = tx_begin(s, err)))
         return rc;
     char finished[32];
@@ -686,14 +718,53 @@ int res_run_end(res_store *s, int64_t run_id, enum res_status st, sim_time_us re
     bind_text(u, 4, message);
     sqlite3_bind_int64(u, 5, run_id);
     if (step_reset(u) != SQLITE_DONE)
-        return db_fail(s, SIM_EIO, "update run", err);
-    if (sqlite3_changes(s->db) != 1) {
-        tx_commit(s, NULL);
-        return sim_errf(err, SIM_ENOENT, "%s: run end: no run %lld", s->path, (long long)run_id);
-    }
-    if ((rc = tx_commit(s, err)))
+        rc = db_fail(s, SIM_EIO, "update run", err);
+    else if (sqlite3_changes(s->db) != 1)
+        rc = sim_errf(err, SIM_ENOENT, "%s: run end: no run %lld", s->path, (long long)run_id);
+    else
+        rc = tx_commit(s, err);
+    if (rc && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->pending = 0;
+    return rc;
+}
+
+int res_run_end(res_store *s, int64_t run_id, enum res_status st, sim_time_us reached,
+                const char *message, struct sim_err *err)
+{
+    int rc = check_writable(s, "run end", err);
+    if (rc)
         return rc;
-    return exec(s, index_sql, "build samples index", err);
+    if ((int)st < RES_RUNNING || (int)st > RES_FAILED)
+        return sim_errf(err, SIM_EINVAL, "%s: run end: bad status %d", s->path, (int)st);
+    /* What is pending first, and a completed run's index before the run
+     * is marked: when either cannot be written (a full disk), the run is
+     * marked failed with the reason, not completed. */
+    struct sim_err first = {{0}};
+    int frc = tx_commit(s, &first);
+    if (!frc && st == RES_COMPLETED)
+        frc = exec(s, index_sql, "build samples index", &first);
+    if (frc) {
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        st = RES_FAILED;
+        message = first.msg;
+    }
+    rc = mark_end(s, run_id, st, reached, message, err);
+    if (rc && ballast_free(s)) {
+        /* room again: say why the run failed */
+        if (!frc)
+            first = *err;
+        frc = frc ? frc : rc;
+        rc = mark_end(s, run_id, RES_FAILED, reached, first.msg, err);
+    }
+    if (rc)
+        return rc;
+    if (frc)
+        return sim_errf(err, frc, "%s", first.msg);
+    if (st != RES_COMPLETED) /* an interrupted or failed run still gets its index */
+        return exec(s, index_sql, "build samples index", err);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
