@@ -22,6 +22,7 @@
  * re-applies the whole ledger to an empty in-memory market and compares the
  * wallets, which shows that balances are a function of the ledger.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -810,6 +811,17 @@ static int same_value(sqlite3_stmt *a, sqlite3_stmt *b, int col)
     }
 }
 
+/* A reason text, cut to fit (long keys and values are cut, not refused). */
+static void reasonf(char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reasonf(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+}
+
 /*
  * Compare every column of every row of every market state table of db
  * with mem, where the ledger was replayed. The tables are all mkt_ tables
@@ -834,8 +846,8 @@ static int compare_state(sqlite3 *db, sqlite3 *mem, int64_t *rows, char *reason,
         char sql[160];
         snprintf(sql, sizeof sql, "SELECT * FROM \"%s\" ORDER BY 1", t);
         if (sqlite3_prepare_v2(db, sql, -1, &a, NULL) != SQLITE_OK) {
-            snprintf(reason, rsize, "state table %s is missing from the database (%s)", t,
-                     sqlite3_errmsg(db));
+            reasonf(reason, rsize, "state table %s is missing from the database (%s)", t,
+                    sqlite3_errmsg(db));
             differ = 1;
             break;
         }
@@ -843,14 +855,14 @@ static int compare_state(sqlite3 *db, sqlite3 *mem, int64_t *rows, char *reason,
             break;
         int nc = sqlite3_column_count(b);
         if (sqlite3_column_count(a) != nc) {
-            snprintf(reason, rsize, "state table %s has %d columns, the market %d", t,
-                     sqlite3_column_count(a), nc);
+            reasonf(reason, rsize, "state table %s has %d columns, the market %d", t,
+                    sqlite3_column_count(a), nc);
             differ = 1;
         }
         for (int c = 0; !differ && c < nc; c++)
             if (strcmp(sqlite3_column_name(a, c), sqlite3_column_name(b, c))) {
-                snprintf(reason, rsize, "state table %s: column %d is %s, the market's is %s", t, c,
-                         sqlite3_column_name(a, c), sqlite3_column_name(b, c));
+                reasonf(reason, rsize, "state table %s: column %d is %s, the market's is %s", t, c,
+                        sqlite3_column_name(a, c), sqlite3_column_name(b, c));
                 differ = 1;
             }
         while (!differ) {
@@ -867,10 +879,10 @@ static int compare_state(sqlite3 *db, sqlite3 *mem, int64_t *rows, char *reason,
                 value_text(a, 0, key, sizeof key);
                 if (!same_value(a, b, 0)) {
                     value_text(b, 0, vb, sizeof vb);
-                    snprintf(reason, rsize,
-                             "%s: row %s is stored where the ledger makes row %s (a row added, "
-                             "removed or renumbered)",
-                             t, key, vb);
+                    reasonf(reason, rsize,
+                            "%s: row %s is stored where the ledger makes row %s (a row added, "
+                            "removed or renumbered)",
+                            t, key, vb);
                     differ = 1;
                     break;
                 }
@@ -878,21 +890,21 @@ static int compare_state(sqlite3 *db, sqlite3 *mem, int64_t *rows, char *reason,
                     if (!same_value(a, b, c)) {
                         value_text(a, c, va, sizeof va);
                         value_text(b, c, vb, sizeof vb);
-                        snprintf(reason, rsize,
-                                 "%s row %s=%s: %s is stored as %s, the ledger makes it %s", t,
-                                 sqlite3_column_name(b, 0), key, sqlite3_column_name(b, c), va, vb);
+                        reasonf(reason, rsize,
+                                "%s row %s=%s: %s is stored as %s, the ledger makes it %s", t,
+                                sqlite3_column_name(b, 0), key, sqlite3_column_name(b, c), va, vb);
                         differ = 1;
                         break;
                     }
             } else if (ra == SQLITE_ROW) {
                 value_text(a, 0, key, sizeof key);
-                snprintf(reason, rsize, "%s row %s=%s is stored, but no transaction makes it", t,
-                         sqlite3_column_name(a, 0), key);
+                reasonf(reason, rsize, "%s row %s=%s is stored, but no transaction makes it", t,
+                        sqlite3_column_name(a, 0), key);
                 differ = 1;
             } else {
                 value_text(b, 0, key, sizeof key);
-                snprintf(reason, rsize, "%s row %s=%s, which the ledger makes, is not stored", t,
-                         sqlite3_column_name(b, 0), key);
+                reasonf(reason, rsize, "%s row %s=%s, which the ledger makes, is not stored", t,
+                        sqlite3_column_name(b, 0), key);
                 differ = 1;
             }
         }
