@@ -43,6 +43,7 @@
 
 #include <modbus/modbus.h>
 
+#include "../models/models.h"
 #include "hil.h"
 #include "sunspec.h"
 
@@ -805,9 +806,12 @@ int hil_modbus_battery_create(struct scn_ctx *ctx, struct scn_obj *cfg, const ch
         (rc = scn_duration(cfg, "revert", 0, 0, 0, 65535 * SIM_US_PER_S, &b->revert, err)) != 0 ||
         (rc = scn_string(cfg, "setpoint", 0, NULL, &setpoint, err)) != 0 ||
         (rc = scn_number(cfg, "soc_initial", 0, 0, 0, 1, &b->soc0, err)) != 0 ||
-        (rc = scn_number(cfg, "capacity_kwh", 0, 0, 0, HUGE_VAL, &b->np_cap_kwh, err)) != 0 ||
-        (rc = scn_number(cfg, "p_charge_max_kw", 0, 0, 0, HUGE_VAL, &b->np_pcha_kw, err)) != 0 ||
-        (rc = scn_number(cfg, "p_discharge_max_kw", 0, 0, 0, HUGE_VAL, &b->np_pdis_kw, err)) != 0)
+        (rc = scn_number(cfg, "capacity_kwh", 0, 0, 0, MDL_MAX_ENERGY_KWH, &b->np_cap_kwh, err)) !=
+            0 ||
+        (rc = scn_number(cfg, "p_charge_max_kw", 0, 0, 0, MDL_MAX_POWER_KW, &b->np_pcha_kw, err)) !=
+            0 ||
+        (rc = scn_number(cfg, "p_discharge_max_kw", 0, 0, 0, MDL_MAX_POWER_KW, &b->np_pdis_kw,
+                         err)) != 0)
         goto fail;
     if (base != -1 && base != 0 && base != 40000 && base != 50000) {
         rc = scn_errf(cfg, "base_address", err, "expected 40000, 0 or 50000, got %lld", base);

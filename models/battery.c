@@ -211,7 +211,8 @@ static int bat_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name
         (rc = scn_number(cfg, "soc_initial", 1, 0, 0, 1, &b->soc0, err)) != 0 ||
         (rc = scn_number(cfg, "soc_min", 0, p->soc_min, 0, 1, &p->soc_min, err)) != 0 ||
         (rc = scn_number(cfg, "soc_max", 0, p->soc_max, 0, 1, &p->soc_max, err)) != 0 ||
-        (rc = scn_number(cfg, "standby_loss_kw", 0, 0, 0, HUGE_VAL, &p->standby_loss_kw, err)) != 0)
+        (rc = scn_number(cfg, "standby_loss_kw", 0, 0, 0, MDL_MAX_POWER_KW, &p->standby_loss_kw,
+                         err)) != 0)
         goto fail;
     if (!(p->soc_max > p->soc_min)) {
         rc = scn_errf(cfg, "soc_max", err, "expected a number > soc_min (%g), got %g", p->soc_min,

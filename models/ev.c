@@ -632,15 +632,16 @@ static int ev_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name,
     /* From here on the kernel owns e (it destroys it even on failure). */
     if ((rc = sim_kernel_add(ctx->kernel, name, &ev_ops, e, e->period, &e->id, err)) != 0)
         return rc;
-    if ((rc = sim_bus_publish(ctx->kernel, e->id, "connected", "1",
-                              SIM_SIG_RECORD | SIM_SIG_STATE, 0, &e->sig_conn, err)) != 0 ||
+    if ((rc = sim_bus_publish(ctx->kernel, e->id, "connected", "1", SIM_SIG_RECORD | SIM_SIG_STATE,
+                              0, &e->sig_conn, err)) != 0 ||
         (rc = mdl_sto_sigs_publish(ctx->kernel, e->id, 0, 0, 0, &e->sig, err)) != 0)
         return rc;
     if (setpoint) {
         char path[SCN_PATH_MAX], origin[SCN_PATH_MAX + 256];
         scn_path_join(path, sizeof path, cfg->path, "setpoint");
         snprintf(origin, sizeof origin, "%s: %s", ctx->file, path);
-        if ((rc = sim_bus_read(ctx->kernel, e->id, setpoint, SIM_READ_NOW, origin, &e->sp_ref, err)) != 0)
+        if ((rc = sim_bus_read(ctx->kernel, e->id, setpoint, SIM_READ_NOW, origin, &e->sp_ref,
+                               err)) != 0)
             return rc;
     }
     return 0;

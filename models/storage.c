@@ -32,6 +32,7 @@
 #include <sunnonlinsol/sunnonlinsol_fixedpoint.h>
 
 #include "../sim/scenario.h"
+#include "models.h"
 
 /* State vector: stored energy, cumulative loss, grid energy in, grid
  * energy out (kWh). */
@@ -600,16 +601,18 @@ char *mdl_clock_format(sim_time_us t, int offset_s, char *buf, size_t n)
 int mdl_sto_read_common(struct scn_obj *cfg, struct mdl_sto_params *p, const char **setpoint,
                         struct sim_err *err)
 {
-    const double inf = HUGE_VAL;
     int rc;
-    if ((rc = scn_number(cfg, "capacity_kwh", 1, 0, 0, inf, &p->capacity_kwh, err)) != 0)
+    if ((rc = scn_number(cfg, "capacity_kwh", 1, 0, 0, MDL_MAX_ENERGY_KWH, &p->capacity_kwh,
+                         err)) != 0)
         return rc;
     if (!(p->capacity_kwh > 0))
         return scn_errf(cfg, "capacity_kwh", err, "expected a number > 0, got 0");
-    if ((rc = scn_number(cfg, "p_charge_max_kw", 1, 0, 0, inf, &p->p_charge_max_kw, err)) != 0 ||
-        (rc = scn_number(cfg, "p_discharge_max_kw", 0, 0, 0, inf, &p->p_discharge_max_kw, err)) !=
-            0 ||
-        (rc = scn_number(cfg, "ramp_kw_per_s", 0, 0, 0, inf, &p->ramp_kw_per_s, err)) != 0 ||
+    if ((rc = scn_number(cfg, "p_charge_max_kw", 1, 0, 0, MDL_MAX_POWER_KW, &p->p_charge_max_kw,
+                         err)) != 0 ||
+        (rc = scn_number(cfg, "p_discharge_max_kw", 0, 0, 0, MDL_MAX_POWER_KW,
+                         &p->p_discharge_max_kw, err)) != 0 ||
+        (rc = scn_number(cfg, "ramp_kw_per_s", 0, 0, 0, MDL_MAX_RAMP_KW_PER_S, &p->ramp_kw_per_s,
+                         err)) != 0 ||
         (rc = scn_duration(cfg, "latency", 0, 0, 0, SIM_US_PER_H, &p->latency_us, err)) != 0 ||
         (rc = scn_string(cfg, "setpoint", 0, NULL, setpoint, err)) != 0)
         return rc;

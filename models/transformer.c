@@ -275,11 +275,10 @@ static int xfm_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name
     struct mdl_xfm_params *p = &x->p;
     mdl_xfm_params_default(p);
     const cJSON *loads = NULL, *loads_q = NULL;
-    const double inf = HUGE_VAL;
     double pf = 0.95;
     int rc;
 
-    if ((rc = scn_number(cfg, "rating_kva", 1, 0, 0, inf, &p->rating_kva, err)) != 0)
+    if ((rc = scn_number(cfg, "rating_kva", 1, 0, 0, MDL_MAX_RATING_KVA, &p->rating_kva, err)) != 0)
         goto fail;
     if (!(p->rating_kva > 0)) {
         rc = scn_errf(cfg, "rating_kva", err, "expected a number > 0, got 0");
@@ -320,8 +319,9 @@ static int xfm_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name
         const char *key;
         double *v, min, max;
     } nums[] = {
-        {"no_load_loss_kw", &p->no_load_loss_kw, 0, inf},
-        {"load_loss_kw", &p->load_loss_kw, 0, inf},
+        /* a loss above the rating is no transformer */
+        {"no_load_loss_kw", &p->no_load_loss_kw, 0, p->rating_kva},
+        {"load_loss_kw", &p->load_loss_kw, 0, p->rating_kva},
         {"top_oil_rise_k", &p->top_oil_rise_k, 0, 200},
         {"hot_spot_rise_k", &p->hot_spot_rise_k, 0, 200},
         {"x", &p->x, 0, 5},
@@ -331,7 +331,7 @@ static int xfm_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name
         {"k22", &p->k22, 0, 10},
         {"tau_o_min", &p->tau_o_min, 0, 10000},
         {"tau_w_min", &p->tau_w_min, 0, 1000},
-        {"overload_pct", &x->overload_pct, 0, inf},
+        {"overload_pct", &x->overload_pct, 0, MDL_MAX_OVERLOAD_PCT},
         {"hot_spot_alarm_degc", &x->hot_spot_alarm_degc, -60, 400},
     };
     x->overload_pct = 100.0;

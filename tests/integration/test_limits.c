@@ -105,6 +105,56 @@ int main(void)
     flexbed_run(tmp, 60, &r, "run", DEMO, "--out", db, "--max-samples", "lots", NULL);
     CHECK_INT(r.exit_code, 2);
 
+    /* Absurd asset parameters: outside their physical ranges, exit 2
+     * naming the field (they ran, reporting inf and 1e297 kW of losses). */
+    static const struct {
+        const char *key, *value, *msg;
+    } absurd[] = {
+        {"\"capacity_kwh\": 30", "\"capacity_kwh\": 1e308",
+         "].capacity_kwh: expected a number in [0, 1000000], got 1e+308"},
+        {"\"rating_kva\": 250", "\"rating_kva\": 1e300",
+         "].rating_kva: expected a number in [0, 1000000], got 1e+300"},
+        {"\"p_charge_max_kw\": 10", "\"p_charge_max_kw\": 1e12", "].p_charge_max_kw"},
+    };
+    char *demo = NULL;
+    {
+        FILE *f = fopen(DEMO, "r");
+        CHECK(f != NULL, "open %s", DEMO);
+        if (f) {
+            demo = calloc(1, 1 << 20);
+            size_t n = fread(demo, 1, (1 << 20) - 1, f);
+            demo[n] = 0;
+            fclose(f);
+        }
+    }
+    for (size_t i = 0; demo && i < sizeof absurd / sizeof absurd[0]; i++) {
+        char *at = strstr(demo, absurd[i].key);
+        CHECK(at != NULL, "the demo has no %s", absurd[i].key);
+        if (!at)
+            continue;
+        FILE *f = fopen(scn, "w");
+        if (!f)
+            break;
+        /* the demo with one value replaced and its data file made absolute */
+        for (const char *p = demo; *p;) {
+            if (p == at) {
+                fputs(absurd[i].value, f);
+                p += strlen(absurd[i].key);
+            } else if (!strncmp(p, "\"data/", 6)) {
+                fputs("\"" FLEXBED_SOURCE_DIR "/scenarios/data/", f);
+                p += 6;
+            } else {
+                fputc(*p++, f);
+            }
+        }
+        fclose(f);
+        flexbed_run(tmp, 60, &r, "run", scn, "--out", db, NULL);
+        CHECK_INT(r.exit_code, 2);
+        CHECK_STR_CONTAINS(r.errs, absurd[i].msg);
+        CHECK(!file_exists(db), "a refused run wrote %s", db);
+    }
+    free(demo);
+
     /* Small file systems: a tmpfs, where the machine allows mounting one. */
     snprintf(mnt, sizeof mnt, "%s/fs", tmp);
     mkdir(mnt, 0700);
