@@ -28,8 +28,14 @@ static void report_usage(FILE *f)
           "\n"
           "  --format F   text (default, for people), json (stable keys, see\n"
           "               docs/results.md) or csv (one row per signal)\n"
-          "  --brief      text only: when the database holds a market, print the\n"
-          "               flexibility table alone (what `make demo` shows)\n",
+          "  --brief      text: when the database holds a market, print the\n"
+          "               flexibility table alone (what `make demo` shows);\n"
+          "               json: each run without its signal and event lists\n"
+          "               (their counts stay), then the flexibility members\n"
+          "\n"
+          "Runs are named by variant: \"main\", \"counterfactual\" (the same scenario\n"
+          "with the market switched off, the base of the load reduction),\n"
+          "\"market-off\" (--no-market), \"replay\" (run --replay).\n",
           f);
 }
 
@@ -73,7 +79,9 @@ int cmd_report(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "f:bh", opts, NULL)) != -1) {
         switch (c) {
-        case 'b': brief = 1; break;
+        case 'b':
+            brief = 1;
+            break;
         case 'f':
             if (!strcmp(optarg, "text"))
                 fmt = RES_TEXT;
@@ -88,12 +96,17 @@ int cmd_report(int argc, char **argv)
                 return CLI_USAGE;
             }
             break;
-        case 'h': report_usage(stdout); return CLI_OK;
-        default: report_usage(stderr); return CLI_USAGE;
+        case 'h':
+            report_usage(stdout);
+            return CLI_OK;
+        default:
+            report_usage(stderr);
+            return CLI_USAGE;
         }
     }
     if (optind != argc - 1) {
-        fputs(optind >= argc ? "flexbed report: missing DB\n" : "flexbed report: too many arguments\n",
+        fputs(optind >= argc ? "flexbed report: missing DB\n"
+                             : "flexbed report: too many arguments\n",
               stderr);
         report_usage(stderr);
         return CLI_USAGE;
@@ -106,8 +119,7 @@ int cmd_report(int argc, char **argv)
     /* A run with a market gets its flexibility table first (text) or its
      * members in the same JSON object. */
     char *members = NULL;
-    int rc = fmt == RES_CSV ? SIM_ENOENT
-                            : plt_report(res_store_db(s), fmt, stdout, &members, &err);
+    int rc = fmt == RES_CSV ? SIM_ENOENT : plt_report(res_store_db(s), fmt, stdout, &members, &err);
     if (rc && rc != SIM_ENOENT) {
         fprintf(stderr, "flexbed report: %s\n", err.msg);
         res_store_close(s);
@@ -117,7 +129,8 @@ int cmd_report(int argc, char **argv)
         res_store_close(s);
         return CLI_OK;
     }
-    rc = res_report_ex(s, fmt, stdout, members, &err);
+    rc = brief ? res_report_brief(s, fmt, stdout, members, &err)
+               : res_report_ex(s, fmt, stdout, members, &err);
     cJSON_free(members);
     res_store_close(s);
     if (rc) {
@@ -139,9 +152,15 @@ int cmd_plot(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': outdir = optarg; break;
-        case 'h': plot_usage(stdout); return CLI_OK;
-        default: plot_usage(stderr); return CLI_USAGE;
+        case 'o':
+            outdir = optarg;
+            break;
+        case 'h':
+            plot_usage(stdout);
+            return CLI_OK;
+        default:
+            plot_usage(stderr);
+            return CLI_USAGE;
         }
     }
     if (optind != argc - 1) {

@@ -17,6 +17,7 @@
 struct res_run_row {
     int64_t id;
     char *scenario_name, *scenario_path, *version, *started_at, *finished_at, *status, *message;
+    char *variant; /* "main", "counterfactual", "market-off", "replay" */
     uint64_t seed;
     sim_time_us sim_start, sim_end, step;
     sim_time_us sim_reached; /* SIM_TIME_NEVER when unknown (NULL) */

@@ -110,7 +110,13 @@ static int text_run(res_store *s, const struct res_run_row *r, FILE *out, struct
         goto done;
 
     char a[64], b[64], d[32];
-    fprintf(out, "run %" PRId64 ": %s\n", r->id, r->scenario_name);
+    fprintf(out, "run %" PRId64 ": %s", r->id, r->scenario_name);
+    if (strcmp(r->variant, "main"))
+        fprintf(out, " (%s)", r->variant);
+    fputc('\n', out);
+    const char *note = res_variant_note(r->variant);
+    if (note)
+        fprintf(out, "  variant     %s\n", note);
     if (r->scenario_path)
         fprintf(out, "  scenario    %s\n", r->scenario_path);
     fprintf(out, "  seed        %" PRIu64 "\n", r->seed);
@@ -223,7 +229,26 @@ static void push(cJSON *arr, cJSON *item, int *ok)
     }
 }
 
-static int json_run(res_store *s, const struct res_run_row *r, cJSON **out, struct sim_err *err)
+const char *res_variant_note(const char *variant)
+{
+    static const struct {
+        const char *v, *note;
+    } notes[] = {
+        {"counterfactual", "counterfactual: the same scenario with the market switched off, the "
+                           "base the load reduction is measured against"},
+        {"market-off", "market-off: the scenario run with its market switched off (--no-market)"},
+        {"replay", "replay: a recorded session with devices repeated from its journal"},
+    };
+    if (!variant || !strcmp(variant, "main"))
+        return NULL;
+    for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++)
+        if (!strcmp(variant, notes[i].v))
+            return notes[i].note;
+    return variant;
+}
+
+static int json_run(res_store *s, const struct res_run_row *r, int brief, cJSON **out,
+                    struct sim_err *err)
 {
     *out = NULL;
     struct res_signal_row *sig = NULL;
@@ -244,6 +269,7 @@ static int json_run(res_store *s, const struct res_run_row *r, cJSON **out, stru
     snprintf(seed, sizeof seed, "%" PRIu64, r->seed);
     put(o, "id", cJSON_CreateNumber((double)r->id), &ok);
     put(o, "scenario", json_str(r->scenario_name), &ok);
+    put(o, "variant", json_str(r->variant), &ok);
     put(o, "scenario_path", json_str(r->scenario_path), &ok);
     put(o, "seed", cJSON_CreateRaw(seed), &ok);
     put(o, "status", json_str(r->status), &ok);
@@ -256,9 +282,11 @@ static int json_run(res_store *s, const struct res_run_row *r, cJSON **out, stru
     put(o, "reached", json_time(r->sim_reached, r->utc_offset_s), &ok);
     put(o, "samples", cJSON_CreateNumber((double)total_samples(sig, nsig)), &ok);
 
-    cJSON *sigs = cJSON_CreateArray();
-    put(o, "signals", sigs, &ok);
-    for (int i = 0; ok && i < nsig; i++) {
+    put(o, "signal_count", cJSON_CreateNumber(nsig), &ok);
+    cJSON *sigs = brief ? NULL : cJSON_CreateArray();
+    if (!brief)
+        put(o, "signals", sigs, &ok);
+    for (int i = 0; ok && !brief && i < nsig; i++) {
         cJSON *g = cJSON_CreateObject();
         push(sigs, g, &ok);
         if (!ok)
@@ -280,6 +308,11 @@ static int json_run(res_store *s, const struct res_run_row *r, cJSON **out, stru
         put(counts, "alarm", cJSON_CreateNumber((double)ec.n[2]), &ok);
     }
 
+    if (brief) {
+        if (!ok)
+            rc = sim_errf(err, SIM_ENOMEM, "%s: report: out of memory", res_store_path(s));
+        goto done;
+    }
     cJSON *evs = cJSON_CreateArray();
     put(o, "events", evs, &ok);
     if (ok && (rc = events_stmt(s, r->id, -1, &st, err)))
@@ -355,6 +388,8 @@ static int csv_run(res_store *s, const struct res_run_row *r, FILE *out, struct 
         return rc;
     for (int i = 0; i < nsig; i++) {
         fprintf(out, "%" PRId64 ",", r->id);
+        csv_field(out, r->variant);
+        fputc(',', out);
         csv_field(out, sig[i].name);
         fputc(',', out);
         csv_field(out, sig[i].unit);
@@ -377,7 +412,22 @@ int res_report(res_store *s, enum res_format fmt, FILE *out, struct sim_err *err
     return res_report_ex(s, fmt, out, NULL, err);
 }
 
+static int report(res_store *s, enum res_format fmt, FILE *out, const char *members, int brief,
+                  struct sim_err *err);
+
 int res_report_ex(res_store *s, enum res_format fmt, FILE *out, const char *members,
+                  struct sim_err *err)
+{
+    return report(s, fmt, out, members, 0, err);
+}
+
+int res_report_brief(res_store *s, enum res_format fmt, FILE *out, const char *members,
+                     struct sim_err *err)
+{
+    return report(s, fmt, out, members, 1, err);
+}
+
+static int report(res_store *s, enum res_format fmt, FILE *out, const char *members, int brief,
                   struct sim_err *err)
 {
     if (!s || !out)
@@ -396,7 +446,7 @@ int res_report_ex(res_store *s, enum res_format fmt, FILE *out, const char *memb
     if (fmt == RES_JSON)
         fputs("{\"runs\":[", out);
     if (fmt == RES_CSV)
-        fputs("run_id,signal,unit,samples,min,mean,max\n", out);
+        fputs("run_id,variant,signal,unit,samples,min,mean,max\n", out);
 
     for (int i = 0; i < nruns && rc == 0; i++) {
         if (fmt == RES_TEXT) {
@@ -409,7 +459,7 @@ int res_report_ex(res_store *s, enum res_format fmt, FILE *out, const char *memb
             /* One run at a time: a sweep's report never holds every run's
              * events in memory at once. */
             cJSON *o = NULL;
-            if ((rc = json_run(s, &runs[i], &o, err)))
+            if ((rc = json_run(s, &runs[i], brief, &o, err)))
                 break;
             char *txt = cJSON_PrintUnformatted(o);
             cJSON_Delete(o);

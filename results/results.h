@@ -133,6 +133,13 @@ int res_plot(res_store *s, const char *outdir, FILE *written, struct sim_err *er
  * err). */
 int res_report_ex(res_store *s, enum res_format fmt, FILE *out, const char *members,
                   struct sim_err *err);
+/* The same, brief: JSON runs without their signal and event lists (the
+ * counts stay); text and CSV unchanged. */
+int res_report_brief(res_store *s, enum res_format fmt, FILE *out, const char *members,
+                     struct sim_err *err);
+/* What a run's variant means, for reports ("counterfactual: ..."), or NULL
+ * for "main". */
+const char *res_variant_note(const char *variant);
 
 /* Run the gnuplot program on a script file: stdin from /dev/null, killed
  * after a timeout, its complaint in the error. SIM_ENOENT with an install

@@ -787,6 +787,7 @@ void res_runs_free(struct res_run_row *rows, int n)
         free(rows[i].finished_at);
         free(rows[i].status);
         free(rows[i].message);
+        free(rows[i].variant);
     }
     free(rows);
 }
@@ -799,7 +800,7 @@ int res_runs_load(res_store *s, struct res_run_row **rows, int *n, struct sim_er
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id, scenario_name, scenario_path, flexbed_version, started_at,"
                            " finished_at, status, message, seed, sim_start_us, sim_end_us,"
-                           " step_us, sim_reached_us, utc_offset_s FROM runs ORDER BY id",
+                           " step_us, sim_reached_us, utc_offset_s, variant FROM runs ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(s, SIM_EIO, "read runs", err);
     struct res_run_row *v = NULL;
@@ -832,7 +833,8 @@ int res_runs_load(res_store *s, struct res_run_row **rows, int *n, struct sim_er
         r->sim_reached = sqlite3_column_type(st, 12) == SQLITE_NULL ? SIM_TIME_NEVER
                                                                     : sqlite3_column_int64(st, 12);
         r->utc_offset_s = sqlite3_column_int(st, 13);
-        if (!r->scenario_name || !r->version || !r->started_at || !r->status) {
+        r->variant = col_dup(st, 14);
+        if (!r->scenario_name || !r->version || !r->started_at || !r->status || !r->variant) {
             rc = sim_errf(err, SIM_ENOMEM, "%s: out of memory", s->path);
             goto fail;
         }

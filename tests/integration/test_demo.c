@@ -78,8 +78,8 @@ static void check_figures(const char *tmp, const char *db)
               e->delivered_kwh);
         CHECK(round(rate) == e->rate_pct, "%s delivery rate %.2f %%, paper %.0f %%", e->name, rate,
               e->rate_pct);
-        CHECK(fabs(round(pay * 100) - e->payout_eur * 100) < 0.5,
-              "%s payout EUR %.4f, paper %.2f", e->name, pay, e->payout_eur);
+        CHECK(fabs(round(pay * 100) - e->payout_eur * 100) < 0.5, "%s payout EUR %.4f, paper %.2f",
+              e->name, pay, e->payout_eur);
         CHECK_NEAR(num(a, "accepted_kw"), i < 2 ? -10 : -20, 1e-9);
     }
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "transformer");
@@ -98,6 +98,30 @@ static void check_figures(const char *tmp, const char *db)
     CHECK_INT(r.exit_code, 0);
     CHECK_STR_CONTAINS(r.out, "battery storage");
     CHECK_STR_CONTAINS(r.out, "ledger verified");
+    /* ... and names the second run as the counterfactual, in every format */
+    CHECK_STR_CONTAINS(r.out, "run 2: demo-2023-10-02 (counterfactual)\n  variant     "
+                              "counterfactual: the same scenario with the market switched off");
+    flexbed_run(tmp, 60, &r, "report", db, "--format", "csv", NULL);
+    CHECK_STR_CONTAINS(r.out, "run_id,variant,signal,");
+    CHECK_STR_CONTAINS(r.out, "\n1,main,transformer.p_kw,kW,");
+    CHECK_STR_CONTAINS(r.out, "\n2,counterfactual,transformer.p_kw,kW,");
+    flexbed_run(tmp, 60, &r, "report", db, "--format", "json", "--brief", NULL);
+    CHECK_INT(r.exit_code, 0);
+    root = cJSON_Parse(r.out);
+    CHECK(root != NULL, "brief JSON report does not parse");
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(root, "runs");
+    CHECK_INT(cJSON_GetArraySize(runs), 2);
+    const cJSON *r2 = cJSON_GetArrayItem(runs, 1);
+    CHECK(
+        cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r2, "variant")) &&
+            !strcmp(cJSON_GetObjectItemCaseSensitive(r2, "variant")->valuestring, "counterfactual"),
+        "run 2's variant");
+    CHECK(!cJSON_GetObjectItemCaseSensitive(r2, "signals") &&
+              !cJSON_GetObjectItemCaseSensitive(r2, "events"),
+          "brief JSON lists signals or events");
+    CHECK(cJSON_GetObjectItemCaseSensitive(root, "total") != NULL, "brief JSON without the table");
+    CHECK(strlen(r.out) < 4000, "brief JSON is %zu bytes", strlen(r.out));
+    cJSON_Delete(root);
 }
 
 static void check_ledger(const char *tmp, const char *db)

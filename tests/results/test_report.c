@@ -291,27 +291,32 @@ static void test_csv(res_store *s)
 {
     char *t = report(s, RES_CSV);
     const char *p = t ? t : "";
-    char f[8][64];
-    CHECK(csv_record(&p, f, 8) == 7 && !strcmp(f[0], "run_id") && !strcmp(f[6], "max"), "header");
+    char f[9][64], *g[7];
+    CHECK(csv_record(&p, f, 9) == 8 && !strcmp(f[0], "run_id") && !strcmp(f[1], "variant") &&
+              !strcmp(f[7], "max"),
+          "header");
     int rows = 0;
     while (*p) {
-        int n = csv_record(&p, f, 8);
-        CHECK_INT(n, 7);
+        int n = csv_record(&p, f, 9);
+        CHECK_INT(n, 8);
+        CHECK(!strcmp(f[1], "main"), "variant %s", f[1]);
+        for (int c = 0; c < 7; c++) /* the columns after the variant, as before it came */
+            g[c] = c == 0 ? f[0] : f[c + 1];
         rows++;
         if (rows <= 3) {
             int k = rows - 1;
-            CHECK(!strcmp(f[0], "1"), "run id %s", f[0]);
-            CHECK_INT(atoll(f[3]), N1);
-            CHECK(strtod(f[4], NULL) == emin[k], "min %s", f[4]);
-            CHECK(strtod(f[6], NULL) == emax[k], "max %s", f[6]);
-            CHECK_NEAR(strtod(f[5], NULL), emean[k], 1e-9);
+            CHECK(!strcmp(g[0], "1"), "run id %s", g[0]);
+            CHECK_INT(atoll(g[3]), N1);
+            CHECK(strtod(g[4], NULL) == emin[k], "min %s", g[4]);
+            CHECK(strtod(g[6], NULL) == emax[k], "max %s", g[6]);
+            CHECK_NEAR(strtod(g[5], NULL), emean[k], 1e-9);
         } else if (rows == 4) {
-            CHECK(!strcmp(f[1], ODD_NAME), "quoted name back: %s", f[1]);
-            CHECK(!f[4][0] && !f[5][0] && !f[6][0], "no values: empty fields");
+            CHECK(!strcmp(g[1], ODD_NAME), "quoted name back: %s", g[1]);
+            CHECK(!g[4][0] && !g[5][0] && !g[6][0], "no values: empty fields");
         } else if (rows == 5) {
-            CHECK(!strcmp(f[0], "2") && !strcmp(f[1], "pv.p_kw") && !strcmp(f[2], "kW"), "pv");
-            CHECK_INT(atoll(f[3]), N2);
-            CHECK(strtod(f[6], NULL) == 599 * 0.01, "pv max %s", f[6]);
+            CHECK(!strcmp(g[0], "2") && !strcmp(g[1], "pv.p_kw") && !strcmp(g[2], "kW"), "pv");
+            CHECK_INT(atoll(g[3]), N2);
+            CHECK(strtod(g[6], NULL) == 599 * 0.01, "pv max %s", g[6]);
         }
     }
     CHECK_INT(rows, 5);

@@ -382,7 +382,7 @@ static void test_interrupted(void)
         FILE *f = open_memstream(&csv, &len);
         CHECK_INT(res_report(s, RES_CSV, f, &err), 0);
         fclose(f);
-        CHECK_STR_CONTAINS(csv, "\n1,c.s2,kW,");
+        CHECK_STR_CONTAINS(csv, "\n1,main,c.s2,kW,");
         free(csv);
         res_store_close(s);
     }
