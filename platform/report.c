@@ -34,8 +34,19 @@ struct row {
     int settled;
 };
 
+/* What a DSO reads of one run: time and energy above its threshold, and
+ * the peaks of the load signal inside and outside the bought window. NaN
+ * where unknown (no threshold, no samples, no window). */
+struct dso_run {
+    double minutes_above, kwh_above, peak_kw, peak_in_kw, peak_out_kw;
+};
+
 struct flex {
     int64_t main_run, cf_run;
+    char dso_signal[160]; /* the DSO policy's threshold signal, else the load signal */
+    double limit_kw;      /* its threshold, NaN without one */
+    struct dso_run d_main, d_cf;
+    double cost_eur; /* what the DSO spent on flexibility (escrow less refunds) */
     int utc_offset_s;
     cJSON *scenario;  /* parsed scenario text of the main run */
     const cJSON *rep; /* its "report" section, may be NULL */
@@ -104,6 +115,89 @@ static double window_mean(sqlite3 *db, int64_t run, const char *signal, sim_time
     return v;
 }
 
+static void dso_unknown(struct dso_run *d)
+{
+    d->minutes_above = d->kwh_above = d->peak_kw = d->peak_in_kw = d->peak_out_kw = NAN;
+}
+
+/* The DSO's figures of one run from the samples of f->dso_signal; each
+ * sample holds until the next (the last for the record period before). */
+static void dso_stats(sqlite3 *db, const struct flex *f, int64_t run, struct dso_run *d)
+{
+    dso_unknown(d);
+    sqlite3_stmt *st;
+    if (!run || sqlite3_prepare_v2(db,
+                                   "SELECT s.t_us, s.value FROM samples s JOIN signals g ON "
+                                   "g.id = s.signal_id WHERE g.run_id = ? AND g.name = ? AND "
+                                   "s.value IS NOT NULL ORDER BY s.t_us",
+                                   -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_text(st, 2, f->dso_signal, -1, SQLITE_STATIC);
+    double above_min = 0, above_kwh = 0, peak = -INFINITY, pin = -INFINITY, pout = -INFINITY;
+    sim_time_us t_prev = 0, dt = 0;
+    double v_prev = 0;
+    int n = 0;
+    for (;;) {
+        int row = sqlite3_step(st) == SQLITE_ROW;
+        sim_time_us t = row ? sqlite3_column_int64(st, 0) : t_prev + dt;
+        if (n > 0) {
+            dt = t - t_prev;
+            double h = (double)dt / 3.6e9;
+            if (!isnan(f->limit_kw) && v_prev > f->limit_kw) {
+                above_min += h * 60;
+                above_kwh += (v_prev - f->limit_kw) * h;
+            }
+        }
+        if (!row)
+            break;
+        double v = sqlite3_column_double(st, 1);
+        peak = fmax(peak, v);
+        if (f->n > 0 && t >= f->w0 && t < f->w1)
+            pin = fmax(pin, v);
+        else
+            pout = fmax(pout, v);
+        t_prev = t;
+        v_prev = v;
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (n == 0)
+        return;
+    if (!isnan(f->limit_kw)) {
+        d->minutes_above = above_min;
+        d->kwh_above = above_kwh;
+    }
+    d->peak_kw = peak;
+    d->peak_in_kw = isinf(pin) ? NAN : pin;
+    d->peak_out_kw = isinf(pout) ? NAN : pout;
+}
+
+/* The first DSO policy with a threshold in the scenario: its signal and
+ * limit (else the report's load signal and no limit). */
+static void dso_threshold(struct flex *f)
+{
+    snprintf(f->dso_signal, sizeof f->dso_signal, "%s", f->load_signal);
+    f->limit_kw = NAN;
+    const cJSON *comps =
+        f->scenario ? cJSON_GetObjectItemCaseSensitive(f->scenario, "components") : NULL;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, comps)
+    {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(c, "type");
+        const cJSON *thr = cJSON_GetObjectItemCaseSensitive(c, "threshold");
+        if (!cJSON_IsString(type) || strcmp(type->valuestring, "dso") || !cJSON_IsObject(thr))
+            continue;
+        const cJSON *sig = cJSON_GetObjectItemCaseSensitive(thr, "signal");
+        const cJSON *lim = cJSON_GetObjectItemCaseSensitive(thr, "limit_kw");
+        if (cJSON_IsString(sig))
+            snprintf(f->dso_signal, sizeof f->dso_signal, "%s", sig->valuestring);
+        if (cJSON_IsNumber(lim))
+            f->limit_kw = lim->valuedouble;
+        return;
+    }
+}
+
 /* with_ledger: also verify the ledger (the report says whether it holds;
  * the figures do not need it, and verifying re-checks every signature). */
 static int load_flex(sqlite3 *db, struct flex *f, int with_ledger, struct sim_err *err)
@@ -162,6 +256,17 @@ static int load_flex(sqlite3 *db, struct flex *f, int with_ledger, struct sim_er
         f->load_main = window_mean(db, f->main_run, f->load_signal, f->w0, f->w1);
         f->load_cf = window_mean(db, f->cf_run, f->load_signal, f->w0, f->w1);
     }
+    dso_threshold(f);
+    dso_stats(db, f, f->main_run, &f->d_main);
+    dso_stats(db, f, f->cf_run, &f->d_cf);
+    f->cost_eur = NAN;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT coalesce(sum(amount_ueur), 0) FROM mkt_purchases) - "
+                           "(SELECT coalesce(sum(refund_ueur), 0) FROM mkt_settlements)",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        f->cost_eur = (double)sqlite3_column_int64(st, 0) / 1e6;
+    sqlite3_finalize(st);
     if (!with_ledger)
         return SIM_OK;
     struct sim_err verr;
@@ -253,6 +358,35 @@ static void text_line(FILE *out, const char *name, double akw, double akwh, doub
     fputc('\n', out);
 }
 
+/* The DSO's view: time and energy above its threshold, peaks, cost. */
+static void text_dso(const struct flex *f, FILE *out)
+{
+    const struct dso_run *m = &f->d_main, *c = &f->d_cf;
+    if (isnan(m->peak_kw))
+        return;
+    if (!isnan(f->limit_kw)) {
+        fprintf(out, "  DSO threshold %.1f kW on %s: above it", f->limit_kw, f->dso_signal);
+        if (f->cf_run && !isnan(c->minutes_above))
+            fprintf(out, " %.0f min / %.2f kWh without the market,", c->minutes_above,
+                    c->kwh_above);
+        fprintf(out, " %.0f min / %.2f kWh with it\n", m->minutes_above, m->kwh_above);
+    }
+    fprintf(out, "  peak of %s: %.1f kW", f->dso_signal, m->peak_kw);
+    if (f->cf_run && !isnan(c->peak_kw))
+        fprintf(out, " (%.1f kW without the market)", c->peak_kw);
+    if (!isnan(m->peak_in_kw))
+        fprintf(out, "; in the window %.1f kW, outside it %.1f kW", m->peak_in_kw, m->peak_out_kw);
+    fputc('\n', out);
+    if (!isnan(f->cost_eur) && f->n > 0) {
+        fprintf(out, "  flexibility cost EUR %.2f", f->cost_eur);
+        double avoided = c->kwh_above - m->kwh_above;
+        if (f->cf_run && !isnan(avoided) && avoided > 1e-9)
+            fprintf(out, ": %.2f kWh above the threshold avoided, EUR %.2f per kWh avoided",
+                    avoided, f->cost_eur / avoided);
+        fputc('\n', out);
+    }
+}
+
 static void text_report(const struct flex *f, FILE *out)
 {
     char t0[48], t1[48];
@@ -264,7 +398,9 @@ static void text_report(const struct flex *f, FILE *out)
     if (f->n == 0) {
         /* no window: nothing was bought (a threshold above the peak, a run
          * stopped before the purchase) */
-        fputs("flexibility delivered: none (no purchased matches)\n\n", out);
+        fputs("flexibility delivered: none (no purchased matches)\n", out);
+        text_dso(f, out);
+        fputc('\n', out);
         return;
     }
     fprintf(out, "flexibility delivered, %s .. %s\n", t0, t1);
@@ -295,6 +431,7 @@ static void text_report(const struct flex *f, FILE *out)
         fprintf(out, "  %s over the window: %.1f kW; no counterfactual run in this database\n",
                 f->load_signal, f->load_main);
     }
+    text_dso(f, out);
     if (f->ledger_read && f->ledger.ok)
         fprintf(out, "  ledger verified: %" PRId64 " blocks, %" PRId64 " transactions\n\n",
                 f->ledger.blocks, f->ledger.txs);
@@ -355,6 +492,24 @@ static char *json_members(const struct flex *f)
     cJSON_AddItemToObject(tr, "load_reduction_kw", num_or_null(f->load_cf - f->load_main));
     cJSON_AddItemToObject(tr, "load_reduction_pct",
                           num_or_null(100.0 * (f->load_cf - f->load_main) / f->load_cf));
+    cJSON *dso = cJSON_AddObjectToObject(root, "dso");
+    cJSON_AddStringToObject(dso, "signal", f->dso_signal);
+    cJSON_AddItemToObject(dso, "limit_kw", num_or_null(f->limit_kw));
+    cJSON_AddItemToObject(dso, "cost_eur", num_or_null(f->n > 0 ? f->cost_eur : NAN));
+    double avoided = f->cf_run ? f->d_cf.kwh_above - f->d_main.kwh_above : NAN;
+    cJSON_AddItemToObject(dso, "kwh_above_avoided", num_or_null(avoided));
+    cJSON_AddItemToObject(dso, "eur_per_kwh_avoided",
+                          num_or_null(f->n > 0 && avoided > 1e-9 ? f->cost_eur / avoided : NAN));
+    static const char *const dname[2] = {"main", "counterfactual"};
+    for (int i = 0; i < 2; i++) {
+        const struct dso_run *d = i ? &f->d_cf : &f->d_main;
+        cJSON *o = cJSON_AddObjectToObject(dso, dname[i]);
+        cJSON_AddItemToObject(o, "minutes_above", num_or_null(d->minutes_above));
+        cJSON_AddItemToObject(o, "kwh_above", num_or_null(d->kwh_above));
+        cJSON_AddItemToObject(o, "peak_kw", num_or_null(d->peak_kw));
+        cJSON_AddItemToObject(o, "peak_in_window_kw", num_or_null(d->peak_in_kw));
+        cJSON_AddItemToObject(o, "peak_outside_window_kw", num_or_null(d->peak_out_kw));
+    }
     cJSON *lg = cJSON_AddObjectToObject(root, "ledger");
     cJSON_AddBoolToObject(lg, "verified", f->ledger_read && f->ledger.ok);
     cJSON_AddNumberToObject(lg, "blocks", (double)f->ledger.blocks);
@@ -382,7 +537,9 @@ char *plt_report_skeleton(void)
     struct flex *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
-    f->load_main = f->load_cf = NAN;
+    f->load_main = f->load_cf = f->limit_kw = f->cost_eur = NAN;
+    dso_unknown(&f->d_main);
+    dso_unknown(&f->d_cf);
     char *m = json_members(f);
     free(f);
     return m;

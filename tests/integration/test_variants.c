@@ -144,6 +144,44 @@ int main(void)
     CHECK(cJSON_IsNumber(base) && base->valuedouble > 140,
           "threshold: the bought window is not on the peak (base %g kW)",
           cJSON_IsNumber(base) ? base->valuedouble : NAN);
+    /* What the DSO reads: time and energy above its 140 kW threshold with
+     * and without the market, recomputed here from the samples. */
+    const cJSON *dso = cJSON_GetObjectItemCaseSensitive(j, "dso");
+    const cJSON *dm = cJSON_GetObjectItemCaseSensitive(dso, "main");
+    const cJSON *dc = cJSON_GetObjectItemCaseSensitive(dso, "counterfactual");
+    double lim = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(dso, "limit_kw"));
+    CHECK_NEAR(lim, 140, 0);
+    for (int run = 1; run <= 2; run++) {
+        const cJSON *d = run == 1 ? dm : dc;
+        double minutes = 0, kwh = 0;
+        sqlite3 *h;
+        if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+            sqlite3_stmt *st;
+            sqlite3_prepare_v2(h,
+                               "SELECT s.value FROM samples s JOIN signals g ON g.id = "
+                               "s.signal_id WHERE g.run_id = ? AND g.name = 'transformer.p_kw'",
+                               -1, &st, NULL);
+            sqlite3_bind_int(st, 1, run);
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                double v = sqlite3_column_double(st, 0);
+                if (v > lim) {
+                    minutes += 1;
+                    kwh += (v - lim) / 60;
+                }
+            }
+            sqlite3_finalize(st);
+            sqlite3_close(h);
+        }
+        CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "minutes_above")),
+                   minutes, 1e-9);
+        CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "kwh_above")), kwh,
+                   1e-9);
+    }
+    double avoided =
+        cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(dso, "kwh_above_avoided"));
+    CHECK(avoided > 1, "threshold: %g kWh above the threshold avoided", avoided);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(dm, "peak_in_window_kw")) < 150,
+          "threshold: the peak inside the window is not lowered");
     cJSON_Delete(j);
 
     rm_tree(top);
