@@ -21,6 +21,7 @@ static const struct bench benches[] = {
     {"match", bench_match, "market matching: requests against 10^4 open offers"},
     {"powerflow", bench_powerflow, "IEEE European LV feeder power flow, 1440 one-minute steps"},
     {"ocpp", bench_ocpp, "OCPP 1.6J: N charge points' MeterValues through one central system"},
+    {"report", bench_report, "report and plot of a 7-day, 40-asset run beside the run's time"},
 };
 
 static void usage(FILE *f)

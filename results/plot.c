@@ -33,30 +33,52 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "internal.h"
 
 extern char **environ;
 
-#define PLOT_MAX_POINTS 20000 /* per signal and chart, after thinning */
+#define PLOT_MAX_POINTS 1600 /* per signal, after thinning: min and max of each pixel column */
 #define PLOT_TIMEOUT_S 300
-#define PLOT_MAX_PANELS 12 /* components stacked in the overview */
-#define PLOT_MAX_KEY 16    /* more signals than this: no legend */
+#define PLOT_MAX_PANELS 14 /* panels stacked in the overview */
+#define PLOT_MAX_KEY 10    /* lines named in a legend; the rest are counted */
+/* Every chart's plot area ends at the same place (so stacked panels share
+ * the time axis) and its legend, one column, starts right of the second
+ * axis's tics and label. */
+#define MARGINS "set lmargin at screen 0.07\nset rmargin at screen 0.72\n"
+#define KEY_AT "set key at screen 0.80, graph 1 left top Left reverse font ',9' maxcols 1\n"
 
 /* A component's plotted signals (indices into the run's signal rows). */
 struct plot_group {
     char *name; /* component name as shown */
     char *file; /* sanitized, unique within the run */
+    char *type; /* the component's type in the scenario, or NULL */
     int *sig;
     int nsig;
+};
+
+/* Several assets of one type (20 batteries) drawn in one overview panel:
+ * each one's power thin, their sum thick, their SoC on the second axis. */
+struct plot_agg {
+    const char *type; /* borrowed from the first member group */
+    int *p;           /* the members' <name>.p_kw signals */
+    int np;
+    int *soc; /* the members' <name>.soc signals */
+    int nsoc;
+    int sum_block; /* data block of the summed power, -1 if none */
 };
 
 struct plot_run {
     const struct res_run_row *run;
     struct res_signal_row *sig;
     int nsig;
-    int *block; /* data file index block of each signal, -1: not plotted */
+    int *block; /* data block ($d<N>) of each signal, -1: not plotted */
     struct plot_group *grp;
     int ngrp;
+    struct plot_agg *agg;
+    int nagg;
+    int nblocks;
     double x0, x1; /* local-time x range, seconds */
 };
 
@@ -121,7 +143,13 @@ static void plot_run_free(struct plot_run *p)
         free(p->grp[i].name);
         free(p->grp[i].file);
         free(p->grp[i].sig);
+        free(p->grp[i].type);
     }
+    for (int i = 0; i < p->nagg; i++) {
+        free(p->agg[i].p);
+        free(p->agg[i].soc);
+    }
+    free(p->agg);
     free(p->grp);
     free(p->block);
     res_signals_free(p->sig, p->nsig);
@@ -200,6 +228,97 @@ nomem:
     return sim_errf(err, SIM_ENOMEM, "plot: out of memory");
 }
 
+/* The scenario's type of each group's component ("battery", "feeder"),
+ * from the run's scenario text; unknown types stay NULL. */
+static void load_types(res_store *s, struct plot_run *p)
+{
+    sqlite3_stmt *st = NULL;
+    cJSON *root = NULL;
+    if (sqlite3_prepare_v2(res_store_db(s), "SELECT scenario_text FROM runs WHERE id = ?", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, p->run->id);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            root = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    const cJSON *c, *comps = root ? cJSON_GetObjectItemCaseSensitive(root, "components") : NULL;
+    cJSON_ArrayForEach(c, comps)
+    {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(c, "name");
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
+        if (!cJSON_IsString(n) || !cJSON_IsString(t))
+            continue;
+        for (int g = 0; g < p->ngrp; g++)
+            if (!p->grp[g].type && !strcmp(p->grp[g].name, n->valuestring))
+                p->grp[g].type = strdup(t->valuestring);
+    }
+    cJSON_Delete(root);
+}
+
+/* Signal "<component>.<local>" of group g, or -1. */
+static int group_signal(const struct plot_run *p, const struct plot_group *g, const char *local)
+{
+    size_t n = strlen(g->name);
+    for (int j = 0; j < g->nsig; j++) {
+        const char *name = p->sig[g->sig[j]].name;
+        if (!strncmp(name, g->name, n) && name[n] == '.' && !strcmp(name + n + 1, local))
+            return g->sig[j];
+    }
+    return -1;
+}
+
+#define PLOT_AGG_MIN 3 /* assets of one type drawn together from this many on */
+
+/* Assets of one type with a power signal, PLOT_AGG_MIN or more of them:
+ * one aggregate each. Returns 0 or SIM_ENOMEM. */
+static int find_aggregates(struct plot_run *p)
+{
+    p->agg = calloc((size_t)(p->ngrp ? p->ngrp : 1), sizeof *p->agg);
+    if (!p->agg)
+        return SIM_ENOMEM;
+    for (int g = 0; g < p->ngrp; g++) {
+        const char *type = p->grp[g].type;
+        if (!type || group_signal(p, &p->grp[g], "p_kw") < 0)
+            continue;
+        int seen = 0, count = 0;
+        for (int a = 0; a < p->nagg && !seen; a++)
+            seen = !strcmp(p->agg[a].type, type);
+        for (int h = g; h < p->ngrp && !seen; h++)
+            count += p->grp[h].type && !strcmp(p->grp[h].type, type) &&
+                     group_signal(p, &p->grp[h], "p_kw") >= 0;
+        if (seen || count < PLOT_AGG_MIN)
+            continue;
+        struct plot_agg *a = &p->agg[p->nagg++];
+        a->type = type;
+        a->sum_block = -1;
+        a->p = malloc((size_t)count * sizeof *a->p);
+        a->soc = malloc((size_t)count * sizeof *a->soc);
+        if (!a->p || !a->soc)
+            return SIM_ENOMEM;
+        for (int h = g; h < p->ngrp; h++) {
+            if (!p->grp[h].type || strcmp(p->grp[h].type, type))
+                continue;
+            int ps = group_signal(p, &p->grp[h], "p_kw");
+            int ss = group_signal(p, &p->grp[h], "soc");
+            if (ps >= 0)
+                a->p[a->np++] = ps;
+            if (ps >= 0 && ss >= 0)
+                a->soc[a->nsoc++] = ss;
+        }
+    }
+    return 0;
+}
+
+/* Whether group g is drawn in an aggregate's panels of the overview. */
+static int in_aggregate(const struct plot_run *p, int g)
+{
+    const char *type = p->grp[g].type;
+    for (int a = 0; type && a < p->nagg; a++)
+        if (!strcmp(p->agg[a].type, type) && group_signal(p, &p->grp[g], "p_kw") >= 0)
+            return 1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Data file                                                            */
 /* ------------------------------------------------------------------ */
@@ -228,26 +347,19 @@ static void put_extremes(FILE *f, int off, sim_time_us tmin, double vmin, sim_ti
     }
 }
 
-/* Write signal i's samples as one index block: every sample when there are
- * few, else the min and the max of each of PLOT_MAX_POINTS/2 buckets. A
- * NULL value (NaN written) breaks the line with a blank line. */
-static int write_block(res_store *s, const struct plot_run *p, int i, FILE *f, struct sim_err *err)
+/* Write the (t_us, value) rows of st (n of them) as the gnuplot datablock
+ * $d<block>: every row when there are few, else the min and the max of
+ * each of PLOT_MAX_POINTS/2 buckets, so peaks stay visible. A NULL value
+ * (NaN written) breaks the line with a blank line. */
+static int write_block(res_store *s, sqlite3_stmt *st, int64_t n, int off, int block,
+                       const char *what, FILE *f, struct sim_err *err)
 {
-    const struct res_signal_row *g = &p->sig[i];
-    int off = p->run->utc_offset_s;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(res_store_db(s),
-                           "SELECT t_us, value FROM samples WHERE signal_id = ?1 ORDER BY t_us", -1,
-                           &st, NULL) != SQLITE_OK)
-        return sim_errf(err, SIM_EIO, "%s: read samples: %s", res_store_path(s),
-                        sqlite3_errmsg(res_store_db(s)));
-    sqlite3_bind_int64(st, 1, g->id);
-    fprintf(f, "# %s [%s]\n", g->name, g->unit);
+    fprintf(f, "# %s\n$d%d << EOD\n", what, block);
     int64_t bucket = 1;
-    if (g->samples > PLOT_MAX_POINTS)
-        bucket = (g->samples + PLOT_MAX_POINTS / 2 - 1) / (PLOT_MAX_POINTS / 2);
+    if (n > PLOT_MAX_POINTS)
+        bucket = (n + PLOT_MAX_POINTS / 2 - 1) / (PLOT_MAX_POINTS / 2);
     int64_t k = 0;
-    int have = 0, gap = 0;
+    int have = 0, gap = 1;
     sim_time_us tmin = 0, tmax = 0;
     double vmin = 0, vmax = 0;
     int rc;
@@ -284,12 +396,62 @@ static int write_block(res_store *s, const struct plot_run *p, int i, FILE *f, s
     }
     if (have)
         put_extremes(f, off, tmin, vmin, tmax, vmax);
-    sqlite3_finalize(st);
+    fputs("EOD\n", f);
     if (rc != SQLITE_DONE)
         return sim_errf(err, SIM_EIO, "%s: read samples: %s", res_store_path(s),
                         sqlite3_errmsg(res_store_db(s)));
-    fputs("\n\n", f); /* end of this index block */
     return 0;
+}
+
+/* Signal i's samples as a datablock. */
+static int write_signal(res_store *s, const struct plot_run *p, int i, FILE *f, struct sim_err *err)
+{
+    const struct res_signal_row *g = &p->sig[i];
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(res_store_db(s),
+                           "SELECT t_us, value FROM samples WHERE signal_id = ?1 ORDER BY t_us", -1,
+                           &st, NULL) != SQLITE_OK)
+        return sim_errf(err, SIM_EIO, "%s: read samples: %s", res_store_path(s),
+                        sqlite3_errmsg(res_store_db(s)));
+    sqlite3_bind_int64(st, 1, g->id);
+    char what[300];
+    snprintf(what, sizeof what, "%.200s [%.60s]", g->name, g->unit);
+    int rc = write_block(s, st, g->samples, p->run->utc_offset_s, p->block[i], what, f, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The sum of an aggregate's powers at each time, as a datablock. */
+static int write_sum(res_store *s, const struct plot_run *p, const struct plot_agg *a, FILE *f,
+                     struct sim_err *err)
+{
+    /* The ids as a literal list: they are integers from the database. */
+    size_t cap = 64 + (size_t)a->np * 24;
+    char *sql = malloc(cap);
+    if (!sql)
+        return sim_errf(err, SIM_ENOMEM, "plot: out of memory");
+    size_t n =
+        (size_t)snprintf(sql, cap, "SELECT t_us, sum(value) FROM samples WHERE signal_id IN (");
+    int64_t samples = 0;
+    for (int j = 0; j < a->np; j++) {
+        n += (size_t)snprintf(sql + n, cap - n, "%s%" PRId64, j ? "," : "", p->sig[a->p[j]].id);
+        if (p->sig[a->p[j]].samples > samples)
+            samples = p->sig[a->p[j]].samples;
+    }
+    snprintf(sql + n, cap - n, ") GROUP BY t_us ORDER BY t_us");
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(res_store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+        rc = sim_errf(err, SIM_EIO, "%s: read samples: %s", res_store_path(s),
+                      sqlite3_errmsg(res_store_db(s)));
+    free(sql);
+    if (rc)
+        return rc;
+    char what[128];
+    snprintf(what, sizeof what, "sum of the %d %s powers", a->np, a->type);
+    rc = write_block(s, st, samples, p->run->utc_offset_s, a->sum_block, what, f, err);
+    sqlite3_finalize(st);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -331,15 +493,31 @@ static int group_units(const struct plot_run *p, const struct plot_group *g, con
     return n;
 }
 
+/* One line of a plot command: datablock, axes, style, title. */
+static void gp_line(FILE *f, int first, int block, int y2, const char *style, const char *title)
+{
+    fprintf(f, "%s$d%d using ($1):($2) with lines %s%s ", first ? "" : ", \\\n     ", block, style,
+            y2 ? " axes x1y2" : "");
+    if (title) {
+        fputs("title ", f);
+        gp_str(f, title);
+    } else {
+        fputs("notitle", f);
+    }
+}
+
 /* The y axes and plot command for one group. Two units get an axis each;
- * more share the left axis, named by the unit of every signal. */
-static void gp_group(FILE *f, const struct plot_run *p, const struct plot_group *g,
-                     const char *data, int panel)
+ * with more, the overview (panel) draws the first two units' signals and
+ * names the chart that has the rest, a component chart (not panel) puts
+ * them on one axis named by the legend (write_unit_panels avoids that).
+ * At most PLOT_MAX_KEY lines are named in the legend; the rest are
+ * counted in one more entry. */
+static void gp_group(FILE *f, const struct plot_run *p, const struct plot_group *g, int panel)
 {
     const char *u[3];
     int nu = group_units(p, g, u, 2);
     fputs("unset y2tics\nunset y2label\nset ytics mirror\n", f);
-    if (nu == 2) {
+    if (nu >= 2 && (nu == 2 || panel)) {
         fputs("set ylabel ", f);
         gp_str(f, u[0]);
         fputs("\nset y2label ", f);
@@ -353,21 +531,55 @@ static void gp_group(FILE *f, const struct plot_run *p, const struct plot_group 
         fputs("set ylabel 'mixed units (see legend)'\n", f);
     }
     if (panel) {
+        char t[600];
+        snprintf(t, sizeof t, "%s%s", g->name,
+                 nu > 2 ? " (first two units; every signal in its own chart)" : "");
         fputs("set title ", f);
-        gp_str(f, g->name);
+        gp_str(f, t);
         fputc('\n', f);
     }
-    fputs(g->nsig > PLOT_MAX_KEY ? "unset key\n" : "set key outside right top\n", f);
-    fputs("plot ", f);
+    fputs(KEY_AT "plot ", f);
+    int named = 0, hidden = 0, first = 1;
     for (int j = 0; j < g->nsig; j++) {
         const struct res_signal_row *r = &p->sig[g->sig[j]];
+        int y2 = nu >= 2 && strcmp(r->unit, u[1]) == 0;
+        if (panel && nu > 2 && !y2 && strcmp(r->unit, u[0]))
+            continue; /* a third unit: in the component's own chart */
         char title[600];
         snprintf(title, sizeof title, "%s [%s]", r->name, r->unit);
-        fprintf(f, "%s", j ? ", \\\n     " : "");
-        gp_str(f, data);
-        fprintf(f, " index %d using ($1):($2) with lines lw 1.5%s title ", p->block[g->sig[j]],
-                nu == 2 && strcmp(r->unit, u[1]) == 0 ? " axes x1y2" : "");
-        gp_str(f, title);
+        int name_it = named < PLOT_MAX_KEY;
+        gp_line(f, first, p->block[g->sig[j]], y2, "lw 1.5", name_it ? title : NULL);
+        named += name_it;
+        hidden += !name_it;
+        first = 0;
+    }
+    if (hidden)
+        fprintf(f, ", \\\n     NaN with lines lc rgb '#ffffff' title '+%d more'", hidden);
+    fputc('\n', f);
+}
+
+/* An aggregate's overview panel: every member's power thin and their sum
+ * thick (soc = 0, kW), or every member's state of charge (soc = 1). */
+static void gp_aggregate(FILE *f, const struct plot_run *p, const struct plot_agg *a, int soc)
+{
+    char t[200];
+    int n = soc ? a->nsoc : a->np;
+    const int *sig = soc ? a->soc : a->p;
+    snprintf(t, sizeof t,
+             soc ? "%d %s assets: state of charge (each)"
+                 : "%d %s assets: power (each, and their sum)",
+             n, a->type);
+    fprintf(f, "unset y2tics\nunset y2label\nset ytics mirror\nset ylabel '%s'\nset title ",
+            soc ? "SoC" : "kW");
+    gp_str(f, t);
+    fputs("\n" KEY_AT "plot ", f);
+    snprintf(t, sizeof t, "each %s.%s", a->type, soc ? "soc" : "p_kw");
+    for (int j = 0; j < n; j++)
+        gp_line(f, j == 0, p->block[sig[j]], 0,
+                soc ? "lw 0.8 lc rgb '#fd8d3c'" : "lw 0.8 lc rgb '#9ecae1'", j ? NULL : t);
+    if (!soc && a->sum_block >= 0) {
+        snprintf(t, sizeof t, "sum of %d", a->np);
+        gp_line(f, 0, a->sum_block, 0, "lw 2 lc rgb '#08306b'", t);
     }
     fputc('\n', f);
 }
@@ -404,7 +616,7 @@ static void gp_terminal(FILE *f, int svg, int w, int h)
  * %, pu, ...) would share one meaningless axis: its chart becomes one
  * stacked panel per unit instead, in the order the units first appear. */
 static void write_unit_panels(FILE *f, const struct plot_run *p, const struct plot_group *g,
-                              const char *outdir, const char *data, const char *title)
+                              const char *outdir, const char *title)
 {
     int *sig = malloc((size_t)g->nsig * sizeof *sig);
     if (!sig)
@@ -433,19 +645,70 @@ static void write_unit_panels(FILE *f, const struct plot_run *p, const struct pl
                 first = strcmp(p->sig[g->sig[i]].unit, unit) != 0;
             if (!first)
                 continue;
-            struct plot_group sub = {name, g->file, sig, 0};
+            struct plot_group sub = {name, g->file, NULL, sig, 0};
             for (int i = j; i < g->nsig; i++)
                 if (strcmp(p->sig[g->sig[i]].unit, unit) == 0)
                     sig[sub.nsig++] = g->sig[i];
             snprintf(name, sizeof name, "%s [%s]", g->name, unit);
-            gp_group(f, p, &sub, data, 1);
+            gp_group(f, p, &sub, 1);
         }
         fputs("unset multiplot\nset output\nunset title\n", f);
     }
     free(sig);
 }
 
-static void write_script(FILE *f, const struct plot_run *p, const char *outdir, const char *data)
+/* Time tics a person can read at 1200 px: every 1-2 h up to a day, days
+ * up to ten, weeks after that. */
+static void gp_xtics(FILE *f, sim_time_us span)
+{
+    double h = (double)span / (double)SIM_US_PER_H;
+    if (h <= 6)
+        fputs("set format x '%H:%M'\nset xtics 3600\n", f);
+    else if (h <= 24)
+        fputs("set format x '%H:%M'\nset xtics 7200\n", f);
+    else if (h <= 10 * 24)
+        fputs("set format x \"%a %d %b\"\nset xtics 86400\nset mxtics 4\n", f);
+    else if (h <= 120 * 24)
+        fputs("set format x \"%d %b\"\nset xtics 604800\nset mxtics 7\n", f);
+    else
+        fputs("set format x \"%b %Y\"\n", f);
+}
+
+/* The overview's panels, in order: the feeder and the transformer always
+ * first, then the assets drawn together by type, then every other
+ * component, at most PLOT_MAX_PANELS. A panel is a group (>= 0) or an
+ * aggregate's power (-1 - a) or state of charge (-1000 - a). */
+static int overview_panels(const struct plot_run *p, int *panel, int *left_out)
+{
+    int n = 0, total = 0;
+    static const char *const first[] = {"feeder", "transformer"};
+    for (int k = 0; k < 2; k++)
+        for (int g = 0; g < p->ngrp; g++)
+            if (p->grp[g].type && !strcmp(p->grp[g].type, first[k])) {
+                total++;
+                if (n < PLOT_MAX_PANELS)
+                    panel[n++] = g;
+            }
+    for (int a = 0; a < p->nagg; a++) {
+        total += 1 + (p->agg[a].nsoc > 0);
+        if (n < PLOT_MAX_PANELS)
+            panel[n++] = -1 - a;
+        if (p->agg[a].nsoc > 0 && n < PLOT_MAX_PANELS)
+            panel[n++] = -1000 - a;
+    }
+    for (int g = 0; g < p->ngrp; g++) {
+        const char *t = p->grp[g].type;
+        if ((t && (!strcmp(t, "feeder") || !strcmp(t, "transformer"))) || in_aggregate(p, g))
+            continue;
+        total++;
+        if (n < PLOT_MAX_PANELS)
+            panel[n++] = g;
+    }
+    *left_out = total - n;
+    return n;
+}
+
+static void write_script(FILE *f, const struct plot_run *p, const char *outdir)
 {
     const struct res_run_row *r = p->run;
     char a[64], b[64], off[32], title[1024], path[PATH_MAX + 64];
@@ -457,19 +720,16 @@ static void write_script(FILE *f, const struct plot_run *p, const char *outdir, 
     sim_time_format(end, r->utc_offset_s, b, sizeof b);
     a[10] = b[10] = ' '; /* "2023-10-02 00:00:00+03:00" reads better in a title */
 
-    fputs("# written by flexbed plot; reads the data file beside it\n"
+    fputs("# written by flexbed plot; the data are the datablocks above\n"
           "pngterm = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? 'pngcairo' : 'png'\n"
           "set encoding utf8\nset xdata time\nset grid\nset border 3\n"
           "set xtics nomirror\nset key noenhanced\n",
           f);
-    /* One day or less: clock time; longer: the date as well. */
-    if (end - r->sim_start <= 24 * SIM_US_PER_H)
-        fputs("set format x '%H:%M'\n", f);
-    else
-        fputs("set format x \"%m-%d\\n%H:%M\"\n", f);
+    gp_xtics(f, end - r->sim_start);
     if (end > r->sim_start)
         fprintf(f, "set xrange [%.6f:%.6f]\n", p->x0, p->x1);
     fprintf(f, "set xlabel 'local time (%s)'\n", off);
+    fputs(MARGINS, f);
 
     /* One chart per component, once per format. */
     for (int gi = 0; gi < p->ngrp; gi++) {
@@ -478,7 +738,7 @@ static void write_script(FILE *f, const struct plot_run *p, const char *outdir, 
                  g->name, a, b);
         const char *u2[3];
         if (group_units(p, g, u2, 2) > 2) {
-            write_unit_panels(f, p, g, outdir, data, title);
+            write_unit_panels(f, p, g, outdir, title);
             continue;
         }
         for (int e = 0; e < 2; e++) {
@@ -489,26 +749,39 @@ static void write_script(FILE *f, const struct plot_run *p, const char *outdir, 
             fputs("\nset title ", f);
             gp_str(f, title);
             fputc('\n', f);
-            gp_group(f, p, g, data, 0);
+            gp_group(f, p, g, 0);
             fputs("set output\n", f);
         }
     }
 
-    /* Overview: the components stacked, sharing the time axis. */
-    int panels = p->ngrp < PLOT_MAX_PANELS ? p->ngrp : PLOT_MAX_PANELS;
+    /* Overview: the panels stacked, sharing the time axis and the same
+     * plot width (fixed margins, legends outside on the right). */
+    int panel[PLOT_MAX_PANELS], left_out = 0;
+    int panels = overview_panels(p, panel, &left_out);
+    char more[96] = "";
+    if (left_out)
+        snprintf(more, sizeof more, " - %d more panel%s in the per-component charts", left_out,
+                 left_out == 1 ? "" : "s");
     snprintf(title, sizeof title, "%s, run %" PRId64 " (seed %" PRIu64 ", %s): %s .. %s%s",
-             r->scenario_name, r->id, r->seed, r->status, a, b,
-             panels < p->ngrp ? " - first components only" : "");
+             r->scenario_name, r->id, r->seed, r->status, a, b, more);
     for (int e = 0; e < 2; e++) {
-        gp_terminal(f, e, 1200, 80 + 260 * panels);
+        gp_terminal(f, e, 1400, 90 + 250 * panels);
         chart_path(path, sizeof path, outdir, p, NULL, chart_ext[e]);
         fputs("set output ", f);
         gp_str(f, path);
         fprintf(f, "\nset multiplot layout %d,1 title ", panels);
         gp_str(f, title);
-        fputc('\n', f);
-        for (int gi = 0; gi < panels; gi++)
-            gp_group(f, p, &p->grp[gi], data, 1);
+        fputs("\n" MARGINS "unset xlabel\n", f);
+        for (int k = 0; k < panels; k++) {
+            if (k == panels - 1)
+                fprintf(f, "set xlabel 'local time (%s)'\n", off);
+            if (panel[k] >= 0)
+                gp_group(f, p, &p->grp[panel[k]], 1);
+            else if (panel[k] <= -1000)
+                gp_aggregate(f, p, &p->agg[-1000 - panel[k]], 1);
+            else
+                gp_aggregate(f, p, &p->agg[-1 - panel[k]], 0);
+        }
         fputs("unset multiplot\nset output\nunset title\n", f);
     }
 }
@@ -621,41 +894,43 @@ static int plot_one_run(res_store *s, const char *gp, const char *outdir,
                         const struct res_run_row *run, FILE *written, struct sim_err *err)
 {
     struct plot_run p = {.run = run};
-    char data[PATH_MAX] = "", script[PATH_MAX] = "", log[PATH_MAX] = "";
+    char script[PATH_MAX] = "", log[PATH_MAX] = "";
     FILE *f = NULL;
     int rc = res_signals_load(s, run->id, 1, &p.sig, &p.nsig, err);
     if (rc)
         return rc;
     if ((rc = group_signals(&p, err)) || p.ngrp == 0)
         goto done;
+    load_types(s, &p);
+    if (find_aggregates(&p)) {
+        rc = sim_errf(err, SIM_ENOMEM, "plot: out of memory");
+        goto done;
+    }
     sim_time_us end = run->sim_reached != SIM_TIME_NEVER && run->sim_reached > run->sim_start
                           ? run->sim_reached
                           : run->sim_end;
     p.x0 = (double)run->sim_start / (double)SIM_US_PER_S + run->utc_offset_s;
     p.x1 = (double)end / (double)SIM_US_PER_S + run->utc_offset_s;
 
-    if (!(f = temp_file(outdir, ".dat", data, sizeof data, err))) {
-        rc = SIM_EIO;
-        goto done;
-    }
-    int nb = 0;
-    for (int i = 0; i < p.nsig; i++) {
-        if (p.sig[i].values == 0)
-            continue;
-        if ((rc = write_block(s, &p, i, f, err)))
-            goto done;
-        p.block[i] = nb++;
-    }
-    rc = close_file(f, data, err);
-    f = NULL;
-    if (rc)
-        goto done;
-
+    /* The data, thinned, as datablocks at the top of the script: gnuplot
+     * keeps them in memory, so no chart rescans a data file. */
     if (!(f = temp_file(outdir, ".gp", script, sizeof script, err))) {
         rc = SIM_EIO;
         goto done;
     }
-    write_script(f, &p, outdir, data);
+    for (int i = 0; i < p.nsig; i++) {
+        if (p.sig[i].values == 0)
+            continue;
+        p.block[i] = p.nblocks++;
+        if ((rc = write_signal(s, &p, i, f, err)))
+            goto done;
+    }
+    for (int a = 0; a < p.nagg; a++) {
+        p.agg[a].sum_block = p.nblocks++;
+        if ((rc = write_sum(s, &p, &p.agg[a], f, err)))
+            goto done;
+    }
+    write_script(f, &p, outdir);
     rc = close_file(f, script, err);
     f = NULL;
     if (rc)
@@ -690,8 +965,6 @@ static int plot_one_run(res_store *s, const char *gp, const char *outdir,
 done:
     if (f)
         fclose(f);
-    if (data[0])
-        unlink(data);
     if (script[0])
         unlink(script);
     if (log[0])

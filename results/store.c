@@ -36,6 +36,15 @@ struct res_store {
     sqlite3_stmt *begin, *commit;
     sqlite3_stmt *ins_sample, *ins_event, *ins_signal, *ins_run, *upd_run;
     sqlite3_stmt *ins_journal;
+    /* Statistics of the current run's signals, ids acc_base .. acc_base +
+     * nacc - 1 (signals of one run are added back to back); acc_off when
+     * they were not, and then the report aggregates instead. */
+    struct sig_acc {
+        int64_t n, nv;
+        double min, max, sum, comp; /* Neumaier-compensated sum */
+    } * acc;
+    int64_t acc_base;
+    int nacc, acc_cap, acc_off;
     char path[]; /* as given to res_store_open */
 };
 
@@ -90,6 +99,16 @@ static const char schema_sql[] =
  * existed gains it when a run is appended; the schema version stays 1 (a
  * new table is invisible to older readers). Clustered on (run_id, seq):
  * the order a replay reads it in. */
+/* Per-signal statistics, accumulated while the samples are written and
+ * stored at the run's end, so a report of millions of samples reads one
+ * row per signal (older databases, and runs that never ended, are
+ * aggregated over the samples instead). */
+static const char stats_table_sql[] =
+    "CREATE TABLE IF NOT EXISTS signal_stats(\n"
+    "  signal_id INTEGER PRIMARY KEY REFERENCES signals(id) ON DELETE CASCADE,\n"
+    "  samples INTEGER NOT NULL, vals INTEGER NOT NULL,\n"
+    "  min REAL, mean REAL, max REAL)";
+
 static const char journal_sql[] =
     "CREATE TABLE IF NOT EXISTS journal(\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
@@ -103,7 +122,7 @@ static const char journal_sql[] =
     "  PRIMARY KEY (run_id, seq)) WITHOUT ROWID";
 
 static const char index_sql[] =
-    "CREATE INDEX IF NOT EXISTS samples_signal_t ON samples(signal_id, t_us)";
+    "CREATE INDEX IF NOT EXISTS samples_signal_t ON samples(signal_id, t_us, value)";
 
 const char *res_status_name(enum res_status st)
 {
@@ -435,7 +454,8 @@ int res_store_open(const char *path, enum res_open_mode mode, res_store **out, s
             goto fail;
         if (empty && (rc = create_schema(s, err)))
             goto fail;
-        if ((rc = exec(s, journal_sql, "create the journal table", err)))
+        if ((rc = exec(s, journal_sql, "create the journal table", err)) ||
+            (rc = exec(s, stats_table_sql, "create the signal_stats table", err)))
             goto fail;
         if ((rc = prepare_writes(s, err)))
             goto fail;
@@ -496,6 +516,7 @@ void res_store_close(res_store *s)
             sqlite3_exec(s->db, index_sql, NULL, NULL, NULL);
         ballast_free(s);
     }
+    free(s->acc);
     sqlite3_finalize(s->begin);
     sqlite3_finalize(s->commit);
     sqlite3_finalize(s->ins_sample);
@@ -543,6 +564,8 @@ int res_run_begin(res_store *s, const struct res_run_info *info, int64_t *run_id
     if (!info || !info->scenario_name)
         return sim_errf(err, SIM_EINVAL, "%s: run begin: no scenario name", s->path);
     ballast_make(s);
+    s->nacc = 0;
+    s->acc_off = 0;
     if ((rc = tx_begin(s, err)))
         return rc;
     char started[32];
@@ -594,9 +617,26 @@ int res_signal_add(res_store *s, int64_t run_id, const char *name, const char *u
     }
     if (rc != SQLITE_DONE)
         return db_fail(s, SIM_EIO, "insert signal", err);
+    int64_t id = sqlite3_last_insert_rowid(s->db);
     if (signal_id)
-        *signal_id = sqlite3_last_insert_rowid(s->db);
+        *signal_id = id;
     s->pending++;
+    /* the accumulator, allocated here at set-up, never per sample */
+    if (s->nacc == 0)
+        s->acc_base = id;
+    if (id != s->acc_base + s->nacc) {
+        s->acc_off = 1;
+    } else if (!s->acc_off) {
+        if (s->nacc == s->acc_cap) {
+            int nc = s->acc_cap ? 2 * s->acc_cap : 64;
+            struct sig_acc *a = realloc(s->acc, (size_t)nc * sizeof *a);
+            if (!a)
+                return sim_errf(err, SIM_ENOMEM, "%s: out of memory", s->path);
+            s->acc = a;
+            s->acc_cap = nc;
+        }
+        s->acc[s->nacc++] = (struct sig_acc){.min = INFINITY, .max = -INFINITY};
+    }
     return 0;
 }
 
@@ -620,6 +660,20 @@ int res_samples(res_store *s, sim_time_us t, const int64_t *ids, const double *v
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
             return db_fail(s, SIM_EIO, "insert sample", err);
+        int64_t k = ids[i] - s->acc_base;
+        if (k >= 0 && k < s->nacc) {
+            struct sig_acc *a = &s->acc[k];
+            double v = values[i];
+            a->n++;
+            if (!isnan(v)) {
+                a->nv++;
+                a->min = v < a->min ? v : a->min;
+                a->max = v > a->max ? v : a->max;
+                double t = a->sum + v; /* Neumaier */
+                a->comp += fabs(a->sum) >= fabs(v) ? (a->sum - t) + v : (v - t) + a->sum;
+                a->sum = t;
+            }
+        }
     }
     s->pending += n;
     /* Commit at an instant's boundary so a batch never splits an instant. */
@@ -699,6 +753,48 @@ int res_journal(res_store *s, int64_t run_id, int64_t seq, sim_time_us t, const 
     return 0;
 }
 
+/* The current run's signal statistics into signal_stats, in one
+ * transaction (nothing when they could not be kept). */
+static int write_stats(res_store *s, int64_t run_id, struct sim_err *err)
+{
+    if (s->acc_off || s->nacc == 0)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = exec(s, "BEGIN", "write signal statistics", err);
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(
+            s->db,
+            "INSERT OR REPLACE INTO signal_stats(signal_id, samples, vals, min, mean,"
+            " max) SELECT ?1, ?2, ?3, ?4, ?5, ?6 FROM signals WHERE id = ?1 AND"
+            " run_id = ?7",
+            -1, &st, NULL) != SQLITE_OK)
+        rc = db_fail(s, SIM_EIO, "write signal statistics", err);
+    for (int k = 0; !rc && k < s->nacc; k++) {
+        const struct sig_acc *a = &s->acc[k];
+        sqlite3_bind_int64(st, 1, s->acc_base + k);
+        sqlite3_bind_int64(st, 2, a->n);
+        sqlite3_bind_int64(st, 3, a->nv);
+        if (a->nv) {
+            sqlite3_bind_double(st, 4, a->min);
+            sqlite3_bind_double(st, 5, (a->sum + a->comp) / (double)a->nv);
+            sqlite3_bind_double(st, 6, a->max);
+        } else {
+            sqlite3_bind_null(st, 4);
+            sqlite3_bind_null(st, 5);
+            sqlite3_bind_null(st, 6);
+        }
+        sqlite3_bind_int64(st, 7, run_id);
+        if (step_reset(st) != SQLITE_DONE)
+            rc = db_fail(s, SIM_EIO, "write signal statistics", err);
+    }
+    sqlite3_finalize(st);
+    if (!rc)
+        return exec(s, "COMMIT", "write signal statistics", err);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 /* Mark the run's end; on failure the transaction is rolled back. */
 static int mark_end(res_store *s, int64_t run_id, enum res_status st, sim_time_us reached,
                     const char *message, struct sim_err *err)
@@ -742,6 +838,8 @@ int res_run_end(res_store *s, int64_t run_id, enum res_status st, sim_time_us re
      * marked failed with the reason, not completed. */
     struct sim_err first = {{0}};
     int frc = tx_commit(s, &first);
+    if (!frc)
+        frc = write_stats(s, run_id, &first);
     if (!frc && st == RES_COMPLETED)
         frc = exec(s, index_sql, "build samples index", &first);
     if (frc) {
@@ -894,10 +992,25 @@ int res_signals_load(res_store *s, int64_t run_id, int with_stats, struct res_si
         " min(x.value), avg(x.value), max(x.value)"
         " FROM signals g LEFT JOIN samples x ON x.signal_id = g.id"
         " WHERE g.run_id = ?1 GROUP BY g.id ORDER BY g.id";
+    /* Stored statistics where the run has them (signal_stats), else the
+     * aggregate of that signal's samples. */
+    static const char stored_sql[] =
+        "SELECT g.id, g.name, g.unit, g.component, t.samples, t.vals, t.min, t.mean, t.max"
+        " FROM signals g LEFT JOIN signal_stats t ON t.signal_id = g.id"
+        " WHERE g.run_id = ?1 ORDER BY g.id";
+    static const char one_sql[] = "SELECT count(*), count(value), min(value), avg(value),"
+                                  " max(value) FROM samples WHERE signal_id = ?1";
     static const char plain_sql[] =
         "SELECT id, name, unit, component FROM signals WHERE run_id = ?1 ORDER BY id";
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, with_stats ? stats_sql : plain_sql, -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = NULL, *one = NULL;
+    int stored = with_stats && sqlite3_prepare_v2(s->db, stored_sql, -1, &st, NULL) == SQLITE_OK &&
+                 sqlite3_prepare_v2(s->db, one_sql, -1, &one, NULL) == SQLITE_OK;
+    if (with_stats && !stored) {
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (!st &&
+        sqlite3_prepare_v2(s->db, with_stats ? stats_sql : plain_sql, -1, &st, NULL) != SQLITE_OK)
         return db_fail(s, SIM_EIO, "read signals", err);
     sqlite3_bind_int64(st, 1, run_id);
     struct res_signal_row *v = NULL;
@@ -921,11 +1034,23 @@ int res_signals_load(res_store *s, int64_t run_id, int with_stats, struct res_si
         r->component = col_dup(st, 3);
         r->min = r->mean = r->max = NAN;
         if (with_stats) {
-            r->samples = sqlite3_column_int64(st, 4);
-            r->values = sqlite3_column_int64(st, 5);
-            r->min = col_real_or_nan(st, 6);
-            r->mean = col_real_or_nan(st, 7);
-            r->max = col_real_or_nan(st, 8);
+            sqlite3_stmt *from = st;
+            int col = 4;
+            if (stored && sqlite3_column_type(st, 4) == SQLITE_NULL) {
+                sqlite3_reset(one);
+                sqlite3_bind_int64(one, 1, r->id);
+                if (sqlite3_step(one) != SQLITE_ROW) {
+                    rc = db_fail(s, SIM_EIO, "read samples", err);
+                    goto fail;
+                }
+                from = one;
+                col = 0;
+            }
+            r->samples = sqlite3_column_int64(from, col);
+            r->values = sqlite3_column_int64(from, col + 1);
+            r->min = col_real_or_nan(from, col + 2);
+            r->mean = col_real_or_nan(from, col + 3);
+            r->max = col_real_or_nan(from, col + 4);
         }
         if (!r->name || !r->unit || (!r->component && sqlite3_column_type(st, 3) != SQLITE_NULL)) {
             rc = sim_errf(err, SIM_ENOMEM, "%s: out of memory", s->path);
@@ -937,11 +1062,13 @@ int res_signals_load(res_store *s, int64_t run_id, int with_stats, struct res_si
         goto fail;
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(one);
     *rows = v;
     *n = count;
     return 0;
 fail:
     sqlite3_finalize(st);
+    sqlite3_finalize(one);
     res_signals_free(v, count);
     return rc;
 }
