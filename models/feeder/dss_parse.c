@@ -41,7 +41,9 @@ enum {
     CL_LOAD,
     CL_SHAPE,
     CL_XFMR,
-    CL_REACTOR
+    CL_REACTOR,
+    CL_WIRE,
+    CL_GEOM
 };
 
 struct tok {
@@ -804,6 +806,53 @@ static int check_enabled(struct pctx *p, const char *cls, const char *prop, cons
     return b ? 0 : not_modelled(p, cls, "enabled=false");
 }
 
+static const char *const wire_props[] = {
+    "rdc",       "rac",  "runits",  "gmrac",   "gmrunits",  "radius", "radunits", "normamps",
+    "emergamps", "diam", "seasons", "ratings", "capradius", "like",   NULL};
+enum {
+    WD_RDC,
+    WD_RAC,
+    WD_RUNITS,
+    WD_GMR,
+    WD_GMRUNITS,
+    WD_RADIUS,
+    WD_RADUNITS,
+    WD_NORMAMPS,
+    WD_EMERGAMPS,
+    WD_DIAM,
+    WD_SEASONS,
+    WD_RATINGS,
+    WD_CAPRADIUS,
+    WD_LIKE
+};
+
+static const char *const geom_props[] = {
+    "nconds",   "nphases",   "cond",    "wire",    "x",        "h",       "units",
+    "normamps", "emergamps", "reduce",  "spacing", "wires",    "cncable", "tscable",
+    "cncables", "tscables",  "seasons", "ratings", "linetype", "like",    NULL};
+enum {
+    LG_NCONDS,
+    LG_NPHASES,
+    LG_COND,
+    LG_WIRE,
+    LG_X,
+    LG_H,
+    LG_UNITS,
+    LG_NORMAMPS,
+    LG_EMERGAMPS,
+    LG_REDUCE,
+    LG_SPACING,
+    LG_WIRES,
+    LG_CNCABLE,
+    LG_TSCABLE,
+    LG_CNCABLES,
+    LG_TSCABLES,
+    LG_SEASONS,
+    LG_RATINGS,
+    LG_LINETYPE,
+    LG_LIKE
+};
+
 /* ------------------------------------------------------------------ */
 /* Setters: one per class                                              */
 /* ------------------------------------------------------------------ */
@@ -1001,6 +1050,127 @@ static int set_linecode(struct pctx *p, struct fdr_linecode *lc, int id, const c
     }
 }
 
+static int get_earth_model(struct pctx *p, const char *prop, const char *v, int *out)
+{
+    if (!strcasecmp(v, "carson"))
+        *out = FDR_EARTH_CARSON;
+    else if (!strcasecmp(v, "fullcarson"))
+        *out = FDR_EARTH_FULLCARSON;
+    else if (!strcasecmp(v, "deri"))
+        *out = FDR_EARTH_DERI;
+    else
+        return perr(p, "%s: expected Carson, FullCarson or Deri, got '%s'", prop, v);
+    return 0;
+}
+
+static int set_wire(struct pctx *p, struct fdr_wire *w, int id, const char *pn, const char *val)
+{
+    int rc;
+    double d = 0;
+    switch (id) {
+    case WD_RDC:
+    case WD_RAC:
+    case WD_GMR:
+    case WD_RADIUS:
+    case WD_DIAM:
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        if (!(d > 0))
+            return perr(p, "WireData.%s: %s must be > 0", w->name, pn);
+        *(id == WD_RDC   ? &w->rdc
+          : id == WD_RAC ? &w->rac
+          : id == WD_GMR ? &w->gmr
+                         : &w->radius) = id == WD_DIAM ? d / 2.0 : d;
+        return 0;
+    case WD_RUNITS:
+        return get_units(p, pn, val, &w->r_units);
+    case WD_GMRUNITS:
+        return get_units(p, pn, val, &w->gmr_units);
+    case WD_RADUNITS:
+        return get_units(p, pn, val, &w->rad_units);
+    case WD_NORMAMPS:
+    case WD_EMERGAMPS:
+    case WD_SEASONS:
+    case WD_RATINGS:
+    case WD_CAPRADIUS: /* only for insulated cables */
+        return 0;
+    default:
+        return not_modelled(p, "WireData", pn);
+    }
+}
+
+static int set_geometry(struct pctx *p, struct fdr_geometry *g, int id, const char *pn,
+                        const char *val)
+{
+    int rc, k;
+    switch (id) {
+    case LG_NCONDS:
+        if ((rc = get_int(p, pn, val, &g->nconds)))
+            return rc;
+        if (g->nconds < 1 || g->nconds > FDR_LC_MAX)
+            return perr(p, "nconds=%d: 1 to %d conductors supported", g->nconds, FDR_LC_MAX);
+        if (g->nphases > g->nconds || g->nphases == 0)
+            g->nphases = g->nconds;
+        return 0;
+    case LG_NPHASES:
+        if ((rc = get_int(p, pn, val, &g->nphases)))
+            return rc;
+        if (g->nphases < 1 || g->nphases > 3)
+            return perr(p, "nphases=%d: 1 to 3 phases supported", g->nphases);
+        return 0;
+    case LG_COND:
+        if ((rc = get_int(p, pn, val, &k)))
+            return rc;
+        if (k < 1 || k > g->nconds)
+            return perr(p, "cond=%d: the geometry has %d conductors (give nconds first)", k,
+                        g->nconds);
+        g->active = k - 1;
+        return 0;
+    case LG_WIRE: {
+        int w = fdr_names_get(&p->c->wire_ix, val);
+        if (w < 0)
+            return perr(p, "WireData '%s' is not defined", val);
+        g->wire[g->active] = w;
+        return 0;
+    }
+    case LG_WIRES: {
+        /* wires=[a b c n]: one per conductor */
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%s", val);
+        int n = 0;
+        for (char *tok = strtok(buf, "[](){}\"' ,\t"); tok; tok = strtok(NULL, "[](){}\"' ,\t")) {
+            if (n >= g->nconds)
+                return perr(p, "wires: more wires than nconds=%d", g->nconds);
+            int w = fdr_names_get(&p->c->wire_ix, tok);
+            if (w < 0)
+                return perr(p, "WireData '%s' is not defined", tok);
+            g->wire[n++] = w;
+        }
+        return 0;
+    }
+    case LG_X:
+    case LG_H:
+        return get_num(p, pn, val, id == LG_X ? &g->x[g->active] : &g->h[g->active]);
+    case LG_UNITS:
+        /* the active conductor's, and the default of those after it */
+        if ((rc = get_units(p, pn, val, &g->units[g->active])))
+            return rc;
+        for (k = g->active + 1; k < FDR_LC_MAX; k++)
+            g->units[k] = g->units[g->active];
+        return 0;
+    case LG_REDUCE:
+        return get_bool(p, pn, val, &g->reduce);
+    case LG_NORMAMPS:
+    case LG_EMERGAMPS:
+    case LG_SEASONS:
+    case LG_RATINGS:
+    case LG_LINETYPE:
+        return 0;
+    default:
+        return not_modelled(p, "LineGeometry", pn);
+    }
+}
+
 static int set_line(struct pctx *p, struct fdr_linedef *l, int id, const char *pn, const char *val)
 {
     int handled, rc;
@@ -1038,10 +1208,23 @@ static int set_line(struct pctx *p, struct fdr_linedef *l, int id, const char *p
             return rc;
         return b ? not_modelled(p, "Line", "switch=yes") : 0;
     }
+    case LN_RHO:
+        if ((rc = get_num(p, pn, val, &l->rho)))
+            return rc;
+        return l->rho > 0 ? 0 : perr(p, "rho: earth resistivity must be > 0");
+    case LN_EARTHMODEL:
+        return get_earth_model(p, pn, val, &l->earth);
+    case LN_GEOMETRY: {
+        int k = fdr_names_get(&p->c->geom_ix, val);
+        if (k < 0)
+            return perr(p, "LineGeometry '%s' is not defined", val);
+        const struct fdr_geometry *g = &p->c->geoms[k];
+        l->geometry = k;
+        l->phases = g->reduce ? g->nphases : g->nconds;
+        return 0;
+    }
     case LN_RG:
     case LN_XG:
-    case LN_RHO:
-    case LN_EARTHMODEL:
     case LN_SEASONS:
     case LN_RATINGS:
     case LN_LINETYPE:
@@ -1054,7 +1237,6 @@ static int set_line(struct pctx *p, struct fdr_linedef *l, int id, const char *p
         return 0;
     case LN_ENABLED:
         return check_enabled(p, "Line", pn, val);
-    case LN_GEOMETRY:
     case LN_SPACING:
     case LN_WIRES:
     case LN_CNCABLES:
@@ -1559,6 +1741,10 @@ static const char *const *class_props(int cl)
         return xfmr_props;
     case CL_REACTOR:
         return reactor_props;
+    case CL_WIRE:
+        return wire_props;
+    case CL_GEOM:
+        return geom_props;
     default:
         return NULL;
     }
@@ -1566,8 +1752,9 @@ static const char *const *class_props(int cl)
 
 static const char *class_name(int cl)
 {
-    static const char *const n[] = {"",     "",     "Circuit",   "Vsource",     "LineCode",
-                                    "Line", "Load", "LoadShape", "Transformer", "Reactor"};
+    static const char *const n[] = {
+        "",     "",          "Circuit",     "Vsource", "LineCode", "Line",
+        "Load", "LoadShape", "Transformer", "Reactor", "WireData", "LineGeometry"};
     return n[cl];
 }
 
@@ -1580,7 +1767,8 @@ static int class_of(const char *cls)
     } map[] = {{"circuit", CL_CIRCUIT},  {"vsource", CL_VSOURCE}, {"linecode", CL_LINECODE},
                {"line", CL_LINE},        {"load", CL_LOAD},       {"loadshape", CL_SHAPE},
                {"transformer", CL_XFMR}, {"monitor", CL_SKIP},    {"energymeter", CL_SKIP},
-               {"sensor", CL_SKIP},      {"reactor", CL_REACTOR}};
+               {"sensor", CL_SKIP},      {"reactor", CL_REACTOR}, {"wiredata", CL_WIRE},
+               {"linegeometry", CL_GEOM}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcasecmp(cls, map[i].name))
             return map[i].cl;
@@ -1629,6 +1817,12 @@ static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
         case CL_REACTOR:
             rc = set_reactor(p, &c->reactors[idx], id, pn, t[i].value);
             break;
+        case CL_WIRE:
+            rc = set_wire(p, &c->wires[idx], id, pn, t[i].value);
+            break;
+        case CL_GEOM:
+            rc = set_geometry(p, &c->geoms[idx], id, pn, t[i].value);
+            break;
         default:
             rc = set_xfmr(p, &c->xfmrs[idx], id, pn, t[i].value);
             break;
@@ -1663,6 +1857,12 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         break;
     case CL_REACTOR:
         ix = &c->reactor_ix;
+        break;
+    case CL_WIRE:
+        ix = &c->wire_ix;
+        break;
+    case CL_GEOM:
+        ix = &c->geom_ix;
         break;
     default: {
         /* the circuit's Vsource */
@@ -1713,6 +1913,9 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             zdef_default(&l->z);
             l->phases = 3;
             l->length = 1.0;
+            l->geometry = -1;
+            l->rho = 100.0;
+            l->earth = c->earth_model;
             l->at = at;
         }
         break;
@@ -1745,6 +1948,32 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             strcpy(r->name, name);
             r->phases = 1; /* the only form accepted; OpenDSS's default is 3 */
             r->at = at;
+        }
+        break;
+    case CL_WIRE:
+        rc = grow((void **)&c->wires, &c->wires_cap, c->nwires + 1, sizeof *c->wires);
+        if (!rc) {
+            k = c->nwires++;
+            struct fdr_wire *w = &c->wires[k];
+            memset(w, 0, sizeof *w);
+            strcpy(w->name, name);
+            w->rdc = w->rac = w->gmr = w->radius = -1;
+            w->at = at;
+        }
+        break;
+    case CL_GEOM:
+        rc = grow((void **)&c->geoms, &c->geoms_cap, c->ngeoms + 1, sizeof *c->geoms);
+        if (!rc) {
+            k = c->ngeoms++;
+            struct fdr_geometry *g = &c->geoms[k];
+            memset(g, 0, sizeof *g);
+            strcpy(g->name, name);
+            g->nconds = g->nphases = 3;
+            for (int j = 0; j < FDR_LC_MAX; j++) {
+                g->wire[j] = -1;
+                g->units[j] = FDR_U_FT; /* OpenDSS's initial default */
+            }
+            g->at = at;
         }
         break;
     default:
@@ -1915,10 +2144,13 @@ static int cmd_set(struct pctx *p, struct tok *t, int n)
         } else if (!strcmp(on, "loadmult")) {
             if ((rc = get_num(p, on, t[i].value, &p->c->loadmult)))
                 return rc;
+        } else if (!strcmp(on, "earthmodel")) {
+            if ((rc = get_earth_model(p, on, t[i].value, &p->c->earth_model)))
+                return rc;
         } else if (!strcmp(on, "loadmodel") || !strcmp(on, "cktmodel") ||
-                   !strcmp(on, "earthmodel") || !strcmp(on, "defaultdaily") ||
-                   !strcmp(on, "defaultyearly") || !strcmp(on, "allocationfactors") ||
-                   !strcmp(on, "capkvar") || !strcmp(on, "%growth")) {
+                   !strcmp(on, "defaultdaily") || !strcmp(on, "defaultyearly") ||
+                   !strcmp(on, "allocationfactors") || !strcmp(on, "capkvar") ||
+                   !strcmp(on, "%growth")) {
             return perr(p, "Set %s: option is not supported (it would change the circuit)", on);
         } else {
             size_t len = strlen(skipped);

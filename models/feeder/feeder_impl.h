@@ -57,6 +57,46 @@ struct fdr_zdef {
     double rm[16], xm[16], cm[16];
 };
 
+/* Overhead-line constants (line_constants.c) ------------------------- */
+
+#define FDR_LC_MAX 8 /* conductors of a LineGeometry */
+enum { FDR_EARTH_DERI = 0, FDR_EARTH_CARSON, FDR_EARTH_FULLCARSON };
+
+/* One conductor, SI units: position (m), resistance (ohm/m), GMR and
+ * radius (m). */
+struct fdr_lc_cond {
+    double x_m, h_m, rdc, rac, gmr_m, radius_m;
+};
+
+/* Series impedance (ohm/m, np x np row-major into zout) and shunt
+ * capacitance (nF/m into c_nf_out) of nc conductors of which the first np
+ * are phases (the rest Kron-reduced away), at frequency freq (Hz) over
+ * earth of resistivity rho (ohm m) with earth model `model`. Returns 0, or
+ * -1 with the reason in why. */
+int fdr_line_constants(int nc, int np, const struct fdr_lc_cond *cd, double rho, double freq,
+                       int model, double complex *zout, double *c_nf_out, char *why, size_t nwhy);
+
+/* WireData: values as written, in their own units (converted when a line
+ * is compiled, so the order of properties does not matter); < 0: not
+ * given. */
+struct fdr_wire {
+    char name[FDR_NAME_MAX];
+    double rdc, rac, gmr, radius;
+    int r_units, gmr_units, rad_units;
+    struct fdr_loc at;
+};
+
+/* LineGeometry: conductors' wires and positions. */
+struct fdr_geometry {
+    char name[FDR_NAME_MAX];
+    int nconds, nphases, reduce;
+    int active;           /* conductor the next wire / x / h / units apply to (0-based) */
+    int wire[FDR_LC_MAX]; /* WireData index, -1: not given */
+    double x[FDR_LC_MAX], h[FDR_LC_MAX];
+    int units[FDR_LC_MAX]; /* of x and h */
+    struct fdr_loc at;
+};
+
 struct fdr_linecode {
     char name[FDR_NAME_MAX];
     struct fdr_zdef z;
@@ -71,6 +111,9 @@ struct fdr_linedef {
     double length;
     int len_units;
     struct fdr_zdef z;
+    int geometry; /* LineGeometry index, -1: impedances from z */
+    double rho;   /* earth resistivity for the geometry, ohm m */
+    int earth;    /* FDR_EARTH_*, the circuit's model when the line was defined */
     struct fdr_loc at;
 };
 
@@ -200,7 +243,13 @@ struct fdr_circuit {
     int nxfmrs, xfmrs_cap;
     struct fdr_reactordef *reactors;
     int nreactors, reactors_cap;
-    struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix, reactor_ix;
+    struct fdr_wire *wires;
+    int nwires, wires_cap;
+    struct fdr_geometry *geoms;
+    int ngeoms, geoms_cap;
+    int earth_model; /* Set EarthModel=, FDR_EARTH_* (OpenDSS's default: Deri) */
+    struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix, reactor_ix, wire_ix,
+        geom_ix;
     double vbases[16];
     int nvbases;
     double base_freq;

@@ -52,7 +52,11 @@ void fdr_circuit_reset(fdr_circuit *c)
         free(c->shapes[i].qmult);
     }
     c->ncodes = c->nlines = c->nloads = c->nshapes = c->nxfmrs = c->nreactors = 0;
+    c->nwires = c->ngeoms = 0;
+    c->earth_model = FDR_EARTH_DERI;
     fdr_names_free(&c->reactor_ix);
+    fdr_names_free(&c->wire_ix);
+    fdr_names_free(&c->geom_ix);
     fdr_names_free(&c->code_ix);
     fdr_names_free(&c->line_ix);
     fdr_names_free(&c->load_ix);
@@ -76,6 +80,8 @@ void fdr_circuit_free(fdr_circuit *c)
     free(c->shapes);
     free(c->xfmrs);
     free(c->reactors);
+    free(c->wires);
+    free(c->geoms);
     for (int i = 0; i < c->nfiles; i++)
         free(c->files[i]);
     free(c->files);
@@ -486,8 +492,83 @@ static int compile_earthing(fdr_circuit *c, struct sim_err *err)
     return 0;
 }
 
+/* A WireData value converted to SI: length units to m (none: m). */
+static double wire_len_m(double v, int units)
+{
+    double f = fdr_unit_m(units);
+    return v * (f > 0 ? f : 1.0);
+}
+
+/* The impedances of a line defined by a LineGeometry, as a matrix zdef
+ * per metre (ohm/m, nF/m): OpenDSS's defaults for wires given half (Rac
+ * from Rdc x 1.02 and back, GMR 0.7788 of the radius and back). */
+static int geometry_zdef(const fdr_circuit *c, struct fdr_linedef *l, struct sim_err *err)
+{
+    const struct fdr_geometry *g = &c->geoms[l->geometry];
+    struct fdr_lc_cond cd[FDR_LC_MAX];
+    for (int i = 0; i < g->nconds; i++) {
+        if (g->wire[i] < 0)
+            return err_at(c, err, g->at, "LineGeometry.%s: conductor %s has no wire", g->name,
+                          i == 0   ? "1"
+                          : i == 1 ? "2"
+                          : i == 2 ? "3"
+                                   : "4 or above");
+        const struct fdr_wire *w = &c->wires[g->wire[i]];
+        /* resistance per unit length: ohm per (unit) -> ohm/m */
+        double ru = fdr_unit_m(w->r_units) > 0 ? fdr_unit_m(w->r_units) : 1.0;
+        double rdc = w->rdc >= 0 ? w->rdc / ru : -1, rac = w->rac >= 0 ? w->rac / ru : -1;
+        if (rac < 0 && rdc >= 0)
+            rac = 1.02 * rdc;
+        if (rdc < 0 && rac >= 0)
+            rdc = rac / 1.02;
+        double gmr = w->gmr >= 0 ? wire_len_m(w->gmr, w->gmr_units) : -1;
+        double rad = w->radius >= 0 ? wire_len_m(w->radius, w->rad_units) : -1;
+        if (gmr < 0 && rad >= 0)
+            gmr = 0.7788 * rad;
+        if (rad < 0 && gmr >= 0)
+            rad = gmr / 0.7788;
+        double um = fdr_unit_m(g->units[i]) > 0 ? fdr_unit_m(g->units[i]) : 1.0;
+        cd[i] = (struct fdr_lc_cond){.x_m = g->x[i] * um,
+                                     .h_m = g->h[i] * um,
+                                     .rdc = rdc,
+                                     .rac = rac,
+                                     .gmr_m = gmr,
+                                     .radius_m = rad};
+    }
+    int np = g->reduce ? g->nphases : g->nconds;
+    if (np > 3)
+        return err_at(c, err, g->at,
+                      "LineGeometry.%s: %s conductors left after reduction; up to 3 phases are "
+                      "supported (reduce=yes Kron-reduces the neutrals)",
+                      g->name, g->reduce ? "more than 3" : "all");
+    double complex z[9];
+    double cnf[9];
+    char why[160];
+    if (fdr_line_constants(g->nconds, np, cd, l->rho, c->base_freq, l->earth, z, cnf, why,
+                           sizeof why))
+        return err_at(c, err, g->at, "LineGeometry.%s: %s", g->name, why);
+    struct fdr_zdef *d = &l->z;
+    memset(d, 0, sizeof *d);
+    d->nph = np;
+    d->matrix = 1;
+    d->units = FDR_U_M;
+    for (int i = 0; i < np * np; i++) {
+        d->rm[i] = creal(z[i]);
+        d->xm[i] = cimag(z[i]);
+        d->cm[i] = cnf[i];
+    }
+    l->phases = np;
+    return 0;
+}
+
 int fdr_compile(fdr_circuit *c, struct sim_err *err)
 {
+    for (int i = 0; i < c->nlines; i++)
+        if (c->lines[i].geometry >= 0) {
+            int grc = geometry_zdef(c, &c->lines[i], err);
+            if (grc)
+                return grc;
+        }
     int rc = 0;
     int nl = c->nlines, nx = c->nxfmrs, ne = nl + nx;
     struct term *lt = NULL, *xt = NULL, *ldt = NULL, src;

@@ -189,29 +189,101 @@ int main(void)
     snprintf(cmd, sizeof cmd, "cp '%s' '%s/'", BASE_LOAD, data_dir);
     CHECK_INT(system(cmd), 0);
 
+    /* scripts/hil-demo.sh fails when a device does: an emulator that
+     * cannot start (here: a speed it refuses) is exit status 1 at once,
+     * not a demo that settles a battery that never delivered. */
+    {
+        char *sh_argv[] = {"/bin/sh",
+                           FLEXBED_SOURCE_DIR "/scripts/hil-demo.sh",
+                           (char *)FLEXBED_BINARY,
+                           "not-a-speed",
+                           rec,
+                           NULL};
+        struct proc_result sr;
+        pid_t sp = proc_start(tmp, sh_argv);
+        proc_wait(tmp, sp, 60, &sr);
+        CHECK_INT(sr.exit_code, 1);
+        CHECK_STR_CONTAINS(sr.errs, "hil-demo: the battery emulator did not start");
+        CHECK(!file_exists(rec), "a failed hil-demo.sh wrote %s", rec);
+    }
+
     /* The demo in pure simulation: what the devices must reproduce. */
     struct proc_result r;
     flexbed_run(tmp, 60, &r, "run", DEMO, "--out", sim, "--quiet", "--no-counterfactual", NULL);
     CHECK(r.exit_code == 0, "simulation: exit %d: %s", r.exit_code, r.errs);
 
     /* The emulators, as scripts/hil-demo.sh starts them. */
-    char *bat_argv[] = {(char *)FLEXBED_BINARY, "emulate", "battery", "--port", "0", "--speed",
-                        "60", "--start", START, "--capacity-kwh", "30", "--soc", "0.6",
-                        "--soc-min", "0.2", "--soc-max", "0.95", "--round-trip", "0.92",
-                        "--p-charge-max-kw", "10", "--p-discharge-max-kw", "10",
-                        "--ramp-kw-per-s", "0.5", "--latency", "35s", "--duration", "150s",
+    char *bat_argv[] = {(char *)FLEXBED_BINARY,
+                        "emulate",
+                        "battery",
+                        "--port",
+                        "0",
+                        "--speed",
+                        "60",
+                        "--start",
+                        START,
+                        "--capacity-kwh",
+                        "30",
+                        "--soc",
+                        "0.6",
+                        "--soc-min",
+                        "0.2",
+                        "--soc-max",
+                        "0.95",
+                        "--round-trip",
+                        "0.92",
+                        "--p-charge-max-kw",
+                        "10",
+                        "--p-discharge-max-kw",
+                        "10",
+                        "--ramp-kw-per-s",
+                        "0.5",
+                        "--latency",
+                        "35s",
+                        "--duration",
+                        "150s",
                         NULL};
     pid_t bat = proc_start(bat_dir, bat_argv), chg = -1;
     int mport = listening_port(bat_dir), oport = free_port();
     CHECK(mport > 0 && oport > 0, "ports: modbus %d, ocpp %d", mport, oport);
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/ocpp/CP1", oport);
-    char *chg_argv[] = {(char *)FLEXBED_BINARY, "emulate", "charger", "--url", url, "--start",
-                        START, "--speed", "60", "--quiet", "--capacity-kwh", "40", "--soc", "0.7",
-                        "--soc-target", "0.5", "--soc-min-discharge", "0.3",
-                        "--p-charge-max-kw", "11", "--p-discharge-max-kw", "10",
-                        "--granularity", "amps", "--min-current-a", "6", "--ramp-kw-per-s",
-                        "0.5", "--latency", "33s", "--efficiency", "0.93", "--meter-interval",
-                        "0.2s", "--duration", "150s", NULL};
+    char *chg_argv[] = {(char *)FLEXBED_BINARY,
+                        "emulate",
+                        "charger",
+                        "--url",
+                        url,
+                        "--start",
+                        START,
+                        "--speed",
+                        "60",
+                        "--quiet",
+                        "--capacity-kwh",
+                        "40",
+                        "--soc",
+                        "0.7",
+                        "--soc-target",
+                        "0.5",
+                        "--soc-min-discharge",
+                        "0.3",
+                        "--p-charge-max-kw",
+                        "11",
+                        "--p-discharge-max-kw",
+                        "10",
+                        "--granularity",
+                        "amps",
+                        "--min-current-a",
+                        "6",
+                        "--ramp-kw-per-s",
+                        "0.5",
+                        "--latency",
+                        "33s",
+                        "--efficiency",
+                        "0.93",
+                        "--meter-interval",
+                        "0.2s",
+                        "--duration",
+                        "150s",
+                        NULL};
     if (mport > 0 && oport > 0 && write_variant(scn, mport, oport) == 0) {
         chg = proc_start(chg_dir, chg_argv);
         double t0 = proc_now();
