@@ -24,8 +24,6 @@
 
 #include "platform.h"
 
-#define MAX_ROWS 256
-
 struct row {
     char name[PLT_NAME_MAX];
     int64_t match_id;
@@ -51,8 +49,8 @@ struct flex {
     cJSON *scenario;  /* parsed scenario text of the main run */
     const cJSON *rep; /* its "report" section, may be NULL */
     char load_signal[160];
-    struct row r[MAX_ROWS];
-    int n;
+    struct row *r; /* every purchased match (malloc'd) */
+    int n, cap;
     sim_time_us w0, w1;
     double load_main, load_cf; /* NaN when unknown */
     struct mkt_verify_report ledger;
@@ -229,8 +227,19 @@ static int load_flex(sqlite3 *db, struct flex *f, int with_ledger, struct sim_er
                            -1, &st, NULL) != SQLITE_OK)
         return sim_errf(err, SIM_EIO, "report: %s", sqlite3_errmsg(db));
     sqlite3_bind_int(st, 1, MKT_PURCHASED);
-    while (sqlite3_step(st) == SQLITE_ROW && f->n < MAX_ROWS) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (f->n == f->cap) {
+            int nc = f->cap ? 2 * f->cap : 16;
+            struct row *nr = realloc(f->r, (size_t)nc * sizeof *nr);
+            if (!nr) {
+                sqlite3_finalize(st);
+                return sim_errf(err, SIM_ENOMEM, "report: out of memory");
+            }
+            f->r = nr;
+            f->cap = nc;
+        }
         struct row *r = &f->r[f->n++];
+        memset(r, 0, sizeof *r);
         r->match_id = sqlite3_column_int64(st, 0);
         snprintf(r->name, sizeof r->name, "%s", (const char *)sqlite3_column_text(st, 1));
         int64_t p_w = sqlite3_column_int64(st, 2);
@@ -541,6 +550,7 @@ char *plt_report_skeleton(void)
     dso_unknown(&f->d_main);
     dso_unknown(&f->d_cf);
     char *m = json_members(f);
+    free(f->r);
     free(f);
     return m;
 }
@@ -560,6 +570,7 @@ int plt_report(sqlite3 *db, enum res_format fmt, FILE *out, char **members, stru
             rc = sim_errf(err, SIM_ENOMEM, "out of memory");
     }
     cJSON_Delete(f->scenario);
+    free(f->r);
     free(f);
     return rc;
 }
@@ -615,11 +626,13 @@ int plt_plot(sqlite3 *db, const char *outdir, FILE *written, struct sim_err *err
     int rc = load_flex(db, f, 0, err);
     if (rc || f->n == 0) {
         cJSON_Delete(f->scenario);
+        free(f->r);
         free(f);
         return rc ? rc : SIM_ENOENT;
     }
     if ((rc = res_make_dirs(outdir, err))) {
         cJSON_Delete(f->scenario);
+        free(f->r);
         free(f);
         return rc;
     }
@@ -727,6 +740,7 @@ out:
     unlink(data);
     unlink(script);
     cJSON_Delete(f->scenario);
+    free(f->r);
     free(f);
     return rc;
 }

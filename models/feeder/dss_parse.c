@@ -1378,13 +1378,14 @@ static int read_mult_file(struct pctx *p, const char *rel, int npts_spec, double
         return perr(p, "cannot open load shape file '%s': %s", path, strerror(errno));
     int cap = npts_spec > 0 ? npts_spec : 1024, k = 0;
     double *v = malloc((size_t)cap * sizeof *v);
-    char buf[256];
+    char *buf = NULL; /* lines of any length (a CSV row may be long) */
+    size_t bufcap = 0;
     if (!v) {
         fclose(f);
         return sim_errf(p->err, SIM_ENOMEM, "out of memory");
     }
     int ln = 0;
-    while (fgets(buf, sizeof buf, f)) {
+    while (getline(&buf, &bufcap, f) != -1) {
         ln++;
         char *s = buf;
         while (*s == ' ' || *s == '\t')
@@ -1397,6 +1398,7 @@ static int read_mult_file(struct pctx *p, const char *rel, int npts_spec, double
         double d = strtod(s, &end);
         if (end == s) {
             free(v);
+            free(buf);
             fclose(f);
             return perr(p, "%s:%d: not a number", path, ln);
         }
@@ -1405,6 +1407,7 @@ static int read_mult_file(struct pctx *p, const char *rel, int npts_spec, double
             double *nv = realloc(v, (size_t)cap * sizeof *nv);
             if (!nv) {
                 free(v);
+                free(buf);
                 fclose(f);
                 return sim_errf(p->err, SIM_ENOMEM, "out of memory");
             }
@@ -1412,6 +1415,7 @@ static int read_mult_file(struct pctx *p, const char *rel, int npts_spec, double
         }
         v[k++] = d;
     }
+    free(buf);
     fclose(f);
     if (npts_spec > 0 && k < npts_spec) {
         free(v);

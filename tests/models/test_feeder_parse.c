@@ -69,7 +69,14 @@ static void errors(void)
     expect_error("New Capacitor.c1 bus1=sourcebus kvar=10\n",
                  "case.dss:4: New Capacitor.c1: element class 'Capacitor' is not supported");
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc geometry=g1\n",
-                 "case.dss:4: Line property 'geometry' is not supported");
+                 "case.dss:4: LineGeometry 'g1' is not defined");
+    expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc spacing=s1\n",
+                 "case.dss:4: Line property 'spacing' is not supported");
+    expect_error("New WireData.w Rac=-1\n", "case.dss:4: WireData.w: Rac must be > 0");
+    expect_error("New LineGeometry.g nconds=2\n~ cond=3\n",
+                 "case.dss:5: cond=3: the geometry has 2 conductors");
+    expect_error("Set earthmodel=flat\n",
+                 "case.dss:4: earthmodel: expected Carson, FullCarson or Deri, got 'flat'");
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc foo=1\n",
                  "case.dss:4: Line has no property 'foo'");
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=nope\n",
@@ -131,7 +138,14 @@ static void errors(void)
 
 static void accepted_syntax(void)
 {
-    write_file("shape.txt", "0.5\n0.25\r\n\n1.0\n0.75\n");
+    /* the second row is a long CSV row (its first field is the value):
+     * lines of any length are read whole */
+    char shape[1200];
+    snprintf(shape, sizeof shape, "0.5\n0.25");
+    for (int i = 0; i < 200; i++)
+        strcat(shape, ",x0");
+    strcat(shape, "\r\n\n1.0\n0.75\n");
+    write_file("shape.txt", shape);
     write_file("lines.dss", "New Line.L2 bus1=b bus2=c linecode=lc length=10 units=m\n");
     const char *body =
         "/* a block comment:\n"
@@ -187,6 +201,10 @@ static void accepted_syntax(void)
         CHECK_INT(fdr_solve(s, NULL, &e2), 0);
         fdr_load_pq(s, 0, &p, &q);
         CHECK_NEAR(p, 0.5, 1e-9);
+        fdr_apply_loadshapes(s, 180, 180); /* point 3 = 1.0, after the long row */
+        CHECK_INT(fdr_solve(s, NULL, &e2), 0);
+        fdr_load_pq(s, 0, &p, &q);
+        CHECK_NEAR(p, 2.0, 1e-9);
         /* line L1: 0.25 km of lc; L3 5 m: check through the drop on L3 */
         CHECK_INT(fdr_line_phases(c, fdr_line_find(c, "l3")), 3);
         fdr_solver_free(s);
