@@ -246,8 +246,167 @@ static int match_name(const char *const *list, const char *name)
     return found;
 }
 
+/*
+ * OpenDSS's inline math: a value in parentheses, e.g. Tap=(0.00625 12 * 1
+ * +), where a single number is expected, is a reverse-Polish expression: numbers are pushed, operators pop
+ * their operands (+ - * / ^, sqr sqrt inv ln exp log10, pi; trigonometry
+ * in degrees as OpenDSS: sin cos tan asin acos atan, atan2). Returns 1 and
+ * the value when v is such an expression, 0 when it is not one, -1 with
+ * the reason in why when it is a bad one.
+ */
+static int rpn_eval(const char *v, double *out, char *why, size_t nwhy)
+{
+    /* The tokenizer has taken the parentheses off: an expression is a
+     * value of several words. A single word is a number or nothing. */
+    while (*v == ' ' || *v == '\t' || *v == '(')
+        v++;
+    if (!strpbrk(v, " \t,"))
+        return 0;
+    const char *close = v + strlen(v);
+    while (close > v && (close[-1] == ' ' || close[-1] == '\t' || close[-1] == ')'))
+        close--;
+    double st[32];
+    int n = 0;
+    const double deg = M_PI / 180.0;
+    for (const char *q = v; q < close;) {
+        while (q < close && (*q == ' ' || *q == '\t' || *q == ','))
+            q++;
+        if (q >= close)
+            break;
+        size_t len = 0;
+        while (q + len < close && q[len] != ' ' && q[len] != '\t' && q[len] != ',')
+            len++;
+        char tok[32];
+        if (len >= sizeof tok) {
+            snprintf(why, nwhy, "'%.*s' is too long", (int)len, q);
+            return -1;
+        }
+        memcpy(tok, q, len);
+        tok[len] = '\0';
+        q += len;
+        char *end;
+        double d = strtod(tok, &end);
+        if (end != tok && !*end) {
+            if (n == 32) {
+                snprintf(why, nwhy, "more than 32 values");
+                return -1;
+            }
+            st[n++] = d;
+            continue;
+        }
+        static const char *const bin[] = {"+", "-", "*", "/", "^", "atan2", NULL};
+        static const char *const un[] = {"sqr", "sqrt", "inv",  "ln",   "exp",  "log10", "sin",
+                                         "cos", "tan",  "asin", "acos", "atan", NULL};
+        int b = -1, u = -1;
+        for (int i = 0; bin[i]; i++)
+            if (!strcasecmp(tok, bin[i]))
+                b = i;
+        for (int i = 0; un[i]; i++)
+            if (!strcasecmp(tok, un[i]))
+                u = i;
+        if (!strcasecmp(tok, "pi")) {
+            if (n == 32) {
+                snprintf(why, nwhy, "more than 32 values");
+                return -1;
+            }
+            st[n++] = M_PI;
+        } else if (b >= 0) {
+            if (n < 2) {
+                snprintf(why, nwhy, "'%s' needs two values before it", tok);
+                return -1;
+            }
+            double y = st[--n], x = st[n - 1], r;
+            switch (b) {
+            case 0:
+                r = x + y;
+                break;
+            case 1:
+                r = x - y;
+                break;
+            case 2:
+                r = x * y;
+                break;
+            case 3:
+                r = x / y;
+                break;
+            case 4:
+                r = pow(x, y);
+                break;
+            default:
+                r = atan2(x, y) / deg;
+                break;
+            }
+            st[n - 1] = r;
+        } else if (u >= 0) {
+            if (n < 1) {
+                snprintf(why, nwhy, "'%s' needs a value before it", tok);
+                return -1;
+            }
+            double x = st[n - 1], r;
+            switch (u) {
+            case 0:
+                r = x * x;
+                break;
+            case 1:
+                r = sqrt(x);
+                break;
+            case 2:
+                r = 1.0 / x;
+                break;
+            case 3:
+                r = log(x);
+                break;
+            case 4:
+                r = exp(x);
+                break;
+            case 5:
+                r = log10(x);
+                break;
+            case 6:
+                r = sin(x * deg);
+                break;
+            case 7:
+                r = cos(x * deg);
+                break;
+            case 8:
+                r = tan(x * deg);
+                break;
+            case 9:
+                r = asin(x) / deg;
+                break;
+            case 10:
+                r = acos(x) / deg;
+                break;
+            default:
+                r = atan(x) / deg;
+                break;
+            }
+            st[n - 1] = r;
+        } else {
+            snprintf(why, nwhy, "'%s' is not a number or an operator", tok);
+            return -1;
+        }
+    }
+    if (n != 1) {
+        snprintf(why, nwhy, "%s", n ? "more values than operators" : "no value");
+        return -1;
+    }
+    if (!isfinite(st[0])) {
+        snprintf(why, nwhy, "the result is not a finite number");
+        return -1;
+    }
+    *out = st[0];
+    return 1;
+}
+
 static int get_num(struct pctx *p, const char *prop, const char *v, double *out)
 {
+    char why[96];
+    int r = rpn_eval(v, out, why, sizeof why);
+    if (r < 0)
+        return perr(p, "%s: '%s': %s", prop, v, why);
+    if (r > 0)
+        return 0;
     char *end;
     errno = 0;
     double d = strtod(v, &end);
@@ -1779,6 +1938,84 @@ static int class_of(const char *cls)
     return CL_NONE;
 }
 
+/* like=NAME: the element becomes a copy of NAME of the same class (its
+ * own name and location kept); the properties after it edit the copy. */
+static int make_like(struct pctx *p, int cl, int idx, const char *other)
+{
+    fdr_circuit *c = p->c;
+    const struct fdr_names *ix = cl == CL_LINECODE  ? &c->code_ix
+                                 : cl == CL_LINE    ? &c->line_ix
+                                 : cl == CL_LOAD    ? &c->load_ix
+                                 : cl == CL_SHAPE   ? &c->shape_ix
+                                 : cl == CL_XFMR    ? &c->xfmr_ix
+                                 : cl == CL_REACTOR ? &c->reactor_ix
+                                 : cl == CL_WIRE    ? &c->wire_ix
+                                                    : &c->geom_ix;
+    int k = fdr_names_get(ix, other);
+    if (k < 0)
+        return perr(p, "like=%s: %s.%s is not defined", other, class_name(cl), other);
+    if (k == idx)
+        return 0;
+#define LIKE(arr)                                                                                  \
+    do {                                                                                           \
+        char name[FDR_NAME_MAX];                                                                   \
+        struct fdr_loc at = c->arr[idx].at;                                                        \
+        memcpy(name, c->arr[idx].name, sizeof name);                                               \
+        c->arr[idx] = c->arr[k];                                                                   \
+        memcpy(c->arr[idx].name, name, sizeof name);                                               \
+        c->arr[idx].at = at;                                                                       \
+    } while (0)
+    switch (cl) {
+    case CL_LINECODE:
+        LIKE(codes);
+        break;
+    case CL_LINE:
+        LIKE(lines);
+        break;
+    case CL_LOAD:
+        LIKE(loads);
+        break;
+    case CL_XFMR:
+        LIKE(xfmrs);
+        break;
+    case CL_REACTOR:
+        LIKE(reactors);
+        break;
+    case CL_WIRE:
+        LIKE(wires);
+        break;
+    case CL_GEOM:
+        LIKE(geoms);
+        break;
+    case CL_SHAPE: {
+        /* the multipliers are owned: copy them */
+        struct fdr_shape *d = &c->shapes[idx];
+        const struct fdr_shape *src = &c->shapes[k];
+        double *m = NULL, *q = NULL;
+        if (src->mult && !(m = malloc((size_t)src->npts * sizeof *m)))
+            return sim_errf(p->err, SIM_ENOMEM, "out of memory");
+        if (src->qmult && !(q = malloc((size_t)src->npts * sizeof *q))) {
+            free(m);
+            return sim_errf(p->err, SIM_ENOMEM, "out of memory");
+        }
+        if (m)
+            memcpy(m, src->mult, (size_t)src->npts * sizeof *m);
+        if (q)
+            memcpy(q, src->qmult, (size_t)src->npts * sizeof *q);
+        free(d->mult);
+        free(d->qmult);
+        LIKE(shapes);
+        d->mult = m;
+        d->qmult = q;
+        break;
+    }
+    default:
+        return perr(p, "like= is not supported for %s", class_name(cl));
+    }
+#undef LIKE
+    return 0;
+}
+
 static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
 {
     const char *const *props = class_props(cl);
@@ -1801,6 +2038,11 @@ static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
         }
         p->act_lastprop = id;
         int rc;
+        if (!strcmp(props[id], "like") && cl != CL_CIRCUIT && cl != CL_VSOURCE) {
+            if ((rc = make_like(p, cl, idx, t[i].value)))
+                return rc;
+            continue;
+        }
         switch (cl) {
         case CL_CIRCUIT:
         case CL_VSOURCE:

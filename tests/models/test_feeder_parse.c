@@ -222,6 +222,50 @@ static void accepted_syntax(void)
     remove_file("win.dss");
 }
 
+/* OpenDSS's inline RPN math and like= */
+static void math_and_like(void)
+{
+    const char *body = "New Line.L1 bus1=sourcebus bus2=b linecode=lc length=(0.1 2 *) units=km\n"
+                       "New Line.L2 like=L1 bus1=b bus2=c\n"
+                       "New Loadshape.s1 npts=3 interval=1 mult=(0.5 1 0.25)\n"
+                       "New Loadshape.s2 like=s1\n"
+                       "New Load.a bus1=c.1 phases=1 kV=0.23 kW=(2 3 *) pf=(0.81 sqrt) yearly=s2\n"
+                       "New Load.b like=a bus1=b.2 kW=(pi 2 / sin 4 *)\n";
+    struct sim_err err = {{0}};
+    fdr_circuit *c = parse(body, NULL, &err);
+    CHECK(c != NULL, "parse: %s", err.msg);
+    if (c) {
+        CHECK_INT(fdr_line_count(c), 2);
+        CHECK_INT(fdr_line_phases(c, fdr_line_find(c, "L2")), 3);
+        double p, q;
+        fdr_load_nominal(c, fdr_load_find(c, "a"), &p, &q);
+        CHECK_NEAR(p, 6.0, 1e-12);                 /* (2 3 *) */
+        CHECK_NEAR(q, 6.0 * tan(acos(0.9)), 1e-9); /* pf=(0.81 sqrt) = 0.9 */
+        fdr_load_nominal(c, fdr_load_find(c, "b"), &p, &q);
+        /* sin takes degrees in OpenDSS: sin(pi/2 deg) * 4 */
+        CHECK_NEAR(p, 4.0 * sin(M_PI / 2 * M_PI / 180.0), 1e-12);
+        CHECK_INT(fdr_load_bus(c, fdr_load_find(c, "b")), fdr_bus_find(c, "b"));
+        /* the copied load shape drives the copied load */
+        fdr_solver *s = fdr_solver_new(c, &err);
+        CHECK(s != NULL, "%s", err.msg);
+        if (s) {
+            fdr_apply_loadshapes(s, 120, 120); /* point 2 = 1.0 */
+            CHECK_INT(fdr_solve(s, NULL, &err), 0);
+            fdr_load_pq(s, fdr_load_find(c, "a"), &p, &q);
+            CHECK_NEAR(p, 6.0, 1e-9);
+            fdr_solver_free(s);
+        }
+        fdr_circuit_free(c);
+    }
+    expect_error("New Load.a bus1=sourcebus.1 phases=1 kV=0.23 kW=(2 +)\n",
+                 "case.dss:4: kW: '2 +': '+' needs two values before it");
+    expect_error("New Load.a bus1=sourcebus.1 phases=1 kV=0.23 kW=(2 3 frob)\n",
+                 "'frob' is not a number or an operator");
+    expect_error("New Load.a bus1=sourcebus.1 phases=1 kV=0.23 kW=(2 3)\n",
+                 "more values than operators");
+    expect_error("New Load.a like=nobody\n", "case.dss:4: like=nobody: Load.nobody is not defined");
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/fdr_parse_XXXXXX");
@@ -231,6 +275,7 @@ int main(void)
     }
     errors();
     accepted_syntax();
+    math_and_like();
     /* whatever a failing case left behind */
     static const char *const files[] = {"sub.dss", "shape.txt", "lines.dss", "win.dss"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
