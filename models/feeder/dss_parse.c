@@ -43,7 +43,8 @@ enum {
     CL_XFMR,
     CL_REACTOR,
     CL_WIRE,
-    CL_GEOM
+    CL_GEOM,
+    CL_CAP
 };
 
 struct tok {
@@ -248,11 +249,10 @@ static int match_name(const char *const *list, const char *name)
 
 /*
  * OpenDSS's inline math: a value in parentheses, e.g. Tap=(0.00625 12 * 1
- * +), where a single number is expected, is a reverse-Polish expression: numbers are pushed, operators pop
- * their operands (+ - * / ^, sqr sqrt inv ln exp log10, pi; trigonometry
- * in degrees as OpenDSS: sin cos tan asin acos atan, atan2). Returns 1 and
- * the value when v is such an expression, 0 when it is not one, -1 with
- * the reason in why when it is a bad one.
+ * +), where a single number is expected, is a reverse-Polish expression: numbers are pushed,
+ * operators pop their operands (+ - * / ^, sqr sqrt inv ln exp log10, pi; trigonometry in degrees
+ * as OpenDSS: sin cos tan asin acos atan, atan2). Returns 1 and the value when v is such an
+ * expression, 0 when it is not one, -1 with the reason in why when it is a bad one.
  */
 static int rpn_eval(const char *v, double *out, char *why, size_t nwhy)
 {
@@ -985,6 +985,33 @@ enum {
     WD_LIKE
 };
 
+static const char *const cap_props[] = {
+    "bus1",      "bus2",      "phases",  "kvar",     "kv",       "conn",   "cmatrix",
+    "cuf",       "r",         "xl",      "harm",     "numsteps", "states", "normamps",
+    "emergamps", "faultrate", "pctperm", "basefreq", "enabled",  "like",   NULL};
+enum {
+    CP_BUS1,
+    CP_BUS2,
+    CP_PHASES,
+    CP_KVAR,
+    CP_KV,
+    CP_CONN,
+    CP_CMATRIX,
+    CP_CUF,
+    CP_R,
+    CP_XL,
+    CP_HARM,
+    CP_NUMSTEPS,
+    CP_STATES,
+    CP_NORMAMPS,
+    CP_EMERGAMPS,
+    CP_FAULTRATE,
+    CP_PCTPERM,
+    CP_BASEFREQ,
+    CP_ENABLED,
+    CP_LIKE
+};
+
 static const char *const geom_props[] = {
     "nconds",   "nphases",   "cond",    "wire",    "x",        "h",       "units",
     "normamps", "emergamps", "reduce",  "spacing", "wires",    "cncable", "tscable",
@@ -1206,6 +1233,112 @@ static int set_linecode(struct pctx *p, struct fdr_linecode *lc, int id, const c
         if (!handled)
             return not_modelled(p, "LineCode", pn);
         return rc;
+    }
+}
+
+/*
+ * A shunt Capacitor is a constant-impedance element that draws -kvar at its
+ * rated kV (the sum of its steps in state 1), wye to earth or delta: kept
+ * as a load element (capacitor = 1, fixed, never driven by shapes).
+ */
+static void cap_update(struct fdr_loaddef *l)
+{
+    double q = 0;
+    for (int i = 0; i < l->cap_nsteps; i++)
+        q += l->cap_state[i] ? l->cap_kvar[i] : 0;
+    l->kvar = -q;
+}
+
+static int set_cap(struct pctx *p, struct fdr_loaddef *l, int id, const char *pn, const char *val)
+{
+    int rc;
+    double d = 0;
+    switch (id) {
+    case CP_BUS1:
+        return copy_name(p, l->bus, sizeof l->bus, val, "bus");
+    case CP_BUS2: {
+        /* only the earth end of a wye bank: bus1's name with nodes .0 */
+        const char *dot = strchr(val, '.');
+        size_t n = dot ? (size_t)(dot - val) : strlen(val);
+        const char *b1 = l->bus, *d1 = strchr(b1, '.');
+        size_t n1 = d1 ? (size_t)(d1 - b1) : strlen(b1);
+        int earth = dot != NULL;
+        for (const char *q = dot; earth && q && *q; q++)
+            earth = *q == '.' || *q == '0';
+        if (n == n1 && !strncasecmp(val, b1, n) && earth)
+            return 0;
+        return perr(p,
+                    "%s: bus2=%s: series and ungrounded capacitors are not supported (bus2 may "
+                    "only be bus1's nodes .0)",
+                    l->name, val);
+    }
+    case CP_PHASES:
+        if ((rc = get_int(p, pn, val, &l->phases)))
+            return rc;
+        return l->phases >= 1 && l->phases <= 3 ? 0 : perr(p, "phases=%d: 1 to 3", l->phases);
+    case CP_KVAR: {
+        double k[16];
+        int n = 0;
+        if ((rc = get_nums(p, pn, val, k, 16, &n)))
+            return rc;
+        for (int i = 0; i < n; i++)
+            l->cap_kvar[i] = k[i];
+        for (int i = l->cap_nsteps; i < n; i++)
+            l->cap_state[i] = 1;
+        l->cap_nsteps = n;
+        cap_update(l);
+        return 0;
+    }
+    case CP_STATES: {
+        double st[16];
+        int n = 0;
+        if ((rc = get_nums(p, pn, val, st, 16, &n)))
+            return rc;
+        for (int i = 0; i < n && i < 16; i++)
+            l->cap_state[i] = st[i] != 0;
+        cap_update(l);
+        return 0;
+    }
+    case CP_NUMSTEPS: {
+        int n = 0;
+        if ((rc = get_int(p, pn, val, &n)))
+            return rc;
+        if (n < 1 || n > 16)
+            return perr(p, "numsteps=%d: 1 to 16", n);
+        /* OpenDSS splits the kvar given so far equally over the steps */
+        double total = 0;
+        for (int i = 0; i < l->cap_nsteps; i++)
+            total += l->cap_kvar[i];
+        for (int i = 0; i < n; i++) {
+            l->cap_kvar[i] = total / n;
+            l->cap_state[i] = 1;
+        }
+        l->cap_nsteps = n;
+        cap_update(l);
+        return 0;
+    }
+    case CP_KV:
+        if ((rc = get_num(p, pn, val, &l->kv)))
+            return rc;
+        return l->kv > 0 ? 0 : perr(p, "kv must be > 0");
+    case CP_CONN:
+        return get_conn(p, pn, val, &l->conn);
+    case CP_R:
+    case CP_XL:
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        return d == 0 ? 0 : not_modelled(p, "Capacitor", pn);
+    case CP_HARM:
+    case CP_NORMAMPS:
+    case CP_EMERGAMPS:
+    case CP_FAULTRATE:
+    case CP_PCTPERM:
+    case CP_BASEFREQ:
+        return 0;
+    case CP_ENABLED:
+        return check_enabled(p, "Capacitor", pn, val);
+    default:
+        return not_modelled(p, "Capacitor", pn);
     }
 }
 
@@ -1908,6 +2041,8 @@ static const char *const *class_props(int cl)
         return wire_props;
     case CL_GEOM:
         return geom_props;
+    case CL_CAP:
+        return cap_props;
     default:
         return NULL;
     }
@@ -1916,8 +2051,9 @@ static const char *const *class_props(int cl)
 static const char *class_name(int cl)
 {
     static const char *const n[] = {
-        "",     "",          "Circuit",     "Vsource", "LineCode", "Line",
-        "Load", "LoadShape", "Transformer", "Reactor", "WireData", "LineGeometry"};
+        "",         "",          "Circuit",     "Vsource", "LineCode", "Line",
+        "Load",     "LoadShape", "Transformer", "Reactor", "WireData", "LineGeometry",
+        "Capacitor"};
     return n[cl];
 }
 
@@ -1927,11 +2063,11 @@ static int class_of(const char *cls)
     static const struct {
         const char *name;
         int cl;
-    } map[] = {{"circuit", CL_CIRCUIT},  {"vsource", CL_VSOURCE}, {"linecode", CL_LINECODE},
-               {"line", CL_LINE},        {"load", CL_LOAD},       {"loadshape", CL_SHAPE},
-               {"transformer", CL_XFMR}, {"monitor", CL_SKIP},    {"energymeter", CL_SKIP},
-               {"sensor", CL_SKIP},      {"reactor", CL_REACTOR}, {"wiredata", CL_WIRE},
-               {"linegeometry", CL_GEOM}};
+    } map[] = {{"circuit", CL_CIRCUIT},   {"vsource", CL_VSOURCE}, {"linecode", CL_LINECODE},
+               {"line", CL_LINE},         {"load", CL_LOAD},       {"loadshape", CL_SHAPE},
+               {"transformer", CL_XFMR},  {"monitor", CL_SKIP},    {"energymeter", CL_SKIP},
+               {"sensor", CL_SKIP},       {"reactor", CL_REACTOR}, {"wiredata", CL_WIRE},
+               {"linegeometry", CL_GEOM}, {"capacitor", CL_CAP}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcasecmp(cls, map[i].name))
             return map[i].cl;
@@ -1950,7 +2086,8 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
                                  : cl == CL_XFMR    ? &c->xfmr_ix
                                  : cl == CL_REACTOR ? &c->reactor_ix
                                  : cl == CL_WIRE    ? &c->wire_ix
-                                                    : &c->geom_ix;
+                                 : cl == CL_GEOM    ? &c->geom_ix
+                                                    : &c->cap_ix;
     int k = fdr_names_get(ix, other);
     if (k < 0)
         return perr(p, "like=%s: %s.%s is not defined", other, class_name(cl), other);
@@ -1986,6 +2123,9 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
         break;
     case CL_GEOM:
         LIKE(geoms);
+        break;
+    case CL_CAP:
+        LIKE(loads);
         break;
     case CL_SHAPE: {
         /* the multipliers are owned: copy them */
@@ -2069,6 +2209,9 @@ static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
         case CL_GEOM:
             rc = set_geometry(p, &c->geoms[idx], id, pn, t[i].value);
             break;
+        case CL_CAP:
+            rc = set_cap(p, &c->loads[idx], id, pn, t[i].value);
+            break;
         default:
             rc = set_xfmr(p, &c->xfmrs[idx], id, pn, t[i].value);
             break;
@@ -2109,6 +2252,9 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         break;
     case CL_GEOM:
         ix = &c->geom_ix;
+        break;
+    case CL_CAP:
+        ix = &c->cap_ix;
         break;
     default: {
         /* the circuit's Vsource */
@@ -2205,6 +2351,30 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             strcpy(w->name, name);
             w->rdc = w->rac = w->gmr = w->radius = -1;
             w->at = at;
+        }
+        break;
+    case CL_CAP:
+        /* an element of loads, named Capacitor.NAME (OpenDSS keeps
+         * classes apart: a Load may have the same name) */
+        if (strlen(name) + 10 >= FDR_NAME_MAX)
+            return perr(p, "name '%s' is too long", name);
+        rc = grow((void **)&c->loads, &c->loads_cap, c->nloads + 1, sizeof *c->loads);
+        if (!rc) {
+            k = c->nloads++;
+            struct fdr_loaddef *l = &c->loads[k];
+            load_default(l);
+            snprintf(l->name, sizeof l->name, "Capacitor.%s", name);
+            l->capacitor = 1;
+            l->fixed = 1;
+            l->model = 2; /* constant impedance */
+            l->kw = 0;
+            l->q_from_pf = 0;
+            l->vminpu = 0;
+            l->cap_kvar[0] = 1200; /* OpenDSS's default */
+            l->cap_state[0] = 1;
+            l->cap_nsteps = 1;
+            l->kvar = -1200;
+            l->at = at;
         }
         break;
     case CL_GEOM:

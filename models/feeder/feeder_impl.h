@@ -135,8 +135,12 @@ struct fdr_loaddef {
     int q_from_pf;         /* last of pf / kvar given wins */
     double vminpu, vmaxpu; /* vmaxpu 0: no upper limit */
     double zipv[7];
-    int yearly, daily; /* shape indices or -1 */
-    int fixed;         /* status=fixed: ignores shapes */
+    int yearly, daily;   /* shape indices or -1 */
+    int fixed;           /* status=fixed: ignores shapes */
+    int capacitor;       /* a shunt Capacitor (constant impedance, its rated kvar at kV) */
+    double cap_kvar[16]; /* its steps ... */
+    int cap_state[16];   /* ... in or out */
+    int cap_nsteps;
     struct fdr_loc at;
 };
 
@@ -249,7 +253,7 @@ struct fdr_circuit {
     int ngeoms, geoms_cap;
     int earth_model; /* Set EarthModel=, FDR_EARTH_* (OpenDSS's default: Deri) */
     struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix, reactor_ix, wire_ix,
-        geom_ix;
+        geom_ix, cap_ix; /* cap_ix: Capacitor name -> its element in loads */
     double vbases[16];
     int nvbases;
     double base_freq;

@@ -57,6 +57,7 @@ void fdr_circuit_reset(fdr_circuit *c)
     fdr_names_free(&c->reactor_ix);
     fdr_names_free(&c->wire_ix);
     fdr_names_free(&c->geom_ix);
+    fdr_names_free(&c->cap_ix);
     fdr_names_free(&c->code_ix);
     fdr_names_free(&c->line_ix);
     fdr_names_free(&c->load_ix);

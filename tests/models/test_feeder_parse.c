@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <complex.h>
+
 #include "check.h"
 #include "models/feeder/feeder.h"
 
@@ -66,8 +68,8 @@ static void errors(void)
     /* line numbers count from the head's 3 lines */
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc\nFrobnicate all\n",
                  "case.dss:5: command 'Frobnicate' is not supported");
-    expect_error("New Capacitor.c1 bus1=sourcebus kvar=10\n",
-                 "case.dss:4: New Capacitor.c1: element class 'Capacitor' is not supported");
+    expect_error("New RegControl.r1 transformer=t1\n",
+                 "case.dss:4: New RegControl.r1: element class 'RegControl' is not supported");
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc geometry=g1\n",
                  "case.dss:4: LineGeometry 'g1' is not defined");
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc spacing=s1\n",
@@ -266,6 +268,68 @@ static void math_and_like(void)
     expect_error("New Load.a like=nobody\n", "case.dss:4: like=nobody: Load.nobody is not defined");
 }
 
+/* Capacitor: a constant-impedance shunt drawing -kvar at its kV */
+static int load_named(const fdr_circuit *c, const char *name)
+{
+    for (int i = 0; i < fdr_load_count(c); i++)
+        if (!strcasecmp(fdr_load_name(c, i), name))
+            return i;
+    return -1;
+}
+
+static void capacitors(void)
+{
+    const char *body = "New Line.L1 bus1=sourcebus bus2=b linecode=lc length=0.1 units=km\n"
+                       "New Capacitor.C3 bus1=b phases=3 kvar=[10 20] states=[1 0] kv=0.4\n"
+                       "New Capacitor.C1 bus1=b.2 bus2=b.0 phases=1 kvar=5 kv=0.23\n"
+                       "New Capacitor.CD bus1=b conn=delta kvar=9 kv=0.4 numsteps=3\n"
+                       "New Load.C3 bus1=b phases=3 kV=0.4 kW=30 pf=1 model=1\n"
+                       "New Loadshape.s npts=2 interval=1 mult=(0 0)\n"
+                       "BatchEdit Load..* yearly=s\n";
+    struct sim_err err = {{0}};
+    fdr_circuit *c = parse(body, NULL, &err);
+    CHECK(c != NULL, "parse: %s", err.msg);
+    if (!c)
+        return;
+    CHECK_INT(fdr_load_count(c), 4);
+    int c3 = load_named(c, "Capacitor.C3"), c1 = load_named(c, "Capacitor.C1"),
+        cd = load_named(c, "Capacitor.CD"), ld = fdr_load_find(c, "C3");
+    CHECK(c3 >= 0 && c1 >= 0 && cd >= 0 && ld >= 0, "elements %d %d %d %d", c3, c1, cd, ld);
+    fdr_solver *s = fdr_solver_new(c, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    if (s && c3 >= 0 && c1 >= 0 && cd >= 0) {
+        fdr_solver_set_tolerance(s, 1e-12, 100);
+        fdr_apply_loadshapes(s, 60, 60); /* the load follows s (0), the capacitors do not */
+        CHECK_INT(fdr_solve(s, NULL, &err), 0);
+        int b = fdr_bus_find(c, "b");
+        double v[4] = {0};
+        for (int ph = 1; ph <= 3; ph++)
+            v[ph] = cabs(fdr_bus_v_pu(s, b, ph));
+        double p, q;
+        /* 10 kvar in (the 20 kvar step is out), 3 phases, scaled by v^2 */
+        fdr_load_pq(s, c3, &p, &q);
+        CHECK_NEAR(p, 0, 1e-9);
+        CHECK_NEAR(q, -10.0 * (v[1] * v[1] + v[2] * v[2] + v[3] * v[3]) / 3.0, 1e-6);
+        fdr_load_pq(s, c1, &p, &q);
+        double v2 = cabs(fdr_bus_v(s, b, 2)) / 230.0; /* in pu of its own 0.23 kV */
+        CHECK_NEAR(q, -5.0 * v2 * v2, 1e-6);
+        fdr_load_pq(s, cd, &p, &q);
+        CHECK(q < -8.5 && q > -9.5, "delta capacitor: %g kvar", q);
+        fdr_load_pq(s, ld, &p, &q);
+        CHECK_NEAR(p, 0, 1e-9);
+        CHECK(v[1] > 1.0 && v[2] > 1.0, "capacitors raise the voltage: %g %g", v[1], v[2]);
+        fdr_solver_free(s);
+    }
+    fdr_circuit_free(c);
+    expect_error("New Capacitor.x bus1=sourcebus bus2=b kvar=5\n",
+                 "case.dss:4: Capacitor.x: bus2=b: series and ungrounded capacitors are not "
+                 "supported");
+    expect_error("New Capacitor.x bus1=sourcebus kvar=5 cuf=3\n",
+                 "case.dss:4: Capacitor property 'cuf' is not supported");
+    expect_error("New Capacitor.x bus1=sourcebus kvar=5 xl=0.5\n",
+                 "Capacitor property 'xl' is not supported");
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/fdr_parse_XXXXXX");
@@ -276,6 +340,7 @@ int main(void)
     errors();
     accepted_syntax();
     math_and_like();
+    capacitors();
     /* whatever a failing case left behind */
     static const char *const files[] = {"sub.dss", "shape.txt", "lines.dss", "win.dss"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
