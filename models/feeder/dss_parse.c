@@ -625,6 +625,8 @@ static void load_default(struct fdr_loaddef *l)
     l->vminpu = 0.95;
     l->vmaxpu = 0.0; /* no upper limit: see docs/models.md */
     l->yearly = l->daily = -1;
+    l->cvrwatts = 1.0; /* model 4's exponents, OpenDSS's defaults */
+    l->cvrvars = 2.0;
 }
 
 static void xfmr_default(struct fdr_xfmrdef *x)
@@ -1592,9 +1594,13 @@ static int set_load(struct pctx *p, struct fdr_loaddef *l, int id, const char *p
     case LD_MODEL:
         if ((rc = get_int(p, pn, val, &l->model)))
             return rc;
-        if (l->model < 1 || l->model > 8 || l->model == 4)
-            return perr(p, "model=%d is not supported (1, 2, 3, 5, 6, 7, 8 are)", l->model);
+        if (l->model < 1 || l->model > 8)
+            return perr(p, "model=%d is not supported (1 to 8 are)", l->model);
         return 0;
+    case LD_CVRW:
+        return get_num(p, pn, val, &l->cvrwatts);
+    case LD_CVRV:
+        return get_num(p, pn, val, &l->cvrvars);
     case LD_YEARLY:
         return get_shape_ref(p, val, &l->yearly);
     case LD_DAILY:
@@ -1636,8 +1642,6 @@ static int set_load(struct pctx *p, struct fdr_loaddef *l, int id, const char *p
     case LD_ALLOC:
     case LD_MEAN:
     case LD_STDDEV:
-    case LD_CVRW:
-    case LD_CVRV:
     case LD_KWH:
     case LD_KWHDAYS:
     case LD_CFACTOR:
@@ -2646,8 +2650,21 @@ static int run_command(struct pctx *p, char *line)
         return cmd_more(p, t, n);
     if (n == 0)
         return 0;
-    if (t[0].name)
-        return perr(p, "'%s=%s': a command was expected", t[0].name, t[0].value);
+    if (t[0].name) {
+        /* Class.name.property=value ... : OpenDSS's implicit Edit */
+        char *last = strrchr(t[0].name, '.');
+        if (!last || last == strchr(t[0].name, '.'))
+            return perr(p, "'%s=%s': a command was expected", t[0].name, t[0].value);
+        if (n + 1 > MAX_TOKENS)
+            return perr(p, "too many parameters on one command (max %d)", MAX_TOKENS - 1);
+        *last = '\0';
+        struct tok e[MAX_TOKENS];
+        e[0] = (struct tok){.name = NULL, .value = t[0].name};
+        e[1] = (struct tok){.name = last + 1, .value = t[0].value};
+        for (int i = 1; i < n; i++)
+            e[i + 1] = t[i];
+        return cmd_new_edit(p, e, n + 1, 0, "Edit");
+    }
     const char *verb = t[0].value;
     int id = match_name(commands, verb);
     if (id == -2)

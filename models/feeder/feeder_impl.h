@@ -135,11 +135,12 @@ struct fdr_loaddef {
     int q_from_pf;         /* last of pf / kvar given wins */
     double vminpu, vmaxpu; /* vmaxpu 0: no upper limit */
     double zipv[7];
-    int yearly, daily;   /* shape indices or -1 */
-    int fixed;           /* status=fixed: ignores shapes */
-    int capacitor;       /* a shunt Capacitor (constant impedance, its rated kvar at kV) */
-    double cap_kvar[16]; /* its steps ... */
-    int cap_state[16];   /* ... in or out */
+    double cvrwatts, cvrvars; /* model 4: P = P0 v^cvrwatts, Q = Q0 v^cvrvars */
+    int yearly, daily;        /* shape indices or -1 */
+    int fixed;                /* status=fixed: ignores shapes */
+    int capacitor;            /* a shunt Capacitor (constant impedance, its rated kvar at kV) */
+    double cap_kvar[16];      /* its steps ... */
+    int cap_state[16];        /* ... in or out */
     int cap_nsteps;
     struct fdr_loc at;
 };

@@ -48,6 +48,8 @@ static inline double complex conj_div(double complex s, double complex v)
 /* ZIP coefficients of a load: P = P0 (zp v^2 + ip v + pp), likewise Q. */
 struct zip {
     double zp, ip, pp, zq, iq, pq;
+    int exponential; /* model 4: P0 v^ep, Q0 v^eq instead of the polynomial */
+    double ep, eq;
     double vmin, vmax, cutoff; /* pu of the element's base; vmax 0: none */
     int const_pq;              /* pure constant power: the fast path */
 };
@@ -102,6 +104,11 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
             z->pp = 1;
             z->zq = 1;
             break;
+        case 4:
+            z->exponential = 1;
+            z->ep = l->cvrwatts;
+            z->eq = l->cvrvars;
+            break;
         case 5:
             z->ip = z->iq = 1;
             break;
@@ -120,8 +127,8 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
         }
         z->vmin = l->vminpu > 0 ? l->vminpu : 0;
         z->vmax = l->vmaxpu > 0 ? l->vmaxpu : 0;
-        z->const_pq = z->pp == 1 && z->pq == 1 && z->zp == 0 && z->ip == 0 && z->zq == 0 &&
-                      z->iq == 0 && z->cutoff == 0;
+        z->const_pq = !z->exponential && z->pp == 1 && z->pq == 1 && z->zp == 0 && z->ip == 0 &&
+                      z->zq == 0 && z->iq == 0 && z->cutoff == 0;
         double p, q;
         fdr_load_nominal(c, i, &p, &q);
         fdr_set_load(s, i, p * c->loadmult, q * c->loadmult);
@@ -244,14 +251,14 @@ static double complex load_current(const struct zip *z, double complex s0, doubl
         vlim = z->vmax;
     if (vlim > 0) {
         /* constant impedance drawing the ZIP power at the limit voltage */
-        double fp = z->zp * vlim * vlim + z->ip * vlim + z->pp;
-        double fq = z->zq * vlim * vlim + z->iq * vlim + z->pq;
+        double fp = z->exponential ? pow(vlim, z->ep) : z->zp * vlim * vlim + z->ip * vlim + z->pp;
+        double fq = z->exponential ? pow(vlim, z->eq) : z->zq * vlim * vlim + z->iq * vlim + z->pq;
         double vl = vlim * vbase;
         /* I = Y V with Y = conj(S_lim) / V_lim^2 */
         return cmul(CMPLX(creal(s0) * fp, -cimag(s0) * fq) / (vl * vl), vab);
     }
-    double fp = z->zp * v * v + z->ip * v + z->pp;
-    double fq = z->zq * v * v + z->iq * v + z->pq;
+    double fp = z->exponential ? pow(v, z->ep) : z->zp * v * v + z->ip * v + z->pp;
+    double fq = z->exponential ? pow(v, z->eq) : z->zq * v * v + z->iq * v + z->pq;
     return conj_div(CMPLX(creal(s0) * fp, cimag(s0) * fq), vab);
 }
 

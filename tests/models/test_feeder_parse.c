@@ -101,8 +101,8 @@ static void errors(void)
                  "downstream winding must be grounded wye");
     expect_error("New Transformer.t buses=[sourcebus lv] %imag=0.5\n",
                  "case.dss:4: %imag=0.5: the magnetising branch is not modelled");
-    expect_error("New Load.l bus1=sourcebus.1 phases=1 kV=0.23 kW=1 model=4\n",
-                 "case.dss:4: model=4 is not supported");
+    expect_error("New Load.l bus1=sourcebus.1 phases=1 kV=0.23 kW=1 model=9\n",
+                 "case.dss:4: model=9 is not supported (1 to 8 are)");
     expect_error("New Line.a bus1=(sourcebus bus2=b\n", "case.dss:4: unbalanced");
     expect_error("New Linecode.q4 nphases=4 rmatrix=[1|0 1|0 0 1|0 0 0 1] xmatrix=[1|0 1|0 0 "
                  "1|0 0 0 1]\nNew Line.a bus1=sourcebus bus2=b linecode=q4\n",
@@ -330,6 +330,42 @@ static void capacitors(void)
                  "Capacitor property 'xl' is not supported");
 }
 
+/* load model 4 (exponential CVR) and the implicit Edit Class.name.prop= */
+static void model4_and_implicit_edit(void)
+{
+    const char *body = "New Line.L1 bus1=sourcebus bus2=b linecode=lc length=0.2 units=km\n"
+                       "New Load.e bus1=b.1 phases=1 kV=0.23 kW=10 kvar=4 model=4\n"
+                       "New Load.f bus1=b.2 phases=1 kV=0.23 kW=10 kvar=4 model=4 cvrwatts=0.8 "
+                       "cvrvars=3\n"
+                       "Load.f.kW=20 kvar=8\n";
+    struct sim_err err = {{0}};
+    fdr_circuit *c = parse(body, NULL, &err);
+    CHECK(c != NULL, "parse: %s", err.msg);
+    if (!c)
+        return;
+    double p, q;
+    fdr_load_nominal(c, fdr_load_find(c, "f"), &p, &q);
+    CHECK_NEAR(p, 20, 1e-12); /* the implicit Edit */
+    CHECK_NEAR(q, 8, 1e-12);
+    fdr_solver *s = fdr_solver_new(c, &err);
+    if (s) {
+        fdr_solver_set_tolerance(s, 1e-12, 200);
+        CHECK_INT(fdr_solve(s, NULL, &err), 0);
+        int b = fdr_bus_find(c, "b");
+        double v1 = cabs(fdr_bus_v(s, b, 1)) / 230.0, v2 = cabs(fdr_bus_v(s, b, 2)) / 230.0;
+        CHECK(v1 < 0.999 && v2 < 0.999, "the loads pull the voltage down: %g %g", v1, v2);
+        fdr_load_pq(s, fdr_load_find(c, "e"), &p, &q);
+        CHECK_NEAR(p, 10 * v1, 1e-6); /* defaults: P ~ v, Q ~ v^2 */
+        CHECK_NEAR(q, 4 * v1 * v1, 1e-6);
+        fdr_load_pq(s, fdr_load_find(c, "f"), &p, &q);
+        CHECK_NEAR(p, 20 * pow(v2, 0.8), 1e-6);
+        CHECK_NEAR(q, 8 * pow(v2, 3), 1e-6);
+        fdr_solver_free(s);
+    }
+    fdr_circuit_free(c);
+    expect_error("Load.nobody.kW=3\n", "case.dss:4: Load.nobody is not defined");
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/fdr_parse_XXXXXX");
@@ -341,6 +377,7 @@ int main(void)
     accepted_syntax();
     math_and_like();
     capacitors();
+    model4_and_implicit_edit();
     /* whatever a failing case left behind */
     static const char *const files[] = {"sub.dss", "shape.txt", "lines.dss", "win.dss"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
