@@ -28,9 +28,12 @@ static int battery_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *
 {
     static const char *const names[] = {"sim", "modbus", NULL};
     switch (backend_of(cfg, names, err)) {
-    case 0: return mdl_battery_type.create(ctx, cfg, name, err);
-    case 1: return hil_modbus_battery_create(ctx, cfg, name, err);
-    default: return SIM_EINVAL;
+    case 0:
+        return mdl_battery_type.create(ctx, cfg, name, err);
+    case 1:
+        return hil_modbus_battery_create(ctx, cfg, name, err);
+    default:
+        return SIM_EINVAL;
     }
 }
 
@@ -39,9 +42,12 @@ static int ev_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name,
 {
     static const char *const names[] = {"sim", "ocpp", NULL};
     switch (backend_of(cfg, names, err)) {
-    case 0: return mdl_ev_type.create(ctx, cfg, name, err);
-    case 1: return hil_ocpp_ev_create(ctx, cfg, name, err);
-    default: return SIM_EINVAL;
+    case 0:
+        return mdl_ev_type.create(ctx, cfg, name, err);
+    case 1:
+        return hil_ocpp_ev_create(ctx, cfg, name, err);
+    default:
+        return SIM_EINVAL;
     }
 }
 

@@ -53,15 +53,15 @@ struct holder {
     long count;
 };
 
-static int holder_event(void *self, sim_kernel *k, sim_time_us now, uint32_t kind,
-                        uint64_t data, struct sim_err *err)
+static int holder_event(void *self, sim_kernel *k, sim_time_us now, uint32_t kind, uint64_t data,
+                        struct sim_err *err)
 {
     (void)kind;
     (void)err;
     struct holder *h = self;
     h->count++;
-    return sim_kernel_schedule(k, h->id, now + h->inc[(uint64_t)h->count & (NINC - 1)], 0, 0,
-                               data, NULL);
+    return sim_kernel_schedule(k, h->id, now + h->inc[(uint64_t)h->count & (NINC - 1)], 0, 0, data,
+                               NULL);
 }
 
 static const struct sim_component_ops holder_ops = {.type = "bench", .event = holder_event};
@@ -173,14 +173,12 @@ int bench_kernel(int argc, char **argv, FILE *out)
             break;
         }
         double qrate = 0, krate = 0;
-        if (hold_queue((size_t)n, ops, inc, &qrate) ||
-            hold_kernel((size_t)n, ops, inc, &krate)) {
+        if (hold_queue((size_t)n, ops, inc, &qrate) || hold_kernel((size_t)n, ops, inc, &krate)) {
             fprintf(stderr, "flexbed bench kernel: out of memory at N = %ld\n", n);
             rc = 1;
             break;
         }
-        fprintf(out, "%10ld %16.2f %16.2f %18.2f\n", n, qrate / 1e6, 2 * qrate / 1e6,
-                krate / 1e6);
+        fprintf(out, "%10ld %16.2f %16.2f %18.2f\n", n, qrate / 1e6, 2 * qrate / 1e6, krate / 1e6);
         fflush(out);
     }
     free(inc);

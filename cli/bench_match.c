@@ -40,8 +40,10 @@ static void usage(FILE *f)
 int bench_match(int argc, char **argv, FILE *out)
 {
     static const struct option opts[] = {
-        {"offers", required_argument, NULL, 'n'}, {"requests", required_argument, NULL, 'r'},
-        {"fsps", required_argument, NULL, 'k'},   {"help", no_argument, NULL, 'h'},
+        {"offers", required_argument, NULL, 'n'},
+        {"requests", required_argument, NULL, 'r'},
+        {"fsps", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long long noffers = 10000, nreq = 200, nfsp = 50;
@@ -61,8 +63,12 @@ int bench_match(int argc, char **argv, FILE *out)
             if (bench_count("match", "--fsps", optarg, 1, 1000, &nfsp))
                 return 2;
             break;
-        case 'h': usage(out); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(out);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc) {

@@ -139,7 +139,8 @@ int bench_powerflow(int argc, char **argv, FILE *out)
     double best = t[0], median = t[repeat / 2];
     fprintf(out, "  best   %8.4f s for %lld steps  %10.0f steps/s  %7.1f us/step\n", best, steps,
             steps / best, 1e6 * best / steps);
-    fprintf(out, "  median %8.4f s for %lld steps  %10.0f steps/s\n", median, steps, steps / median);
+    fprintf(out, "  median %8.4f s for %lld steps  %10.0f steps/s\n", median, steps,
+            steps / median);
     if (steps != 1440)
         fprintf(out, "  1440 steps (one day)          %8.4f s (best, scaled)\n",
                 best / steps * 1440);

@@ -19,6 +19,7 @@
 #include "../platform/platform.h"
 #include "../results/results.h"
 #include "bench.h"
+#include "cli.h"
 #include "runner.h"
 
 static void usage(FILE *f)
@@ -32,20 +33,6 @@ static void usage(FILE *f)
           "                   IEEE EU LV feeder, 20 batteries, 20 EVs)\n"
           "  --no-plot        skip the plots (gnuplot not installed)\n",
           f);
-}
-
-/* Both parts of a report (the flexibility table when there is a market,
- * then the runs) to f; 0 or the error code. */
-static int report_to(res_store *s, enum res_format fmt, FILE *f, struct sim_err *err)
-{
-    char *members = NULL;
-    int rc = plt_report(res_store_db(s), fmt, f, &members, err);
-    if (rc == SIM_ENOENT)
-        rc = 0;
-    if (!rc)
-        rc = res_report_ex(s, fmt, f, members, err);
-    cJSON_free(members);
-    return rc;
 }
 
 int bench_report(int argc, char **argv, FILE *out)
@@ -122,7 +109,7 @@ int bench_report(int argc, char **argv, FILE *out)
     } fmts[] = {{RES_TEXT, "report    "}, {RES_JSON, "report -f json"}};
     for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
         t0 = bench_now_s();
-        if (report_to(s, fmts[i].fmt, null, &err)) {
+        if (cli_report_write(s, fmts[i].fmt, null, 0, &err)) {
             fprintf(stderr, "flexbed bench report: %s\n", err.msg);
             goto done;
         }

@@ -66,9 +66,15 @@ int bench_store(int argc, char **argv, FILE *out)
             if (batch > INT_MAX)
                 batch = INT_MAX;
             break;
-        case 'o': out_path = optarg; break;
-        case 'h': usage(out); return 0;
-        default: usage(stderr); return 2;
+        case 'o':
+            out_path = optarg;
+            break;
+        case 'h':
+            usage(out);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc) {
@@ -148,14 +154,14 @@ int bench_store(int argc, char **argv, FILE *out)
     struct stat st;
     double mib = stat(out_path, &st) == 0 ? (double)st.st_size / (1024.0 * 1024.0) : 0.0;
     double n = (double)written;
-    fprintf(out, "store: %lld samples (%lld signals x %lld steps), batch %lld\n", written,
-            nsignals, steps, batch);
+    fprintf(out, "store: %lld samples (%lld signals x %lld steps), batch %lld\n", written, nsignals,
+            steps, batch);
     fprintf(out, "  write        %8.3f s  %12.0f samples/s\n", w1 - w0, n / (w1 - w0));
     fprintf(out, "  index build  %8.3f s  %12.0f samples/s\n", w2 - w1, n / (w2 - w1));
     fprintf(out, "  close        %8.3f s  (checkpoint)\n", w3 - w2);
     fprintf(out, "  total        %8.3f s  %12.0f samples/s\n", w3 - w0, n / (w3 - w0));
-    fprintf(out, "  database     %.1f MiB (%.1f bytes/sample)%s\n", mib,
-            mib * 1024.0 * 1024.0 / n, tmpdir[0] ? ", removed" : "");
+    fprintf(out, "  database     %.1f MiB (%.1f bytes/sample)%s\n", mib, mib * 1024.0 * 1024.0 / n,
+            tmpdir[0] ? ", removed" : "");
     ret = 0;
     goto done;
 

@@ -66,6 +66,22 @@ static int open_db(const char *cmd, const char *path, res_store **s)
     return CLI_OK;
 }
 
+int cli_report_write(res_store *s, int fmt, FILE *out, int brief, struct sim_err *err)
+{
+    char *members = NULL;
+    int rc = fmt == RES_CSV ? SIM_ENOENT
+                            : plt_report(res_store_db(s), (enum res_format)fmt, out, &members, err);
+    if (rc && rc != SIM_ENOENT)
+        return rc;
+    /* text --brief: the flexibility table alone, when there is one */
+    if (brief && fmt == RES_TEXT && rc == 0)
+        return 0;
+    rc = brief ? res_report_brief(s, (enum res_format)fmt, out, members, err)
+               : res_report_ex(s, (enum res_format)fmt, out, members, err);
+    cJSON_free(members);
+    return rc;
+}
+
 int cmd_report(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -118,20 +134,7 @@ int cmd_report(int argc, char **argv)
     struct sim_err err = {{0}};
     /* A run with a market gets its flexibility table first (text) or its
      * members in the same JSON object. */
-    char *members = NULL;
-    int rc = fmt == RES_CSV ? SIM_ENOENT : plt_report(res_store_db(s), fmt, stdout, &members, &err);
-    if (rc && rc != SIM_ENOENT) {
-        fprintf(stderr, "flexbed report: %s\n", err.msg);
-        res_store_close(s);
-        return cli_exit_code(rc);
-    }
-    if (brief && fmt == RES_TEXT && rc == 0) {
-        res_store_close(s);
-        return CLI_OK;
-    }
-    rc = brief ? res_report_brief(s, fmt, stdout, members, &err)
-               : res_report_ex(s, fmt, stdout, members, &err);
-    cJSON_free(members);
+    int rc = cli_report_write(s, fmt, stdout, brief, &err);
     res_store_close(s);
     if (rc) {
         fprintf(stderr, "flexbed report: %s\n", err.msg);

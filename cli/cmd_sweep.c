@@ -534,19 +534,14 @@ static int signal_stat(sqlite3 *db, int64_t run_id, const struct sw_output *o, d
 /* `flexbed report --format json` of the database, parsed. */
 static cJSON *report_json(res_store *s, struct sim_err *err)
 {
-    char *buf = NULL, *members = NULL;
+    char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
     if (!mem) {
         sim_errf(err, SIM_ENOMEM, "out of memory");
         return NULL;
     }
-    int rc = plt_report(res_store_db(s), RES_JSON, mem, &members, err);
-    if (rc == SIM_ENOENT)
-        rc = 0;
-    if (!rc)
-        rc = res_report_ex(s, RES_JSON, mem, members, err);
-    cJSON_free(members);
+    int rc = cli_report_write(s, RES_JSON, mem, 0, err);
     fclose(mem);
     cJSON *j = rc ? NULL : cJSON_Parse(buf);
     if (!rc && !j)

@@ -49,16 +49,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"run", cmd_run},
-    {"report", cmd_report},
-    {"plot", cmd_plot},
-    {"sweep", cmd_sweep},
-    {"bench", cmd_bench},
-    {"emulate", cmd_emulate},
-    {"serve", cmd_serve},
-    {"ledger", cmd_ledger},
-    {"keygen", cmd_keygen},
-    {"sign", cmd_sign},
+    {"run", cmd_run},       {"report", cmd_report},   {"plot", cmd_plot},   {"sweep", cmd_sweep},
+    {"bench", cmd_bench},   {"emulate", cmd_emulate}, {"serve", cmd_serve}, {"ledger", cmd_ledger},
+    {"keygen", cmd_keygen}, {"sign", cmd_sign},
 };
 
 int main(int argc, char **argv)

@@ -32,13 +32,17 @@ void cli_registry_init(struct cli_registry *r)
 int cli_exit_code(int rc)
 {
     switch (rc) {
-    case SIM_OK: return CLI_OK;
+    case SIM_OK:
+        return CLI_OK;
     case SIM_EINVAL:
     case SIM_ENOENT:
     case SIM_ECYCLE:
     case SIM_EEXIST:
-    case SIM_ERANGE: return CLI_USAGE;
-    case SIM_EINTR: return CLI_INTERRUPTED;
-    default: return CLI_FAIL;
+    case SIM_ERANGE:
+        return CLI_USAGE;
+    case SIM_EINTR:
+        return CLI_INTERRUPTED;
+    default:
+        return CLI_FAIL;
     }
 }

@@ -402,8 +402,8 @@ static int check_size(const struct scn_scenario *sc, sim_kernel *k, int runs, co
                 "flexbed run: %s: would record %" PRIu64 " samples (%" PRIu64 " signals every "
                 "%s%s), about %s, more than the limit of %" PRIu64 " samples; record "
                 "fewer signals or a longer record.period, or allow it with --max-samples N\n",
-                sc->path, samples, nrec, rp, runs > 1 ? ", main and counterfactual runs" : "",
-                size, max_samples);
+                sc->path, samples, nrec, rp, runs > 1 ? ", main and counterfactual runs" : "", size,
+                max_samples);
         return CLI_USAGE;
     }
     char dir[PATH_MAX];
