@@ -1500,7 +1500,22 @@ static int set_line(struct pctx *p, struct fdr_linedef *l, int id, const char *p
         int b = 0;
         if ((rc = get_bool(p, pn, val, &b)))
             return rc;
-        return b ? not_modelled(p, "Line", "switch=yes") : 0;
+        if (!b)
+            return 0;
+        /* as OpenDSS: a closed switch is a short line of 1 + j1 ohm per
+         * unit length (both sequences), c1 1.1 nF, c0 1 nF, 0.001 long,
+         * units none; later properties may still change it */
+        l->geometry = -1;
+        l->code[0] = '\0';
+        memset(&l->z, 0, sizeof l->z);
+        l->z.nph = l->phases;
+        l->z.r1 = l->z.x1 = l->z.r0 = l->z.x0 = 1.0;
+        l->z.c1_nf = 1.1;
+        l->z.c0_nf = 1.0;
+        l->z.units = FDR_U_NONE;
+        l->length = 0.001;
+        l->len_units = FDR_U_NONE;
+        return 0;
     }
     case LN_RHO:
         if ((rc = get_num(p, pn, val, &l->rho)))

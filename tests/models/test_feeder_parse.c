@@ -364,6 +364,26 @@ static void model4_and_implicit_edit(void)
     }
     fdr_circuit_free(c);
     expect_error("Load.nobody.kW=3\n", "case.dss:4: Load.nobody is not defined");
+
+    /* switch=yes: a short line of 1 + j1 ohm per unit, 0.001 long */
+    c = parse("New Line.sw bus1=sourcebus bus2=b switch=yes\n"
+              "New Load.l bus1=b.1 phases=1 kV=0.23 kW=20 pf=1 model=2\n",
+              NULL, &err);
+    CHECK(c != NULL, "switch: %s", err.msg);
+    if (c && (s = fdr_solver_new(c, &err))) {
+        fdr_solver_set_tolerance(s, 1e-12, 200);
+        CHECK_INT(fdr_solve(s, NULL, &err), 0);
+        int b = fdr_bus_find(c, "b"), src = fdr_bus_find(c, "sourcebus");
+        double complex drop = fdr_bus_v(s, src, 1) - fdr_bus_v(s, b, 1);
+        double complex il = fdr_line_i(s, fdr_line_find(c, "sw"), 1, 1);
+        /* the drop over the switch: (zs - zm) I for a balanced-free phase
+         * current with no return in the other phases: zs I */
+        double complex zs = (2.0 * (1 + I) + (1 + I)) / 3.0 * 0.001;
+        CHECK(cabs(drop - zs * il) < 1e-9 * cabs(fdr_bus_v(s, src, 1)),
+              "switch drop %g V, expected %g V", cabs(drop), cabs(zs * il));
+        fdr_solver_free(s);
+    }
+    fdr_circuit_free(c);
 }
 
 int main(void)
