@@ -1338,7 +1338,10 @@ static int set_cap(struct pctx *p, struct fdr_loaddef *l, int id, const char *pn
     case CP_BASEFREQ:
         return 0;
     case CP_ENABLED:
-        return check_enabled(p, "Capacitor", pn, val);
+        if ((rc = get_bool(p, pn, val, &l->disabled)))
+            return rc;
+        l->disabled = !l->disabled;
+        return 0;
     default:
         return not_modelled(p, "Capacitor", pn);
     }
@@ -1545,7 +1548,10 @@ static int set_line(struct pctx *p, struct fdr_linedef *l, int id, const char *p
     case LN_BASEFREQ:
         return 0;
     case LN_ENABLED:
-        return check_enabled(p, "Line", pn, val);
+        if ((rc = get_bool(p, pn, val, &l->disabled)))
+            return rc;
+        l->disabled = !l->disabled;
+        return 0;
     case LN_SPACING:
     case LN_WIRES:
     case LN_CNCABLES:
@@ -1671,7 +1677,10 @@ static int set_load(struct pctx *p, struct fdr_loaddef *l, int id, const char *p
     case LD_BASEFREQ:
         return 0; /* allocation, reliability, harmonics, CVR (model 4 only) */
     case LD_ENABLED:
-        return check_enabled(p, "Load", pn, val);
+        if ((rc = get_bool(p, pn, val, &l->disabled)))
+            return rc;
+        l->disabled = !l->disabled;
+        return 0;
     default:
         return not_modelled(p, "Load", pn);
     }
@@ -2847,8 +2856,53 @@ static fdr_circuit *new_circuit(void)
     return c;
 }
 
+/* Drop the lines and loads defined with enabled=false (OpenDSS leaves
+ * them out of the circuit) and index the rest again. */
+static int drop_disabled(fdr_circuit *c)
+{
+    int n = 0, changed = 0;
+    for (int i = 0; i < c->nlines; i++) {
+        if (c->lines[i].disabled) {
+            changed = 1;
+            continue;
+        }
+        c->lines[n++] = c->lines[i];
+    }
+    c->nlines = n;
+    if (changed) {
+        fdr_names_free(&c->line_ix);
+        for (int i = 0; i < c->nlines; i++)
+            if (fdr_names_put(&c->line_ix, c->lines[i].name, i))
+                return SIM_ENOMEM;
+    }
+    n = changed = 0;
+    for (int i = 0; i < c->nloads; i++) {
+        if (c->loads[i].disabled) {
+            changed = 1;
+            continue;
+        }
+        c->loads[n++] = c->loads[i];
+    }
+    c->nloads = n;
+    if (changed) {
+        fdr_names_free(&c->load_ix);
+        fdr_names_free(&c->cap_ix);
+        for (int i = 0; i < c->nloads; i++) {
+            const char *name = c->loads[i].name;
+            int rc = c->loads[i].capacitor
+                         ? fdr_names_put(&c->cap_ix, name + strlen("Capacitor."), i)
+                         : fdr_names_put(&c->load_ix, name, i);
+            if (rc)
+                return SIM_ENOMEM;
+        }
+    }
+    return 0;
+}
+
 static fdr_circuit *finish(fdr_circuit *c, int rc, struct sim_err *err)
 {
+    if (!rc && drop_disabled(c))
+        rc = sim_errf(err, SIM_ENOMEM, "out of memory");
     if (!rc && !c->have_circuit)
         rc = sim_errf(err, SIM_EINVAL, "%s: no circuit defined (New Circuit.name)",
                       c->nfiles ? c->files[0] : "input");

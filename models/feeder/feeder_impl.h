@@ -111,6 +111,7 @@ struct fdr_linedef {
     double length;
     int len_units;
     struct fdr_zdef z;
+    int disabled; /* enabled=false: not part of the circuit (dropped before compiling) */
     int geometry; /* LineGeometry index, -1: impedances from z */
     double rho;   /* earth resistivity for the geometry, ohm m */
     int earth;    /* FDR_EARTH_*, the circuit's model when the line was defined */
@@ -139,6 +140,7 @@ struct fdr_loaddef {
     int yearly, daily;        /* shape indices or -1 */
     int fixed;                /* status=fixed: ignores shapes */
     int capacitor;            /* a shunt Capacitor (constant impedance, its rated kvar at kV) */
+    int disabled;             /* enabled=false: not part of the circuit */
     double cap_kvar[16];      /* its steps ... */
     int cap_state[16];        /* ... in or out */
     int cap_nsteps;

@@ -365,6 +365,23 @@ static void model4_and_implicit_edit(void)
     fdr_circuit_free(c);
     expect_error("Load.nobody.kW=3\n", "case.dss:4: Load.nobody is not defined");
 
+    /* enabled=false: the element is left out of the circuit */
+    c = parse("New Line.a bus1=sourcebus bus2=b linecode=lc\n"
+              "New Line.alt bus1=sourcebus bus2=b linecode=lc enabled=false\n"
+              "New Load.l bus1=b phases=3 kV=0.4 kW=5\n"
+              "New Load.off bus1=b phases=3 kV=0.4 kW=5 enabled=no\n"
+              "New Capacitor.c bus1=b kvar=5 kv=0.4\n"
+              "New Capacitor.coff bus1=b kvar=5 kv=0.4 enabled=false\n",
+              NULL, &err);
+    CHECK(c != NULL, "enabled=false: %s", err.msg); /* alt would close a loop */
+    if (c) {
+        CHECK_INT(fdr_line_count(c), 1);
+        CHECK_INT(fdr_load_count(c), 2);
+        CHECK(fdr_line_find(c, "alt") < 0 && fdr_load_find(c, "off") < 0, "disabled found");
+        CHECK(fdr_load_find(c, "l") >= 0 && fdr_line_find(c, "a") >= 0, "enabled lost");
+    }
+    fdr_circuit_free(c);
+
     /* switch=yes: a short line of 1 + j1 ohm per unit, 0.001 long */
     c = parse("New Line.sw bus1=sourcebus bus2=b switch=yes\n"
               "New Load.l bus1=b.1 phases=1 kV=0.23 kW=20 pf=1 model=2\n",
