@@ -216,6 +216,12 @@ struct fdr_branch {
     double ratio;
     int delta1;
     int dother[3];
+    /* transformer, per conductor: turns ratio, leakage impedance on side 2
+     * and the transformer (a bank of single-phase units between the same
+     * two buses is one branch, each unit its own conductor) */
+    double rat[3];
+    double complex zw[3];
+    int xf[3];
     /* transformer whose LV star point is node 4 of `to`: earthed solidly
      * (solid), or through yt (transformer rneut/xneut plus reactors at
      * `to`; 0 if isolated); ytot adds every earthing admittance on the
@@ -268,6 +274,7 @@ struct fdr_circuit {
     struct fdr_branch *br; /* breadth-first order */
     int nbr;
     int *line_br, *xfmr_br; /* element -> branch */
+    int *xfmr_c0;           /* transformer -> its first conductor in its branch */
     struct fdr_lelem *lel;
     int nlel;
     int *load_el0, *load_nel; /* load -> first element, count */

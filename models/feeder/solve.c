@@ -144,9 +144,9 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
             if (br->kind == FDR_BR_LINE)
                 vc[br->tnode[m]] = vp[br->fnode[m]];
             else if (br->delta1)
-                vc[br->tnode[m]] = br->ratio * (vp[br->fnode[m]] - vp[br->fnode[br->dother[m]]]);
+                vc[br->tnode[m]] = br->rat[m] * (vp[br->fnode[m]] - vp[br->fnode[br->dother[m]]]);
             else
-                vc[br->tnode[m]] = br->ratio * vp[br->fnode[m]];
+                vc[br->tnode[m]] = br->rat[m] * vp[br->fnode[m]];
         }
     }
     return s;
@@ -306,8 +306,8 @@ static void backward(fdr_solver *s)
             for (int m = 0; m < nc; m++)
                 jp[br->fnode[m]] += is[m];
         } else {
-            for (int m = 0; m < 3; m++) {
-                double complex ih = br->ratio * is[m];
+            for (int m = 0; m < nc; m++) {
+                double complex ih = br->rat[m] * is[m];
                 jp[br->fnode[m]] += ih;
                 if (br->delta1)
                     jp[br->fnode[br->dother[m]]] -= ih;
@@ -381,7 +381,7 @@ static double forward(fdr_solver *s)
             } else {
                 double complex w =
                     br->delta1 ? vp[br->fnode[m]] - vp[br->fnode[br->dother[m]]] : vp[br->fnode[m]];
-                vn = br->ratio * w - cmul(br->z[0][0], is[m]);
+                vn = br->rat[m] * w - cmul(br->zw[m], is[m]);
                 if (br->star_n)
                     vn += vstar;
             }
@@ -498,6 +498,15 @@ double complex fdr_xfmr_i(const fdr_solver *s, int x, int winding, int cond)
     int k = c->xfmr_br[x];
     const struct fdr_branch *br = &c->br[k];
     const double complex *is = s->is[k];
+    int np = c->xfmrs[x].phases, m0 = c->xfmr_c0[x];
+    if (cond <= 3 && cond > np)
+        return 0;
+    if (np == 1) { /* a unit of a bank: its own conductor; the neutral returns it */
+        double complex i2 = is[m0], i1 = br->rat[m0] * is[m0];
+        if (winding == 2)
+            return cond == 4 ? i2 : -i2;
+        return cond == 4 ? -i1 : i1;
+    }
     if (winding == 2) {
         if (cond == 4)
             return is[0] + is[1] + is[2];
@@ -520,8 +529,10 @@ void fdr_xfmr_pq(const fdr_solver *s, int x, int winding, int cond, double *p_kw
     double complex sv = 0;
     if (x >= 0 && x < c->nxfmrs && cond >= 1 && cond <= 3 && winding >= 1 && winding <= 2) {
         const struct fdr_branch *br = &c->br[c->xfmr_br[x]];
-        double complex v =
-            winding == 1 ? s->v[br->from][br->fnode[cond - 1]] : s->v[br->to][br->tnode[cond - 1]];
+        int m = c->xfmr_c0[x] + cond - 1;
+        double complex v = m >= br->nc    ? 0
+                           : winding == 1 ? s->v[br->from][br->fnode[m]]
+                                          : s->v[br->to][br->tnode[m]];
         sv = v * conj(fdr_xfmr_i(s, x, winding, cond)) / 1000.0;
     }
     if (p_kw)
@@ -600,10 +611,12 @@ void fdr_losses(const fdr_solver *s, struct fdr_losses *out)
                 sl += vp[br->fnode[m]] * conj(line_end_i(s, k, 0, m)) +
                       vc[br->tnode[m]] * conj(line_end_i(s, k, 1, m));
         } else {
-            int x = br->elem;
-            for (int m = 0; m < 3; m++)
-                sx += vp[br->fnode[m]] * conj(fdr_xfmr_i(s, x, 1, m + 1)) -
+            for (int m = 0; m < br->nc; m++) {
+                int x = br->xf[m];
+                int cond = m - c->xfmr_c0[x] + 1;
+                sx += vp[br->fnode[m]] * conj(fdr_xfmr_i(s, x, 1, cond)) -
                       vc[br->tnode[m]] * conj(s->is[k][m]);
+            }
             if (br->star_n) /* the star point takes back the phase currents' sum */
                 sx += vc[3] * conj(s->is[k][0] + s->is[k][1] + s->is[k][2]);
         }

@@ -29,6 +29,7 @@ static void free_compiled(fdr_circuit *c)
     free(c->br);
     free(c->line_br);
     free(c->xfmr_br);
+    free(c->xfmr_c0);
     free(c->lel);
     free(c->load_el0);
     free(c->load_nel);
@@ -37,7 +38,7 @@ static void free_compiled(fdr_circuit *c)
     fdr_names_free(&c->bus_ix);
     c->buses = NULL;
     c->br = NULL;
-    c->line_br = c->xfmr_br = NULL;
+    c->line_br = c->xfmr_br = c->xfmr_c0 = NULL;
     c->lel = NULL;
     c->load_el0 = c->load_nel = c->load_ncond = NULL;
     c->gnd_bus = NULL;
@@ -493,6 +494,53 @@ static int compile_earthing(fdr_circuit *c, struct sim_err *err)
     return 0;
 }
 
+/* One single-phase wye-wye unit as the next conductor of branch br: its
+ * own ratio (winding kV are the units' own voltages) and leakage impedance
+ * on side 2. */
+static int single_phase_unit(fdr_circuit *c, struct fdr_branch *br, int x, const struct term *t,
+                             struct sim_err *err)
+{
+    const struct fdr_xfmrdef *xd = &c->xfmrs[x];
+    if (xd->w[0].conn != FDR_WYE || xd->w[1].conn != FDR_WYE)
+        return err_at(c, err, xd->at,
+                      "Transformer.%s: single-phase units must be wye-wye (line-to-neutral); "
+                      "line-to-line units are not supported yet%s",
+                      xd->name, "");
+    for (int w = 0; w < 2; w++)
+        if (xd->w[w].kv <= 0 || xd->w[w].kva <= 0 || xd->w[w].tap <= 0)
+            return err_at(c, err, xd->at, "Transformer.%s: kV, kVA and tap must be > 0%s", xd->name,
+                          "");
+    if (xd->w[0].rneut > 0 || xd->w[0].xneut != 0 || xd->w[1].rneut > 0 || xd->w[1].xneut != 0)
+        return err_at(c, err, xd->at,
+                      "Transformer.%s: rneut/xneut are not supported on single-phase units%s",
+                      xd->name, "");
+    if (br->nc >= 3)
+        return err_at(c, err, xd->at, "Transformer.%s: a bank of more than three units%s", xd->name,
+                      "");
+    int s1[1], s2[1], rc;
+    if ((rc = term_phases(c, &t[0], 1, 1, s1, xd->at, xd->w[0].bus, err)) ||
+        (rc = term_phases(c, &t[1], 1, 1, s2, xd->at, xd->w[1].bus, err)))
+        return rc;
+    for (int m = 0; m < br->nc; m++)
+        if (br->fnode[m] == s1[0] || br->tnode[m] == s2[0])
+            return err_at(c, err, xd->at,
+                          "Transformer.%s: a unit of this bank is already on that phase%s",
+                          xd->name, "");
+    int m = br->nc++;
+    br->fnode[m] = s1[0];
+    br->tnode[m] = s2[0];
+    br->rat[m] = (xd->w[1].kv * xd->w[1].tap) / (xd->w[0].kv * xd->w[0].tap);
+    double kva1 = xd->w[0].kva;
+    double complex zpu = xd->w[0].r_pct / 100.0 + xd->w[1].r_pct / 100.0 * kva1 / xd->w[1].kva +
+                         I * xd->xhl_pct / 100.0;
+    br->zw[m] = zpu * (xd->w[1].kv * xd->w[1].kv * 1000.0 / kva1);
+    br->xf[m] = x;
+    br->ratio = br->rat[0];
+    br->z[0][0] = br->zw[0];
+    c->xfmr_c0[x] = m;
+    return 0;
+}
+
 /* A WireData value converted to SI: length units to m (none: m). */
 static double wire_len_m(double v, int units)
 {
@@ -574,6 +622,7 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
     int nl = c->nlines, nx = c->nxfmrs, ne = nl + nx;
     struct term *lt = NULL, *xt = NULL, *ldt = NULL, src;
     int *deg = NULL, *adj = NULL, *start = NULL, *queue = NULL, *seen = NULL, *used = NULL;
+    int *bank = NULL; /* transformer -> branch of the bank it joins, -1 */
     free_compiled(c);
 
     lt = calloc((size_t)(2 * nl + 1), sizeof *lt);
@@ -635,11 +684,15 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
     c->br = calloc((size_t)ne + 1, sizeof *c->br);
     c->line_br = calloc((size_t)nl + 1, sizeof *c->line_br);
     c->xfmr_br = calloc((size_t)nx + 1, sizeof *c->xfmr_br);
+    c->xfmr_c0 = calloc((size_t)nx + 1, sizeof *c->xfmr_c0);
+    bank = malloc(((size_t)nx + 1) * sizeof *bank);
     if (!deg || !start || !adj || !queue || !seen || !used || !c->br || !c->line_br ||
-        !c->xfmr_br) {
+        !c->xfmr_br || !c->xfmr_c0 || !bank) {
         rc = nomem(err);
         goto done;
     }
+    for (int x = 0; x < nx; x++)
+        bank[x] = -1;
     for (int e = 0; e < ne; e++) {
         struct term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
         deg[t[0].bus]++;
@@ -670,6 +723,17 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
             struct term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
             int side = t[0].bus == u ? 0 : 1;
             int v = t[1 - side].bus;
+            if (seen[v] && e >= nl && side == 0 && c->xfmrs[e - nl].phases == 1 &&
+                c->buses[v].parent >= 0) {
+                /* a single-phase unit beside another between the same two
+                 * buses: one bank, one branch */
+                const struct fdr_branch *pbr = &c->br[c->buses[v].parent];
+                if (pbr->kind == FDR_BR_XFMR && pbr->from == u && c->xfmrs[pbr->elem].phases == 1) {
+                    bank[e - nl] = c->buses[v].parent;
+                    c->xfmr_br[e - nl] = c->buses[v].parent;
+                    continue;
+                }
+            }
             if (seen[v]) {
                 if (e < nl)
                     rc = err_at(c, err, c->lines[e].at,
@@ -803,9 +867,20 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         } else {
             struct fdr_xfmrdef *x = &c->xfmrs[br->elem];
             struct term *t = &xt[2 * br->elem];
+            if (x->phases == 1) {
+                /* a single-phase unit, and the units banked with it */
+                br->nc = 0;
+                for (int u = 0; u < nx && !rc; u++)
+                    if (u == br->elem || bank[u] == k)
+                        rc = single_phase_unit(c, br, u, &xt[2 * u], err);
+                if (rc)
+                    goto done;
+                cb->kv_nominal = pb->kv_nominal * x->w[1].kv / x->w[0].kv;
+                goto phases_check;
+            }
             if (x->phases != 3) {
                 rc = err_at(c, err, x->at,
-                            "Transformer.%s: only three-phase transformers are "
+                            "Transformer.%s: transformers of 1 or 3 phases are "
                             "supported%s",
                             x->name, "");
                 goto done;
@@ -881,8 +956,15 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
                 for (int j = 0; j < 3; j++)
                     br->dother[j] = back ? (j + 2) % 3 : (j + 1) % 3;
             }
+            for (int m = 0; m < 3; m++) {
+                br->rat[m] = br->ratio;
+                br->zw[m] = br->z[0][0];
+                br->xf[m] = br->elem;
+            }
+            c->xfmr_c0[br->elem] = 0;
             cb->kv_nominal = pb->kv_nominal * x->w[1].kv / x->w[0].kv;
         }
+    phases_check:
         if (br->star_n && !br->solid && !br->delta1) {
             rc = err_at(c, err, c->xfmrs[br->elem].at,
                         "Transformer.%s: a star point earthed through an impedance or isolated "
@@ -991,6 +1073,7 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         goto done;
 
 done:
+    free(bank);
     free(lt);
     free(xt);
     free(ldt);

@@ -403,6 +403,82 @@ static void model4_and_implicit_edit(void)
     fdr_circuit_free(c);
 }
 
+/* A bank of three single-phase units is the three-phase transformer with
+ * the same per-phase data; a unit's own tap moves its own phase. */
+static fdr_circuit *bank_case(const char *xfmr, struct sim_err *err)
+{
+    char body[2048];
+    snprintf(body, sizeof body,
+             "Clear\nNew Circuit.b basekv=12.47 pu=1.0 r1=0.01 x1=0.1 r0=0.01 x0=0.1\n"
+             "New Linecode.lc nphases=3 r1=0.2 x1=0.4 r0=0.6 x0=1.2 c1=0 c0=0 units=km\n"
+             "New Line.hv bus1=sourcebus bus2=a linecode=lc length=1 units=km\n"
+             "%s"
+             "New Line.lv bus1=b bus2=c linecode=lc length=0.3 units=km\n"
+             "New Load.l1 bus1=c.1 phases=1 kV=2.4017 kW=300 kvar=100\n"
+             "New Load.l2 bus1=c.2 phases=1 kV=2.4017 kW=200 kvar=50\n"
+             "New Load.l3 bus1=c.3 phases=1 kV=2.4017 kW=350 kvar=120\n",
+             xfmr);
+    return fdr_load_dss_string(body, "bank.dss", dir, NULL, err);
+}
+
+static void banks(void)
+{
+    struct sim_err err = {{0}};
+    fdr_circuit *c3 = bank_case("New Transformer.t phases=3 windings=2 xhl=6 buses=(a b) "
+                                "conns=(wye wye) kvs=(12.47 4.16) kvas=(3000 3000) %rs=(0.5 0.5)\n",
+                                &err);
+    CHECK(c3 != NULL, "three-phase: %s", err.msg);
+    const char *units = "New Transformer.ta phases=1 windings=2 xhl=6 buses=(a.1 b.1) "
+                        "conns=(wye wye) kvs=(7.19956 2.40178) kvas=(1000 1000) %rs=(0.5 0.5)\n"
+                        "New Transformer.tb like=ta buses=(a.2 b.2)\n"
+                        "New Transformer.tc like=ta buses=(a.3 b.3)\n";
+    fdr_circuit *c1 = bank_case(units, &err);
+    CHECK(c1 != NULL, "bank: %s", err.msg);
+    char tapped[1024];
+    snprintf(tapped, sizeof tapped, "%sTransformer.tb.wdg=2 tap=1.0125\n", units);
+    fdr_circuit *ct = bank_case(tapped, &err);
+    CHECK(ct != NULL, "tapped bank: %s", err.msg);
+    if (c3 && c1 && ct) {
+        fdr_solver *s3 = fdr_solver_new(c3, &err), *s1 = fdr_solver_new(c1, &err),
+                   *st = fdr_solver_new(ct, &err);
+        fdr_solver_set_tolerance(s3, 1e-12, 200);
+        fdr_solver_set_tolerance(s1, 1e-12, 200);
+        fdr_solver_set_tolerance(st, 1e-12, 200);
+        CHECK_INT(fdr_solve(s3, NULL, &err), 0);
+        CHECK_INT(fdr_solve(s1, NULL, &err), 0);
+        CHECK_INT(fdr_solve(st, NULL, &err), 0);
+        CHECK_INT(fdr_xfmr_count(c1), 3);
+        double worst = 0;
+        for (int ph = 1; ph <= 3; ph++) {
+            double complex v3 = fdr_bus_v(s3, fdr_bus_find(c3, "c"), ph);
+            double complex v1 = fdr_bus_v(s1, fdr_bus_find(c1, "c"), ph);
+            worst = fmax(worst, cabs(v1 - v3) / cabs(v3));
+        }
+        printf("bank of single-phase units vs three-phase transformer: worst %.2e\n", worst);
+        CHECK(worst < 1e-5, "bank vs three-phase: %.2e", worst); /* kV given to 6 digits */
+        /* each unit's own current and power: unit tb carries phase 2 */
+        double p, q;
+        fdr_xfmr_pq(s1, fdr_xfmr_find(c1, "tb"), 2, 1, &p, &q);
+        CHECK(p < -190 && p > -210, "unit tb delivers phase 2's load: %g kW", p);
+        /* the tap on tb raises phase 2 by about 1.25 %, the others barely move */
+        int bc = fdr_bus_find(ct, "c"), b1 = fdr_bus_find(c1, "c");
+        double r2 = cabs(fdr_bus_v(st, bc, 2)) / cabs(fdr_bus_v(s1, b1, 2));
+        double r1 = cabs(fdr_bus_v(st, bc, 1)) / cabs(fdr_bus_v(s1, b1, 1));
+        CHECK(r2 > 1.011 && r2 < 1.0135, "tap 1.0125 on phase 2: ratio %g", r2);
+        CHECK(fabs(r1 - 1) < 0.002, "phase 1 moved by %g", r1 - 1);
+        struct fdr_losses l3, l1;
+        fdr_losses(s3, &l3);
+        fdr_losses(s1, &l1);
+        CHECK_NEAR(l1.xfmr_kw, l3.xfmr_kw, 1e-3 * fabs(l3.xfmr_kw) + 1e-6);
+        fdr_solver_free(s3);
+        fdr_solver_free(s1);
+        fdr_solver_free(st);
+    }
+    fdr_circuit_free(c3);
+    fdr_circuit_free(c1);
+    fdr_circuit_free(ct);
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/fdr_parse_XXXXXX");
@@ -415,6 +491,7 @@ int main(void)
     math_and_like();
     capacitors();
     model4_and_implicit_edit();
+    banks();
     /* whatever a failing case left behind */
     static const char *const files[] = {"sub.dss", "shape.txt", "lines.dss", "win.dss"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
