@@ -517,7 +517,7 @@ static int single_phase_unit(fdr_circuit *c, struct fdr_branch *br, int x, const
     if (br->nc >= 3)
         return err_at(c, err, xd->at, "Transformer.%s: a bank of more than three units%s", xd->name,
                       "");
-    int s1[1], s2[1], rc;
+    int s1[1] = {0}, s2[1] = {0}, rc;
     if ((rc = term_phases(c, &t[0], 1, 1, s1, xd->at, xd->w[0].bus, err)) ||
         (rc = term_phases(c, &t[1], 1, 1, s2, xd->at, xd->w[1].bus, err)))
         return rc;
