@@ -44,7 +44,8 @@ enum {
     CL_REACTOR,
     CL_WIRE,
     CL_GEOM,
-    CL_CAP
+    CL_CAP,
+    CL_REG
 };
 
 struct tok {
@@ -641,6 +642,9 @@ static void xfmr_default(struct fdr_xfmrdef *x)
         x->w[i].kva = 1000.0;
         x->w[i].r_pct = 0.2;
         x->w[i].tap = 1.0;
+        x->w[i].maxtap = 1.1;
+        x->w[i].mintap = 0.9;
+        x->w[i].numtaps = 32;
     }
 }
 
@@ -1014,6 +1018,51 @@ enum {
     CP_LIKE
 };
 
+static const char *const reg_props[] = {
+    "transformer", "winding",    "vreg",          "band",     "ptratio",      "ctprim",
+    "r",           "x",          "bus",           "delay",    "reversible",   "revvreg",
+    "revband",     "revr",       "revx",          "tapdelay", "debugtrace",   "maxtapchange",
+    "inversetime", "tapwinding", "vlimit",        "ptphase",  "revthreshold", "revdelay",
+    "revneutral",  "eventlog",   "remoteptratio", "tapnum",   "reset",        "ldc_z",
+    "rev_z",       "cogen",      "basefreq",      "enabled",  "like",         NULL};
+enum {
+    RG_XFMR,
+    RG_WINDING,
+    RG_VREG,
+    RG_BAND,
+    RG_PTRATIO,
+    RG_CTPRIM,
+    RG_R,
+    RG_X,
+    RG_BUS,
+    RG_DELAY,
+    RG_REVERSIBLE,
+    RG_REVVREG,
+    RG_REVBAND,
+    RG_REVR,
+    RG_REVX,
+    RG_TAPDELAY,
+    RG_DEBUGTRACE,
+    RG_MAXTAPCHANGE,
+    RG_INVERSETIME,
+    RG_TAPWINDING,
+    RG_VLIMIT,
+    RG_PTPHASE,
+    RG_REVTHRESHOLD,
+    RG_REVDELAY,
+    RG_REVNEUTRAL,
+    RG_EVENTLOG,
+    RG_REMOTEPTRATIO,
+    RG_TAPNUM,
+    RG_RESET,
+    RG_LDCZ,
+    RG_REVZ,
+    RG_COGEN,
+    RG_BASEFREQ,
+    RG_ENABLED,
+    RG_LIKE
+};
+
 static const char *const geom_props[] = {
     "nconds",   "nphases",   "cond",    "wire",    "x",        "h",       "units",
     "normamps", "emergamps", "reduce",  "spacing", "wires",    "cncable", "tscable",
@@ -1344,6 +1393,86 @@ static int set_cap(struct pctx *p, struct fdr_loaddef *l, int id, const char *pn
         return 0;
     default:
         return not_modelled(p, "Capacitor", pn);
+    }
+}
+
+static int set_reg(struct pctx *p, struct fdr_regdef *r, int id, const char *pn, const char *val)
+{
+    int rc, b = 0;
+    double d = 0;
+    switch (id) {
+    case RG_XFMR:
+        return copy_name(p, r->xfmr, sizeof r->xfmr, val, "transformer");
+    case RG_WINDING:
+    case RG_TAPWINDING: {
+        int w = 0;
+        if ((rc = get_int(p, pn, val, &w)))
+            return rc;
+        if (w < 1 || w > 2)
+            return perr(p, "%s=%d: windings 1 and 2 only", pn, w);
+        if (id == RG_WINDING)
+            r->winding = r->tapwinding = w; /* OpenDSS: tapwinding follows winding */
+        else
+            r->tapwinding = w;
+        return 0;
+    }
+    case RG_VREG:
+    case RG_BAND:
+    case RG_PTRATIO:
+    case RG_CTPRIM:
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        if (!(d > 0))
+            return perr(p, "%s must be > 0", pn);
+        *(id == RG_VREG      ? &r->vreg
+          : id == RG_BAND    ? &r->band
+          : id == RG_PTRATIO ? &r->ptratio
+                             : &r->ctprim) = d;
+        return 0;
+    case RG_R:
+        return get_num(p, pn, val, &r->r);
+    case RG_X:
+        return get_num(p, pn, val, &r->x);
+    case RG_MAXTAPCHANGE:
+        if ((rc = get_int(p, pn, val, &r->maxtapchange)))
+            return rc;
+        return r->maxtapchange >= 0 ? 0 : perr(p, "maxtapchange must be >= 0");
+    case RG_BUS:
+        return *val ? not_modelled(p, "RegControl", "bus (a remote regulated bus)") : 0;
+    case RG_REVERSIBLE:
+    case RG_INVERSETIME:
+    case RG_COGEN:
+        if ((rc = get_bool(p, pn, val, &b)))
+            return rc;
+        return b ? not_modelled(p, "RegControl", pn) : 0;
+    case RG_VLIMIT:
+        if ((rc = get_num(p, pn, val, &d)))
+            return rc;
+        return d > 0 ? not_modelled(p, "RegControl", "vlimit") : 0;
+    case RG_PTPHASE: {
+        int ph = 0;
+        if ((rc = get_int(p, pn, val, &ph)))
+            return rc;
+        return ph == 1 ? 0 : not_modelled(p, "RegControl", "ptphase other than 1");
+    }
+    case RG_DELAY:
+    case RG_TAPDELAY:
+    case RG_REVVREG:
+    case RG_REVBAND:
+    case RG_REVR:
+    case RG_REVX:
+    case RG_DEBUGTRACE:
+    case RG_REVTHRESHOLD:
+    case RG_REVDELAY:
+    case RG_REVNEUTRAL:
+    case RG_EVENTLOG:
+    case RG_REMOTEPTRATIO:
+    case RG_BASEFREQ:
+        return 0; /* time constants and reverse-mode settings: static control ignores them */
+    case RG_ENABLED:
+        return check_enabled(p, "RegControl", pn, val);
+    default:
+        return not_modelled(p, "RegControl", pn);
     }
 }
 
@@ -1982,10 +2111,15 @@ static int set_xfmr(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *p
     case TR_HSRISE:
     case TR_NORMHKVA:
     case TR_EMERGHKVA:
-    case TR_SUB:
     case TR_MAXTAP:
+        return get_num(p, pn, val, &w->maxtap);
     case TR_MINTAP:
+        return get_num(p, pn, val, &w->mintap);
     case TR_NUMTAPS:
+        if ((rc = get_int(p, pn, val, &w->numtaps)))
+            return rc;
+        return w->numtaps >= 1 ? 0 : perr(p, "numtaps must be >= 1");
+    case TR_SUB:
     case TR_SUBNAME:
     case TR_PPM:
     case TR_BANK:
@@ -2071,6 +2205,8 @@ static const char *const *class_props(int cl)
         return geom_props;
     case CL_CAP:
         return cap_props;
+    case CL_REG:
+        return reg_props;
     default:
         return NULL;
     }
@@ -2079,9 +2215,9 @@ static const char *const *class_props(int cl)
 static const char *class_name(int cl)
 {
     static const char *const n[] = {
-        "",         "",          "Circuit",     "Vsource", "LineCode", "Line",
-        "Load",     "LoadShape", "Transformer", "Reactor", "WireData", "LineGeometry",
-        "Capacitor"};
+        "",          "",          "Circuit",     "Vsource", "LineCode", "Line",
+        "Load",      "LoadShape", "Transformer", "Reactor", "WireData", "LineGeometry",
+        "Capacitor", "RegControl"};
     return n[cl];
 }
 
@@ -2095,7 +2231,7 @@ static int class_of(const char *cls)
                {"line", CL_LINE},         {"load", CL_LOAD},       {"loadshape", CL_SHAPE},
                {"transformer", CL_XFMR},  {"monitor", CL_SKIP},    {"energymeter", CL_SKIP},
                {"sensor", CL_SKIP},       {"reactor", CL_REACTOR}, {"wiredata", CL_WIRE},
-               {"linegeometry", CL_GEOM}, {"capacitor", CL_CAP}};
+               {"linegeometry", CL_GEOM}, {"capacitor", CL_CAP},   {"regcontrol", CL_REG}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcasecmp(cls, map[i].name))
             return map[i].cl;
@@ -2115,7 +2251,8 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
                                  : cl == CL_REACTOR ? &c->reactor_ix
                                  : cl == CL_WIRE    ? &c->wire_ix
                                  : cl == CL_GEOM    ? &c->geom_ix
-                                                    : &c->cap_ix;
+                                 : cl == CL_CAP     ? &c->cap_ix
+                                                    : &c->reg_ix;
     int k = fdr_names_get(ix, other);
     if (k < 0)
         return perr(p, "like=%s: %s.%s is not defined", other, class_name(cl), other);
@@ -2154,6 +2291,9 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
         break;
     case CL_CAP:
         LIKE(loads);
+        break;
+    case CL_REG:
+        LIKE(regs);
         break;
     case CL_SHAPE: {
         /* the multipliers are owned: copy them */
@@ -2240,6 +2380,9 @@ static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
         case CL_CAP:
             rc = set_cap(p, &c->loads[idx], id, pn, t[i].value);
             break;
+        case CL_REG:
+            rc = set_reg(p, &c->regs[idx], id, pn, t[i].value);
+            break;
         default:
             rc = set_xfmr(p, &c->xfmrs[idx], id, pn, t[i].value);
             break;
@@ -2283,6 +2426,9 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         break;
     case CL_CAP:
         ix = &c->cap_ix;
+        break;
+    case CL_REG:
+        ix = &c->reg_ix;
         break;
     default: {
         /* the circuit's Vsource */
@@ -2403,6 +2549,23 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             l->cap_nsteps = 1;
             l->kvar = -1200;
             l->at = at;
+        }
+        break;
+    case CL_REG:
+        rc = grow((void **)&c->regs, &c->regs_cap, c->nregs + 1, sizeof *c->regs);
+        if (!rc) {
+            k = c->nregs++;
+            struct fdr_regdef *r = &c->regs[k];
+            memset(r, 0, sizeof *r);
+            strcpy(r->name, name);
+            /* OpenDSS's defaults */
+            r->winding = r->tapwinding = 1;
+            r->vreg = 120;
+            r->band = 3;
+            r->ptratio = 60;
+            r->ctprim = 300;
+            r->maxtapchange = 16;
+            r->at = at;
         }
         break;
     case CL_GEOM:
@@ -2588,6 +2751,13 @@ static int cmd_set(struct pctx *p, struct tok *t, int n)
         } else if (!strcmp(on, "loadmult")) {
             if ((rc = get_num(p, on, t[i].value, &p->c->loadmult)))
                 return rc;
+        } else if (!strcmp(on, "maxcontroliter")) {
+            double d = 0;
+            if ((rc = get_num(p, on, t[i].value, &d)))
+                return rc;
+            if (d < 1 || d > 1000)
+                return perr(p, "maxcontroliter: 1 to 1000");
+            p->c->max_control_iter = (int)d;
         } else if (!strcmp(on, "earthmodel")) {
             if ((rc = get_earth_model(p, on, t[i].value, &p->c->earth_model)))
                 return rc;

@@ -128,6 +128,13 @@ int fdr_apply_loadshapes(fdr_solver *s, double minute_of_year, double minute_of_
  * (voltages are then the last iterate, err says which). Warm-starts from
  * the previous solution. */
 int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err);
+/* Control iterations of the last solve (1 without regulators). */
+int fdr_solver_control_iterations(const fdr_solver *s);
+/* Regulators (RegControl, in definition order): count, name, and the
+ * present tap of the one with index reg on its tapped winding (pu). */
+int fdr_regulator_count(const fdr_circuit *c);
+const char *fdr_regulator_name(const fdr_circuit *c, int reg);
+double fdr_regulator_tap(const fdr_solver *s, int reg);
 
 /* Node voltage to ground, volts, and in pu of the bus base (kV_LL/sqrt 3).
  * Phase 4 is the explicit neutral node where the bus has one

@@ -151,7 +151,20 @@ struct fdr_wdg {
     char bus[FDR_BUSSPEC_MAX];
     int conn;
     double kv, kva, r_pct, tap;
-    double rneut, xneut; /* star point to earth, ohm; rneut < 0: isolated; 0, 0: solid */
+    double rneut, xneut;   /* star point to earth, ohm; rneut < 0: isolated; 0, 0: solid */
+    double maxtap, mintap; /* tap range, pu (OpenDSS: 1.1, 0.9) ... */
+    int numtaps;           /* ... in this many steps (32) */
+};
+
+/* RegControl: a voltage regulator's control of one transformer winding's
+ * tap (static control mode: see fdr_solve_controls). */
+struct fdr_regdef {
+    char name[FDR_NAME_MAX];
+    char xfmr[FDR_NAME_MAX];
+    int winding, tapwinding; /* 1-based; the monitored winding and the tapped one */
+    double vreg, band, ptratio, ctprim, r, x;
+    int maxtapchange;
+    struct fdr_loc at;
 };
 
 /* A neutral earthing resistor / reactor: New Reactor.x bus1=b.4 bus2=b.0
@@ -258,11 +271,13 @@ struct fdr_circuit {
     int nreactors, reactors_cap;
     struct fdr_wire *wires;
     int nwires, wires_cap;
+    struct fdr_regdef *regs;
+    int nregs, regs_cap;
     struct fdr_geometry *geoms;
     int ngeoms, geoms_cap;
     int earth_model; /* Set EarthModel=, FDR_EARTH_* (OpenDSS's default: Deri) */
     struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix, reactor_ix, wire_ix,
-        geom_ix, cap_ix; /* cap_ix: Capacitor name -> its element in loads */
+        geom_ix, cap_ix, reg_ix; /* cap_ix: Capacitor name -> its element in loads */
     double vbases[16];
     int nvbases;
     double base_freq;
@@ -275,6 +290,15 @@ struct fdr_circuit {
     int nbr;
     int *line_br, *xfmr_br; /* element -> branch */
     int *xfmr_c0;           /* transformer -> its first conductor in its branch */
+    /* regulators, compiled: the unit (branch, conductor) each controls */
+    struct fdr_regc {
+        int reg, xf, br, m;
+        double basev; /* monitored winding's rated voltage, V */
+        double inc, mintap, maxtap;
+        double kv1, kv2, tap1, tap2; /* the unit's windings (the tapped one varies) */
+    } * regc;
+    int nregc;
+    int max_control_iter;
     struct fdr_lelem *lel;
     int nlel;
     int *load_el0, *load_nel; /* load -> first element, count */

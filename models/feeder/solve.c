@@ -66,6 +66,9 @@ struct fdr_solver {
     double *p_kw, *q_kvar;   /* per load, demand as set */
     struct zip *zip;         /* per load */
     double *inv_vbase;       /* per bus */
+    double (*rat)[3];        /* per branch and conductor: the transformers' ratios now */
+    double *tap;             /* per regulator: its present tap on the tapped winding */
+    int control_iterations;  /* of the last solve */
 };
 
 fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
@@ -87,9 +90,18 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
     s->q_kvar = calloc(nl + 1, sizeof *s->q_kvar);
     s->zip = calloc(nl + 1, sizeof *s->zip);
     s->inv_vbase = calloc(nb + 1, sizeof *s->inv_vbase);
+    s->rat = calloc(nbr + 1, sizeof *s->rat);
+    s->tap = calloc((size_t)c->nregc + 1, sizeof *s->tap);
     if (!s->v || !s->j || !s->is || !s->s0 || !s->iel || !s->p_kw || !s->q_kvar || !s->zip ||
-        !s->inv_vbase)
+        !s->inv_vbase || !s->rat || !s->tap)
         goto oom;
+    for (size_t k = 0; k < nbr; k++)
+        for (int m = 0; m < 3; m++)
+            s->rat[k][m] = c->br[k].rat[m];
+    for (int r = 0; r < c->nregc; r++) {
+        const struct fdr_regc *g = &c->regc[r];
+        s->tap[r] = c->regs[g->reg].tapwinding == 1 ? g->tap1 : g->tap2;
+    }
     for (size_t b = 0; b < nb; b++)
         s->inv_vbase[b] = c->buses[b].vbase > 0 ? 1.0 / c->buses[b].vbase : 0;
     for (int i = 0; i < c->nloads; i++) {
@@ -144,9 +156,9 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
             if (br->kind == FDR_BR_LINE)
                 vc[br->tnode[m]] = vp[br->fnode[m]];
             else if (br->delta1)
-                vc[br->tnode[m]] = br->rat[m] * (vp[br->fnode[m]] - vp[br->fnode[br->dother[m]]]);
+                vc[br->tnode[m]] = s->rat[k][m] * (vp[br->fnode[m]] - vp[br->fnode[br->dother[m]]]);
             else
-                vc[br->tnode[m]] = br->rat[m] * vp[br->fnode[m]];
+                vc[br->tnode[m]] = s->rat[k][m] * vp[br->fnode[m]];
         }
     }
     return s;
@@ -169,6 +181,8 @@ void fdr_solver_free(fdr_solver *s)
     free(s->q_kvar);
     free(s->zip);
     free(s->inv_vbase);
+    free(s->rat);
+    free(s->tap);
     free(s);
 }
 
@@ -307,7 +321,7 @@ static void backward(fdr_solver *s)
                 jp[br->fnode[m]] += is[m];
         } else {
             for (int m = 0; m < nc; m++) {
-                double complex ih = br->rat[m] * is[m];
+                double complex ih = s->rat[k][m] * is[m];
                 jp[br->fnode[m]] += ih;
                 if (br->delta1)
                     jp[br->fnode[br->dother[m]]] -= ih;
@@ -381,7 +395,7 @@ static double forward(fdr_solver *s)
             } else {
                 double complex w =
                     br->delta1 ? vp[br->fnode[m]] - vp[br->fnode[br->dother[m]]] : vp[br->fnode[m]];
-                vn = br->rat[m] * w - cmul(br->zw[m], is[m]);
+                vn = s->rat[k][m] * w - cmul(br->zw[m], is[m]);
                 if (br->star_n)
                     vn += vstar;
             }
@@ -394,7 +408,90 @@ static double forward(fdr_solver *s)
     return dv;
 }
 
+static int power_flow(fdr_solver *s, int *iterations, struct sim_err *err);
+
+/*
+ * Regulators in OpenDSS's static control mode: after a converged power
+ * flow each regulator reads its monitored winding's voltage through the PT
+ * (plus line-drop compensation, (R + jX) times the winding's current
+ * through the CT), and when it is more than half the band from vreg moves
+ * its tap by the rounded number of steps that would bring it to vreg (at
+ * least one, at most maxtapchange, within the tap range); the power flow
+ * runs again until no regulator moves or the control iterations run out.
+ */
 int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
+{
+    const fdr_circuit *c = s->c;
+    int total = 0, it = 0, rc;
+    s->control_iterations = 0;
+    int max_ci = c->max_control_iter > 0 ? c->max_control_iter : 10;
+    for (int ci = 1;; ci++) {
+        rc = power_flow(s, &it, err);
+        total += it;
+        s->control_iterations = ci;
+        if (rc || c->nregc == 0 || ci >= max_ci)
+            break;
+        int moved = 0;
+        for (int r = 0; r < c->nregc; r++) {
+            const struct fdr_regc *g = &c->regc[r];
+            const struct fdr_regdef *rd = &c->regs[g->reg];
+            const struct fdr_branch *br = &c->br[g->br];
+            double complex v =
+                rd->winding == 1 ? s->v[br->from][br->fnode[g->m]] : s->v[br->to][br->tnode[g->m]];
+            double complex vc = v / rd->ptratio;
+            if (rd->r != 0 || rd->x != 0) {
+                double complex i_in = fdr_xfmr_i(s, g->xf, rd->winding, 1);
+                vc += (rd->r + I * rd->x) * i_in / rd->ctprim;
+            }
+            double va = cabs(vc);
+            if (!(fabs(rd->vreg - va) > rd->band / 2.0))
+                continue;
+            double boost = (rd->vreg - va) * rd->ptratio / g->basev;
+            double change = round(boost / g->inc) * g->inc;
+            if (rd->tapwinding != rd->winding)
+                change = -change;
+            double dir = (rd->tapwinding != rd->winding) ? -boost : boost;
+            if (fabs(change) < g->inc)
+                change = dir > 0 ? g->inc : -g->inc;
+            double lim = rd->maxtapchange > 0 ? rd->maxtapchange * g->inc : INFINITY;
+            if (fabs(change) > lim)
+                change = change > 0 ? lim : -lim;
+            double nt = s->tap[r] + change;
+            nt = g->mintap + round((nt - g->mintap) / g->inc) * g->inc;
+            if (nt > g->maxtap + 1e-12)
+                nt = g->maxtap;
+            if (nt < g->mintap - 1e-12)
+                nt = g->mintap;
+            if (fabs(nt - s->tap[r]) < 1e-12)
+                continue; /* at the end of its range */
+            s->tap[r] = nt;
+            double t1 = rd->tapwinding == 1 ? nt : g->tap1, t2 = rd->tapwinding == 2 ? nt : g->tap2;
+            s->rat[g->br][g->m] = (g->kv2 * t2) / (g->kv1 * t1);
+            moved = 1;
+        }
+        if (!moved)
+            break;
+    }
+    if (iterations)
+        *iterations = total;
+    return rc;
+}
+
+int fdr_solver_control_iterations(const fdr_solver *s)
+{
+    return s->control_iterations;
+}
+
+double fdr_regulator_tap(const fdr_solver *s, int reg)
+{
+    const fdr_circuit *c = s->c;
+    for (int r = 0; r < c->nregc; r++)
+        if (c->regc[r].reg == reg)
+            return s->tap[r];
+    return NAN;
+}
+
+static int power_flow(fdr_solver *s, int *iterations, struct sim_err *err)
 {
     double dv = 0;
     for (int it = 1; it <= s->max_iter; it++) {
@@ -502,7 +599,7 @@ double complex fdr_xfmr_i(const fdr_solver *s, int x, int winding, int cond)
     if (cond <= 3 && cond > np)
         return 0;
     if (np == 1) { /* a unit of a bank: its own conductor; the neutral returns it */
-        double complex i2 = is[m0], i1 = br->rat[m0] * is[m0];
+        double complex i2 = is[m0], i1 = s->rat[k][m0] * is[m0];
         if (winding == 2)
             return cond == 4 ? i2 : -i2;
         return cond == 4 ? -i1 : i1;

@@ -30,6 +30,9 @@ static void free_compiled(fdr_circuit *c)
     free(c->line_br);
     free(c->xfmr_br);
     free(c->xfmr_c0);
+    free(c->regc);
+    c->regc = NULL;
+    c->nregc = 0;
     free(c->lel);
     free(c->load_el0);
     free(c->load_nel);
@@ -53,12 +56,13 @@ void fdr_circuit_reset(fdr_circuit *c)
         free(c->shapes[i].qmult);
     }
     c->ncodes = c->nlines = c->nloads = c->nshapes = c->nxfmrs = c->nreactors = 0;
-    c->nwires = c->ngeoms = 0;
+    c->nwires = c->ngeoms = c->nregs = 0;
     c->earth_model = FDR_EARTH_DERI;
     fdr_names_free(&c->reactor_ix);
     fdr_names_free(&c->wire_ix);
     fdr_names_free(&c->geom_ix);
     fdr_names_free(&c->cap_ix);
+    fdr_names_free(&c->reg_ix);
     fdr_names_free(&c->code_ix);
     fdr_names_free(&c->line_ix);
     fdr_names_free(&c->load_ix);
@@ -84,6 +88,7 @@ void fdr_circuit_free(fdr_circuit *c)
     free(c->reactors);
     free(c->wires);
     free(c->geoms);
+    free(c->regs);
     for (int i = 0; i < c->nfiles; i++)
         free(c->files[i]);
     free(c->files);
@@ -798,6 +803,48 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
     /* source and root */
     if ((rc = source_matrices(c, err)))
         goto done;
+    /* regulators: each controls one single-phase unit */
+    if (c->nregs) {
+        c->regc = calloc((size_t)c->nregs, sizeof *c->regc);
+        if (!c->regc) {
+            rc = nomem(err);
+            goto done;
+        }
+    }
+    for (int r = 0; r < c->nregs; r++) {
+        const struct fdr_regdef *rd = &c->regs[r];
+        int x = fdr_names_get(&c->xfmr_ix, rd->xfmr);
+        if (!rd->xfmr[0] || x < 0) {
+            rc = err_at(c, err, rd->at, "RegControl.%s: transformer '%s' is not defined", rd->name,
+                        rd->xfmr);
+            goto done;
+        }
+        const struct fdr_xfmrdef *xd = &c->xfmrs[x];
+        if (xd->phases != 1) {
+            rc = err_at(c, err, rd->at,
+                        "RegControl.%s: Transformer.%s has 3 phases; regulators of single-phase "
+                        "units are supported",
+                        rd->name, xd->name);
+            goto done;
+        }
+        const struct fdr_wdg *tw = &xd->w[rd->tapwinding - 1];
+        struct fdr_regc *g = &c->regc[c->nregc++];
+        g->reg = r;
+        g->xf = x;
+        g->basev = xd->w[rd->winding - 1].kv * 1000.0;
+        g->mintap = tw->mintap;
+        g->maxtap = tw->maxtap;
+        g->inc = (tw->maxtap - tw->mintap) / (tw->numtaps > 0 ? tw->numtaps : 32);
+        g->kv1 = xd->w[0].kv;
+        g->kv2 = xd->w[1].kv;
+        g->tap1 = xd->w[0].tap;
+        g->tap2 = xd->w[1].tap;
+        if (!(g->inc > 0)) {
+            rc = err_at(c, err, rd->at, "RegControl.%s: Transformer.%s has no tap range", rd->name,
+                        xd->name);
+            goto done;
+        }
+    }
     {
         int slot[3];
         if ((rc = term_phases(c, &src, 3, 0, slot, c->src.at, c->src.bus, err)))
@@ -1072,6 +1119,10 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
     if ((rc = compile_earthing(c, err)))
         goto done;
 
+    for (int r = 0; !rc && r < c->nregc; r++) {
+        c->regc[r].br = c->xfmr_br[c->regc[r].xf];
+        c->regc[r].m = c->xfmr_c0[c->regc[r].xf];
+    }
 done:
     free(bank);
     free(lt);
@@ -1138,6 +1189,16 @@ int fdr_line_find(const fdr_circuit *c, const char *name)
 int fdr_line_phases(const fdr_circuit *c, int line)
 {
     return line >= 0 && line < c->nlines ? c->lines[line].phases : 0;
+}
+
+int fdr_regulator_count(const fdr_circuit *c)
+{
+    return c->nregs;
+}
+
+const char *fdr_regulator_name(const fdr_circuit *c, int reg)
+{
+    return reg >= 0 && reg < c->nregs ? c->regs[reg].name : NULL;
 }
 
 int fdr_xfmr_count(const fdr_circuit *c)

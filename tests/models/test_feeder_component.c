@@ -456,7 +456,7 @@ static void test_bad_input(const char *dir)
                  "components[3].circuit", 0);
     char bad[256];
     snprintf(bad, sizeof bad, "%s/bad.dss", dir);
-    write_file(bad, "Clear\nNew Circuit.x basekv=11\nNew RegControl.r1 transformer=t1\n");
+    write_file(bad, "Clear\nNew Circuit.x basekv=11\nNew CapControl.r1 capacitor=c1\n");
     expect_error(dir, "  {\"name\": \"fdr\", \"type\": \"feeder\", \"circuit\": \"bad.dss\"}\n",
                  "bad.dss:3", 0);
     /* a dangling component is reported where it was written, at init */

@@ -68,8 +68,8 @@ static void errors(void)
     /* line numbers count from the head's 3 lines */
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc\nFrobnicate all\n",
                  "case.dss:5: command 'Frobnicate' is not supported");
-    expect_error("New RegControl.r1 transformer=t1\n",
-                 "case.dss:4: New RegControl.r1: element class 'RegControl' is not supported");
+    expect_error("New CapControl.r1 capacitor=c1\n",
+                 "case.dss:4: New CapControl.r1: element class 'CapControl' is not supported");
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc geometry=g1\n",
                  "case.dss:4: LineGeometry 'g1' is not defined");
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc spacing=s1\n",
@@ -479,6 +479,87 @@ static void banks(void)
     fdr_circuit_free(ct);
 }
 
+/* RegControl (static mode): the bank's taps move until each phase's
+ * voltage through the PT (with line-drop compensation) is within the band */
+static fdr_circuit *reg_case(const char *regs, struct sim_err *err)
+{
+    char body[4096];
+    snprintf(body, sizeof body,
+             "Clear\nNew Circuit.r basekv=24.9 pu=1.0 r1=0.1 x1=1 r0=0.1 x0=1\n"
+             "New Linecode.lc nphases=3 r1=0.3 x1=0.6 r0=0.9 x0=1.8 c1=0 c0=0 units=km\n"
+             "New Line.feed bus1=sourcebus bus2=r linecode=lc length=12 units=km\n"
+             "New Transformer.ra phases=1 windings=2 buses=(r.1 rr.1) conns=(wye wye) "
+             "kvs=(14.376 14.376) kvas=(20000 20000) xhl=1 %%rs=(0.005 0.005)\n"
+             "New Transformer.rb like=ra buses=(r.2 rr.2)\n"
+             "New Transformer.rc like=ra buses=(r.3 rr.3)\n"
+             "%s"
+             "New Line.out bus1=rr bus2=e linecode=lc length=2 units=km\n"
+             "New Load.la bus1=e.1 phases=1 kV=14.376 kW=900 kvar=300\n"
+             "New Load.lb bus1=e.2 phases=1 kV=14.376 kW=700 kvar=200\n"
+             "New Load.lc bus1=e.3 phases=1 kV=14.376 kW=1000 kvar=350\n",
+             regs);
+    return fdr_load_dss_string(body, "reg.dss", dir, NULL, err);
+}
+
+static void regulators(void)
+{
+    struct sim_err err = {{0}};
+    const char *regs =
+        "New RegControl.ca transformer=ra winding=2 vreg=122 band=2 ptratio=120 ctprim=100 "
+        "R=3 X=2\n"
+        "New RegControl.cb like=ca transformer=rb\n"
+        "New RegControl.cc like=ca transformer=rc\n";
+    fdr_circuit *c0 = reg_case("", &err), *c = reg_case(regs, &err);
+    CHECK(c0 && c, "regulator case: %s", err.msg);
+    if (!c0 || !c) {
+        fdr_circuit_free(c0);
+        fdr_circuit_free(c);
+        return;
+    }
+    fdr_solver *s0 = fdr_solver_new(c0, &err), *s = fdr_solver_new(c, &err);
+    fdr_solver_set_tolerance(s0, 1e-10, 200);
+    fdr_solver_set_tolerance(s, 1e-10, 200);
+    CHECK_INT(fdr_solve(s0, NULL, &err), 0);
+    CHECK_INT(fdr_solve(s, NULL, &err), 0);
+    CHECK_INT(fdr_regulator_count(c), 3);
+    int rr = fdr_bus_find(c, "rr"), rr0 = fdr_bus_find(c0, "rr");
+    for (int ph = 1; ph <= 3; ph++) {
+        double before = cabs(fdr_bus_v(s0, rr0, ph)) / 120.0;
+        CHECK(before < 121, "phase %d needs regulating: %.2f V on the PT", ph, before);
+        int x = fdr_xfmr_find(c, ph == 1 ? "ra" : ph == 2 ? "rb" : "rc");
+        double complex vc =
+            fdr_bus_v(s, rr, ph) / 120.0 + (3.0 + 2.0 * I) * fdr_xfmr_i(s, x, 2, 1) / 100.0;
+        double tap = fdr_regulator_tap(s, ph - 1);
+        double steps = (tap - 1.0) / 0.00625;
+        printf("regulator %d: %.2f V on the PT before, %.2f V (LDC) after, tap %.5f (%+.0f "
+               "steps)\n",
+               ph, before, cabs(vc), tap, steps);
+        CHECK(fabs(cabs(vc) - 122) <= 1.0 + 1e-9, "phase %d: %.3f V outside 122 +- 1", ph,
+              cabs(vc));
+        CHECK(fabs(steps - round(steps)) < 1e-9 && steps > 0, "tap %.6f is not a step up", tap);
+    }
+    CHECK(fdr_solver_control_iterations(s) > 1, "no control iteration");
+    fdr_solver_free(s);
+    fdr_circuit_free(c);
+    /* an unreachable set point: the taps stop at the end of their range */
+    c = reg_case("Transformer.ra.wdg=2 maxtap=1.05 numtaps=16\n"
+                 "New RegControl.ca transformer=ra winding=2 vreg=140 band=2 ptratio=120\n",
+                 &err);
+    CHECK(c != NULL, "%s", err.msg);
+    if (c && (s = fdr_solver_new(c, &err))) {
+        CHECK_INT(fdr_solve(s, NULL, &err), 0);
+        CHECK_NEAR(fdr_regulator_tap(s, 0), 1.05, 1e-12); /* its own maxtap */
+        fdr_solver_free(s);
+    }
+    fdr_circuit_free(c);
+    fdr_solver_free(s0);
+    fdr_circuit_free(c0);
+    expect_error("New RegControl.r transformer=nothing\n",
+                 "RegControl.r: transformer 'nothing' is not defined");
+    expect_error("New RegControl.r transformer=t bus=x\n",
+                 "RegControl property 'bus (a remote regulated bus)' is not supported");
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/fdr_parse_XXXXXX");
@@ -492,6 +573,7 @@ int main(void)
     capacitors();
     model4_and_implicit_edit();
     banks();
+    regulators();
     /* whatever a failing case left behind */
     static const char *const files[] = {"sub.dss", "shape.txt", "lines.dss", "win.dss"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
