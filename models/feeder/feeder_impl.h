@@ -295,7 +295,8 @@ struct fdr_circuit {
         int reg, xf, br, m;
         double basev; /* monitored winding's rated voltage, V */
         double inc, mintap, maxtap;
-        double kv1, kv2, tap1, tap2; /* the unit's windings (the tapped one varies) */
+        double tap1, tap2; /* the windings' taps as defined */
+        int nc;            /* conductors it moves: 1 (a unit), 3 (ganged three-phase) */
     } * regc;
     int nregc;
     int max_control_iter;

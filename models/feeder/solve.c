@@ -465,8 +465,10 @@ int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
             if (fabs(nt - s->tap[r]) < 1e-12)
                 continue; /* at the end of its range */
             s->tap[r] = nt;
-            double t1 = rd->tapwinding == 1 ? nt : g->tap1, t2 = rd->tapwinding == 2 ? nt : g->tap2;
-            s->rat[g->br][g->m] = (g->kv2 * t2) / (g->kv1 * t1);
+            /* the ratio as compiled, scaled by the tapped winding's change */
+            double f = rd->tapwinding == 2 ? nt / g->tap2 : g->tap1 / nt;
+            for (int j = 0; j < g->nc; j++)
+                s->rat[g->br][g->m + j] = c->br[g->br].rat[g->m + j] * f;
             moved = 1;
         }
         if (!moved)

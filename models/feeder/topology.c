@@ -820,10 +820,11 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
             goto done;
         }
         const struct fdr_xfmrdef *xd = &c->xfmrs[x];
-        if (xd->phases != 1) {
+        const struct fdr_wdg *mw = &xd->w[rd->winding - 1];
+        if (xd->phases == 3 && mw->conn != FDR_WYE) {
             rc = err_at(c, err, rd->at,
-                        "RegControl.%s: Transformer.%s has 3 phases; regulators of single-phase "
-                        "units are supported",
+                        "RegControl.%s: a delta monitored winding (Transformer.%s) is not "
+                        "supported yet",
                         rd->name, xd->name);
             goto done;
         }
@@ -831,12 +832,11 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         struct fdr_regc *g = &c->regc[c->nregc++];
         g->reg = r;
         g->xf = x;
-        g->basev = xd->w[rd->winding - 1].kv * 1000.0;
+        g->nc = xd->phases == 3 ? 3 : 1; /* a three-phase regulator is ganged, sensing phase 1 */
+        g->basev = mw->kv * 1000.0 / (xd->phases == 3 ? FDR_SQRT3 : 1.0);
         g->mintap = tw->mintap;
         g->maxtap = tw->maxtap;
         g->inc = (tw->maxtap - tw->mintap) / (tw->numtaps > 0 ? tw->numtaps : 32);
-        g->kv1 = xd->w[0].kv;
-        g->kv2 = xd->w[1].kv;
         g->tap1 = xd->w[0].tap;
         g->tap2 = xd->w[1].tap;
         if (!(g->inc > 0)) {

@@ -554,6 +554,32 @@ static void regulators(void)
     fdr_circuit_free(c);
     fdr_solver_free(s0);
     fdr_circuit_free(c0);
+    /* a three-phase regulator: ganged, sensing phase 1 */
+    c = fdr_load_dss_string(
+        "Clear\nNew Circuit.r basekv=24.9 pu=1.0 r1=0.1 x1=1 r0=0.1 x0=1\n"
+        "New Linecode.lc nphases=3 r1=0.3 x1=0.6 r0=0.9 x0=1.8 c1=0 c0=0 units=km\n"
+        "New Line.feed bus1=sourcebus bus2=r linecode=lc length=12 units=km\n"
+        "New Transformer.reg phases=3 windings=2 buses=(r rr) conns=(wye wye) kvs=(24.9 24.9) "
+        "kvas=(20000 20000) xhl=1\n"
+        "New RegControl.c3 transformer=reg winding=2 vreg=122 band=2 ptratio=120\n"
+        "New Load.l bus1=rr phases=3 kV=24.9 kW=2400 kvar=800\n",
+        "reg3.dss", dir, NULL, &err);
+    CHECK(c != NULL, "three-phase regulator: %s", err.msg);
+    if (c && (s = fdr_solver_new(c, &err))) {
+        fdr_solver_set_tolerance(s, 1e-10, 200);
+        CHECK_INT(fdr_solve(s, NULL, &err), 0);
+        int b = fdr_bus_find(c, "rr");
+        double v1 = cabs(fdr_bus_v(s, b, 1)) / 120.0;
+        double tap = fdr_regulator_tap(s, 0);
+        printf("three-phase regulator: %.2f V on the PT, tap %.5f\n", v1, tap);
+        CHECK(fabs(v1 - 122) <= 1.0 + 1e-9, "phase 1 at %.3f V", v1);
+        CHECK(tap > 1.0, "no tap move: %g", tap);
+        /* ganged: the balanced load sees the same boost on every phase */
+        double v2 = cabs(fdr_bus_v(s, b, 2)) / 120.0, v3 = cabs(fdr_bus_v(s, b, 3)) / 120.0;
+        CHECK(fabs(v2 - v1) < 0.01 && fabs(v3 - v1) < 0.01, "phases %g %g %g", v1, v2, v3);
+        fdr_solver_free(s);
+    }
+    fdr_circuit_free(c);
     expect_error("New RegControl.r transformer=nothing\n",
                  "RegControl.r: transformer 'nothing' is not defined");
     expect_error("New RegControl.r transformer=t bus=x\n",
