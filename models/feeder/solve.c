@@ -414,10 +414,11 @@ static int power_flow(fdr_solver *s, int *iterations, struct sim_err *err);
  * Regulators in OpenDSS's static control mode: after a converged power
  * flow each regulator reads its monitored winding's voltage through the PT
  * (plus line-drop compensation, (R + jX) times the winding's current
- * through the CT), and when it is more than half the band from vreg moves
- * its tap by the rounded number of steps that would bring it to vreg (at
- * least one, at most maxtapchange, within the tap range); the power flow
- * runs again until no regulator moves or the control iterations run out.
+ * through the CT), and when it is more than half the band from vreg takes
+ * the rounded number of steps that would bring it to vreg and, as OpenDSS's
+ * static mode does, moves 70 % of them (truncated; at least one, at most
+ * maxtapchange, within the tap range); the power flow runs again until no
+ * regulator moves or the control iterations run out.
  */
 int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
 {
@@ -447,15 +448,18 @@ int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
             if (!(fabs(rd->vreg - va) > rd->band / 2.0))
                 continue;
             double boost = (rd->vreg - va) * rd->ptratio / g->basev;
-            double change = round(boost / g->inc) * g->inc;
+            double pending = round(boost / g->inc) * g->inc;
             if (rd->tapwinding != rd->winding)
-                change = -change;
-            double dir = (rd->tapwinding != rd->winding) ? -boost : boost;
-            if (fabs(change) < g->inc)
-                change = dir > 0 ? g->inc : -g->inc;
-            double lim = rd->maxtapchange > 0 ? rd->maxtapchange * g->inc : INFINITY;
-            if (fabs(change) > lim)
-                change = change > 0 ? lim : -lim;
+                pending = -pending;
+            if (pending == 0)
+                continue; /* out of band by less than half a step */
+            /* 70 % of the way, at least one step, at most maxtapchange */
+            int steps = (int)(0.7 * fabs(pending) / g->inc);
+            if (steps < 1)
+                steps = 1;
+            if (rd->maxtapchange > 0 && steps > rd->maxtapchange)
+                steps = rd->maxtapchange;
+            double change = (pending > 0 ? 1 : -1) * steps * g->inc;
             double nt = s->tap[r] + change;
             nt = g->mintap + round((nt - g->mintap) / g->inc) * g->inc;
             if (nt > g->maxtap + 1e-12)

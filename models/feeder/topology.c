@@ -1092,18 +1092,22 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
                 goto done;
             }
             int nc = np == 1 ? 2 : 3;
-            if (np == 1 && t->nn < 2) {
-                rc = err_at(c, err, l->at,
-                            "Load.%s: a single-phase delta load needs two nodes (bus.1.2)%s",
-                            l->name, "");
-                goto done;
+            if (np == 1 && (t->nn == 1 || (t->nn == 2 && t->node[1] == 0))) {
+                /* OpenDSS connects the conductors a bus name leaves out to
+                 * ground: "bus.1" (or "bus.1.0") puts the single-phase delta
+                 * load between node 1 and ground, still on its rated kV. */
+                if ((rc = term_phases(c, t, 1, 1, slot, l->at, l->bus, err)))
+                    goto done;
+                c->lel[c->nlel++] = (struct fdr_lelem){i, t->bus, slot[0], -1, l->kv * 1000.0};
+                c->load_ncond[i] = 2;
+            } else {
+                if ((rc = term_phases(c, t, nc, 0, slot, l->at, l->bus, err)))
+                    goto done;
+                for (int k = 0; k < np; k++)
+                    c->lel[c->nlel++] = (struct fdr_lelem){i, t->bus, slot[k],
+                                                           slot[(k + 1) % nc], l->kv * 1000.0};
+                c->load_ncond[i] = nc;
             }
-            if ((rc = term_phases(c, t, nc, 0, slot, l->at, l->bus, err)))
-                goto done;
-            for (int k = 0; k < np; k++)
-                c->lel[c->nlel++] =
-                    (struct fdr_lelem){i, t->bus, slot[k], slot[(k + 1) % nc], l->kv * 1000.0};
-            c->load_ncond[i] = nc;
         }
         c->load_nel[i] = c->nlel - c->load_el0[i];
         for (int k = c->load_el0[i]; k < c->nlel; k++) {
