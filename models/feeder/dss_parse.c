@@ -1695,6 +1695,31 @@ static int set_line(struct pctx *p, struct fdr_linedef *l, int id, const char *p
     }
 }
 
+static int object(struct pctx *p, int cl, const char *name, int create, int *idx);
+
+/* OpenDSS defines LoadShape.default in every circuit (its Executive creates
+ * it after each Clear): 24 hourly points. Made here when first named and
+ * not defined by the file itself. */
+static int default_shape(struct pctx *p, int *out)
+{
+    static const double mult[24] = {0.677, 0.6256, 0.6087, 0.5833, 0.58028, 0.6025,
+                                    0.657, 0.7477, 0.832,  0.88,   0.94,    0.989,
+                                    0.985, 0.98,   0.9898, 0.999,  1,       0.958,
+                                    0.936, 0.913,  0.876,  0.876,  0.828,   0.756};
+    int k, rc = object(p, CL_SHAPE, "default", 1, &k);
+    if (rc)
+        return rc;
+    struct fdr_shape *sh = &p->c->shapes[k];
+    sh->mult = malloc(sizeof mult);
+    if (!sh->mult)
+        return sim_errf(p->err, SIM_ENOMEM, "out of memory");
+    memcpy(sh->mult, mult, sizeof mult);
+    sh->npts = 24;
+    sh->interval_h = 1.0;
+    *out = k;
+    return 0;
+}
+
 static int get_shape_ref(struct pctx *p, const char *val, int *out)
 {
     if (!*val || !strcasecmp(val, "none")) {
@@ -1702,6 +1727,8 @@ static int get_shape_ref(struct pctx *p, const char *val, int *out)
         return 0;
     }
     int k = fdr_names_get(&p->c->shape_ix, val);
+    if (k < 0 && !strcasecmp(val, "default"))
+        return default_shape(p, out);
     if (k < 0)
         return perr(p, "LoadShape '%s' is not defined", val);
     *out = k;

@@ -586,6 +586,49 @@ static void regulators(void)
                  "RegControl property 'bus (a remote regulated bus)' is not supported");
 }
 
+/* OpenDSS's built-in LoadShape.default (24 hourly points) when a file names
+ * it without defining it; a single-phase delta load given one node sits
+ * between that phase and ground at its rated kV, as OpenDSS fills the
+ * conductor the bus name leaves out with ground (node 0). */
+static void default_shape_and_one_node_delta(void)
+{
+    struct sim_err err = {{0}};
+    fdr_circuit *c = fdr_load_dss_string(
+        "Clear\nNew Circuit.d basekv=0.4 pu=1.0 r1=1e-6 x1=1e-6 r0=1e-6 x0=1e-6\n"
+        "New Linecode.lc nphases=3 r1=0.1 x1=0.1 r0=0.3 x0=0.3 c1=0 c0=0 units=km\n"
+        "New Line.l bus1=sourcebus bus2=b linecode=lc length=0.001 units=km\n"
+        "New Load.shaped bus1=b.1 phases=1 kV=0.23 kW=10 kvar=0 daily=default\n"
+        "New Load.dz bus1=b.2 phases=1 conn=delta model=2 kV=0.4 kW=3 kvar=0\n"
+        "New Load.dz2 bus1=b.3.0 phases=1 conn=delta model=2 kV=0.4 kW=3 kvar=0\n",
+        "shape.dss", dir, NULL, &err);
+    CHECK(c != NULL, "%s", err.msg);
+    fdr_solver *s = c ? fdr_solver_new(c, &err) : NULL;
+    CHECK(!c || s != NULL, "%s", err.msg);
+    if (s) {
+        double p, q;
+        fdr_solver_set_tolerance(s, 1e-10, 100);
+        fdr_apply_loadshapes(s, 300, 300); /* 05:00: point 5 of the default shape */
+        CHECK_INT(fdr_solve(s, NULL, &err), 0);
+        fdr_load_pq(s, fdr_load_find(c, "shaped"), &p, &q);
+        CHECK_NEAR(p, 10 * 0.58028, 1e-9);
+        fdr_apply_loadshapes(s, 17 * 60, 17 * 60); /* 17:00: point 17 = 1 */
+        CHECK_INT(fdr_solve(s, NULL, &err), 0);
+        fdr_load_pq(s, fdr_load_find(c, "shaped"), &p, &q);
+        CHECK_NEAR(p, 10.0, 1e-9);
+        /* constant impedance rated at 0.4 kV, across 0.4 / sqrt 3 kV: a third */
+        int b = fdr_bus_find(c, "b");
+        for (int k = 0; k < 2; k++) {
+            int ph = 2 + k;
+            double vln = cabs(fdr_bus_v(s, b, ph));
+            fdr_load_pq(s, fdr_load_find(c, k ? "dz2" : "dz"), &p, &q);
+            CHECK_NEAR(p, 3.0 * (vln / 400.0) * (vln / 400.0), 1e-6);
+            CHECK(p < 1.05 && p > 0.95, "load %d: %.3f kW, not phase-to-ground", k, p);
+        }
+        fdr_solver_free(s);
+    }
+    fdr_circuit_free(c);
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/fdr_parse_XXXXXX");
@@ -600,6 +643,7 @@ int main(void)
     model4_and_implicit_edit();
     banks();
     regulators();
+    default_shape_and_one_node_delta();
     /* whatever a failing case left behind */
     static const char *const files[] = {"sub.dss", "shape.txt", "lines.dss", "win.dss"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
