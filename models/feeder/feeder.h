@@ -175,10 +175,14 @@ struct fdr_losses {
 };
 void fdr_losses(const fdr_solver *s, struct fdr_losses *out);
 
-/* Benchmark: load master_path, then solve `steps` one-minute steps
- * (minute 1..steps) with the load shapes applied; *seconds gets the wall
- * time of the stepping loop only. Returns 0 or a SIM_E* code. */
-int fdr_bench(const char *master_path, int steps, double *seconds, struct sim_err *err);
+/* Benchmark: load master_path; set up a solver and solve the snapshot
+ * (nominal demand, regulators acting: *first_seconds, may be NULL, the
+ * equivalent of OpenDSS's first solve after compile, which builds and
+ * factors its Y matrix); then solve `steps` one-minute steps (minute
+ * 1..steps) with the load shapes applied (*seconds: the stepping loop
+ * only). Returns 0 or a SIM_E* code. */
+int fdr_bench(const char *master_path, int steps, double *seconds, double *first_seconds,
+              struct sim_err *err);
 
 #ifdef __cplusplus
 }
