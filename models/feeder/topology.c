@@ -739,6 +739,17 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
                     continue;
                 }
             }
+            if (seen[v] && e >= nl && c->xfmrs[e - nl].phases == 1 &&
+                (c->xfmrs[e - nl].w[0].conn != FDR_WYE || c->xfmrs[e - nl].w[1].conn != FDR_WYE)) {
+                /* an open-delta bank's unit beside its jumper (IEEE 37):
+                 * name what is missing, not the loop it seems to close */
+                rc = err_at(c, err, c->xfmrs[e - nl].at,
+                            "Transformer.%s: single-phase units must be wye-wye "
+                            "(line-to-neutral); line-to-line units (open-delta banks) are not "
+                            "supported yet%s",
+                            c->xfmrs[e - nl].name, "");
+                goto done;
+            }
             if (seen[v]) {
                 if (e < nl)
                     rc = err_at(c, err, c->lines[e].at,

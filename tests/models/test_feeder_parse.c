@@ -89,6 +89,14 @@ static void errors(void)
                  "New Line.b bus1=b bus2=c linecode=lc\n"
                  "New Line.c bus1=c bus2=sourcebus linecode=lc\n",
                  "closes a loop");
+    /* an open-delta unit beside its jumper (the IEEE 37 regulator) is named
+     * for what it is, not for the loop it seems to close */
+    expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc\n"
+                 "New Line.j phases=1 bus1=b.2 bus2=br.2 linecode=lc\n"
+                 "New Transformer.r phases=1 buses=(b.1.2 br.1.2) conns=(delta delta) "
+                 "kvs=(0.4 0.4)\n",
+                 "case.dss:6: Transformer.r: single-phase units must be wye-wye "
+                 "(line-to-neutral); line-to-line units (open-delta banks) are not supported");
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc\n"
                  "New Line.b bus1=x bus2=y linecode=lc\n",
                  "case.dss:5: b: bus x is not connected to the source");
