@@ -130,7 +130,6 @@ int bench_powerflow(int argc, char **argv, FILE *out)
         fputs("flexbed bench powerflow: out of memory\n", stderr);
         return 1;
     }
-    fprintf(out, "power flow: %s, %lld one-minute steps x %lld\n", circuit, steps, repeat);
     for (long long r = 0; r < repeat; r++) {
         struct sim_err err = {{0}};
         int rc = fdr_bench(circuit, (int)steps, &t[r], &t1[r], &err);
@@ -141,6 +140,8 @@ int bench_powerflow(int argc, char **argv, FILE *out)
             return rc == SIM_EINVAL ? 2 : 1;
         }
     }
+    /* the heading only once the circuit has loaded and solved */
+    fprintf(out, "power flow: %s, %lld one-minute steps x %lld\n", circuit, steps, repeat);
     qsort(t, (size_t)repeat, sizeof *t, cmp_double);
     qsort(t1, (size_t)repeat, sizeof *t1, cmp_double);
     double best = t[0], median = t[repeat / 2];
