@@ -505,12 +505,7 @@ static int compile_earthing(fdr_circuit *c, struct sim_err *err)
 static int single_phase_unit(fdr_circuit *c, struct fdr_branch *br, int x, const struct term *t,
                              struct sim_err *err)
 {
-    const struct fdr_xfmrdef *xd = &c->xfmrs[x];
-    if (xd->w[0].conn != FDR_WYE || xd->w[1].conn != FDR_WYE)
-        return err_at(c, err, xd->at,
-                      "Transformer.%s: single-phase units must be wye-wye (line-to-neutral); "
-                      "line-to-line units are not supported yet%s",
-                      xd->name, "");
+    const struct fdr_xfmrdef *xd = &c->xfmrs[x]; /* wye-wye: checked before the walk */
     for (int w = 0; w < 2; w++)
         if (xd->w[w].kv <= 0 || xd->w[w].kva <= 0 || xd->w[w].tap <= 0)
             return err_at(c, err, xd->at, "Transformer.%s: kV, kVA and tap must be > 0%s", xd->name,
@@ -667,6 +662,15 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
             if ((rc = term_parse(c, x->w[e].bus, &xt[2 * i + e], x->at, err)))
                 goto done;
         }
+        /* checked before the walk: an open-delta unit beside its jumper
+         * (IEEE 37's regulator) would otherwise look like a loop */
+        if (x->phases == 1 && (x->w[0].conn != FDR_WYE || x->w[1].conn != FDR_WYE)) {
+            rc = err_at(c, err, x->at,
+                        "Transformer.%s: single-phase units must be wye-wye (line-to-neutral); "
+                        "line-to-line units (open-delta banks) are not supported yet%s",
+                        x->name, "");
+            goto done;
+        }
     }
     for (int i = 0; i < c->nloads; i++) {
         struct fdr_loaddef *l = &c->loads[i];
@@ -738,17 +742,6 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
                     c->xfmr_br[e - nl] = c->buses[v].parent;
                     continue;
                 }
-            }
-            if (seen[v] && e >= nl && c->xfmrs[e - nl].phases == 1 &&
-                (c->xfmrs[e - nl].w[0].conn != FDR_WYE || c->xfmrs[e - nl].w[1].conn != FDR_WYE)) {
-                /* an open-delta bank's unit beside its jumper (IEEE 37):
-                 * name what is missing, not the loop it seems to close */
-                rc = err_at(c, err, c->xfmrs[e - nl].at,
-                            "Transformer.%s: single-phase units must be wye-wye "
-                            "(line-to-neutral); line-to-line units (open-delta banks) are not "
-                            "supported yet%s",
-                            c->xfmrs[e - nl].name, "");
-                goto done;
             }
             if (seen[v]) {
                 if (e < nl)
