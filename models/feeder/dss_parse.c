@@ -636,7 +636,10 @@ static void xfmr_default(struct fdr_xfmrdef *x)
     x->phases = 3;
     x->nw = 2;
     x->xhl_pct = 7.0;
-    for (int i = 0; i < 2; i++) {
+    x->xht_pct = 35.0; /* OpenDSS's defaults */
+    x->xlt_pct = 30.0;
+    x->ppm = 1.0;
+    for (int i = 0; i < 3; i++) {
         x->w[i].conn = FDR_WYE;
         x->w[i].kv = 12.47;
         x->w[i].kva = 1000.0;
@@ -1702,10 +1705,9 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
  * not defined by the file itself. */
 static int default_shape(struct pctx *p, int *out)
 {
-    static const double mult[24] = {0.677, 0.6256, 0.6087, 0.5833, 0.58028, 0.6025,
-                                    0.657, 0.7477, 0.832,  0.88,   0.94,    0.989,
-                                    0.985, 0.98,   0.9898, 0.999,  1,       0.958,
-                                    0.936, 0.913,  0.876,  0.876,  0.828,   0.756};
+    static const double mult[24] = {0.677, 0.6256, 0.6087, 0.5833, 0.58028, 0.6025, 0.657,  0.7477,
+                                    0.832, 0.88,   0.94,   0.989,  0.985,   0.98,   0.9898, 0.999,
+                                    1,     0.958,  0.936,  0.913,  0.876,   0.876,  0.828,  0.756};
     int k, rc = object(p, CL_SHAPE, "default", 1, &k);
     if (rc)
         return rc;
@@ -2061,6 +2063,26 @@ static int xfmr_array(struct pctx *p, struct fdr_xfmrdef *x, int id, const char 
     return 0;
 }
 
+/* XscArray: the short-circuit reactances 1-2 (1-3, 2-3), %. */
+static int xfmr_xsc(struct pctx *p, struct fdr_xfmrdef *x, const char *pn, const char *val)
+{
+    char buf[1024];
+    char *items[8];
+    if (strlen(val) >= sizeof buf)
+        return perr(p, "%s: list too long", pn);
+    strcpy(buf, val);
+    int n = split_list(buf, items, 8);
+    if (n < 0 || n > (x->nw == 3 ? 3 : 1))
+        return perr(p, "%s: more values than winding pairs", pn);
+    double *dst[3] = {&x->xhl_pct, &x->xht_pct, &x->xlt_pct};
+    for (int i = 0; i < n; i++) {
+        int rc = get_num(p, pn, items[i], dst[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int set_xfmr(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *pn, const char *val)
 {
     int rc, n = 0;
@@ -2072,8 +2094,11 @@ static int set_xfmr(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *p
     case TR_WINDINGS:
         if ((rc = get_int(p, pn, val, &n)))
             return rc;
-        if (n != 2)
-            return perr(p, "windings=%d: only two-winding transformers are supported", n);
+        if (n != 2 && n != 3)
+            return perr(p, "windings=%d: transformers of two or three windings are supported", n);
+        x->nw = n;
+        if (x->active >= n)
+            x->active = 0;
         return 0;
     case TR_WDG:
         if ((rc = get_int(p, pn, val, &n)))
@@ -2114,10 +2139,19 @@ static int set_xfmr(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *p
         x->w[0].r_pct = x->w[1].r_pct = d / 2.0;
         return 0;
     case TR_NOLOADLOSS:
+        return get_num(p, pn, val, &x->noloadloss_pct);
     case TR_IMAG:
-        if ((rc = get_num(p, pn, val, &d)))
-            return rc;
-        return d != 0 ? perr(p, "%s=%g: the magnetising branch is not modelled (use 0)", pn, d) : 0;
+        return get_num(p, pn, val, &x->imag_pct);
+    case TR_PPM:
+        return get_num(p, pn, val, &x->ppm);
+    case TR_XHT:
+    case TR_X13:
+        return get_num(p, pn, val, &x->xht_pct);
+    case TR_XLT:
+    case TR_X23:
+        return get_num(p, pn, val, &x->xlt_pct);
+    case TR_XSCARRAY:
+        return xfmr_xsc(p, x, pn, val);
     case TR_LEADLAG:
         if (!strcasecmp(val, "lag") || !strcasecmp(val, "ansi"))
             x->lead = 0;
@@ -2126,11 +2160,6 @@ static int set_xfmr(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *p
         else
             return perr(p, "leadlag: '%s' (lead, lag, ansi or euro)", val);
         return 0;
-    case TR_XHT:
-    case TR_XLT:
-    case TR_X13:
-    case TR_X23:
-    case TR_XSCARRAY:
     case TR_THERMAL:
     case TR_N:
     case TR_M:
@@ -2148,7 +2177,6 @@ static int set_xfmr(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *p
         return w->numtaps >= 1 ? 0 : perr(p, "numtaps must be >= 1");
     case TR_SUB:
     case TR_SUBNAME:
-    case TR_PPM:
     case TR_BANK:
     case TR_XRCONST:
     case TR_WDGCURRENTS:
@@ -2160,7 +2188,7 @@ static int set_xfmr(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *p
     case TR_PCTPERM:
     case TR_REPAIR:
     case TR_BASEFREQ:
-        return 0; /* third winding, thermal, tap limits, ratings, anti-float shunt */
+        return 0; /* thermal data, bank and substation names, ratings */
     case TR_ENABLED:
         return check_enabled(p, "Transformer", pn, val);
     default:
@@ -2185,11 +2213,9 @@ static int set_reactor(struct pctx *p, struct fdr_reactordef *r, int id, const c
     case RX_PHASES:
         if ((rc = get_int(p, pn, val, &r->phases)))
             return rc;
-        return r->phases == 1 ? 0
-                              : perr(p,
-                                     "Reactor phases=%d: only a single-phase neutral earthing "
-                                     "reactor (bus1=b.4 bus2=b.0) is supported",
-                                     r->phases);
+        return r->phases >= 1 && r->phases <= 3
+                   ? 0
+                   : perr(p, "Reactor phases=%d: one to three phases are supported", r->phases);
     case RX_NORMAMPS:
     case RX_EMERGAMPS:
     case RX_FAULTRATE:
@@ -2539,7 +2565,7 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             struct fdr_reactordef *r = &c->reactors[k];
             memset(r, 0, sizeof *r);
             strcpy(r->name, name);
-            r->phases = 1; /* the only form accepted; OpenDSS's default is 3 */
+            r->phases = 3; /* OpenDSS's default */
             r->at = at;
         }
         break;

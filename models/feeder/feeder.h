@@ -71,6 +71,16 @@ fdr_circuit *fdr_load_dss_string(const char *text, const char *name, const char 
 
 void fdr_circuit_free(fdr_circuit *c);
 
+/* Which solver a circuit is compiled for: "sweep" (radial backward/forward
+ * sweep, the default where it applies) or "nodal" (sparse nodal
+ * admittance matrix factored by KLU: meshes, delta secondaries,
+ * line-to-line and three-winding units). */
+const char *fdr_circuit_method(const fdr_circuit *c);
+/* Recompile c for the nodal solver even where the sweep could solve it
+ * (solvers made from c before must be freed first). Returns 0 or a SIM_E*
+ * code with err filled. */
+int fdr_circuit_use_nodal(fdr_circuit *c, struct sim_err *err);
+
 /* Names are returned as written in the first definition (borrowed, valid
  * until fdr_circuit_free). find() compares case-insensitively, returns -1
  * if absent. */

@@ -180,9 +180,11 @@ struct fdr_reactordef {
 struct fdr_xfmrdef {
     char name[FDR_NAME_MAX];
     int phases, nw, active;
-    struct fdr_wdg w[2];
-    double xhl_pct;
-    int lead; /* LeadLag=lead/euro */
+    struct fdr_wdg w[3];
+    double xhl_pct, xht_pct, xlt_pct; /* leakage reactances 1-2, 1-3, 2-3, % */
+    double imag_pct, noloadloss_pct;  /* magnetising branch, % (on winding 2) */
+    double ppm;                       /* anti-float shunt, parts per million */
+    int lead;                         /* LeadLag=lead/euro */
     struct fdr_loc at;
 };
 
@@ -196,6 +198,16 @@ struct fdr_vsource {
 };
 
 /* Compiled topology ---------------------------------------------------- */
+
+/* A terminal as written: "name.n1.n2..." */
+#define FDR_TERM_NODES 8
+struct fdr_term {
+    int bus;
+    int nn; /* nodes written in the spec */
+    int node[FDR_TERM_NODES];
+};
+
+struct fdr_nodal; /* the nodal network (nodal.c), when the sweep cannot solve the circuit */
 
 struct fdr_bus {
     char name[FDR_NAME_MAX];
@@ -308,9 +320,40 @@ struct fdr_circuit {
     int ngnd;
     int has_neutral; /* any node 4 in use */
     int root;
+    int need_nodal;          /* the radial compile refused something the nodal solver takes */
+    struct fdr_nodal *nod;   /* non-NULL: solved by the nodal solver (nodal.c) */
     double complex e[3];     /* source EMF, volts */
     double complex zs[3][3]; /* source impedance, ohm */
 };
+
+/* Shared by the radial (topology.c) and nodal (nodal.c) compiles. */
+int fdr_err_at(const fdr_circuit *c, struct sim_err *err, struct fdr_loc at, const char *fmt,
+               const char *a, const char *b);
+int fdr_nomem(struct sim_err *err);
+void fdr_free_compiled(fdr_circuit *c);
+int fdr_term_parse_opt(fdr_circuit *c, const char *spec, struct fdr_term *t, struct fdr_loc at,
+                       int create, struct sim_err *err);
+int fdr_term_phases_n(const fdr_circuit *c, const struct fdr_term *t, int np, int has_neutral,
+                      int *slot, int *nslot, struct fdr_loc at, const char *spec,
+                      struct sim_err *err);
+int fdr_cinv(double complex *a, int n);
+int fdr_line_matrices(const fdr_circuit *c, const struct fdr_linedef *l, int neutral,
+                      double complex z[4][4], double complex yh[4][4], int *has_y,
+                      struct sim_err *err);
+int fdr_source_matrices(fdr_circuit *c, struct sim_err *err);
+/* Loads' phase elements (c->lel ...) from their parsed terminals; needs
+ * the buses' masks. */
+int fdr_compile_loads(fdr_circuit *c, const struct fdr_term *ldt, struct sim_err *err);
+/* Every bus's voltage base from its kv_nominal and Set voltagebases. */
+void fdr_voltage_bases(fdr_circuit *c);
+/* Regulators: check each RegControl and size c->regc (compile fills br/m). */
+int fdr_compile_regulators(fdr_circuit *c, struct sim_err *err);
+
+/* The nodal compile: every element's primitive admittance on a node
+ * numbering of (bus, node 1..4); meshes, delta secondaries, line-to-line
+ * units, three-winding units. Replaces whatever was compiled. */
+int fdr_compile_nodal(fdr_circuit *c, struct sim_err *err);
+void fdr_nodal_free(struct fdr_nodal *n);
 
 /* Clear the definitions and compiled data (keeps nothing but the arrays). */
 void fdr_circuit_reset(fdr_circuit *c);

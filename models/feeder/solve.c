@@ -21,55 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "feeder_impl.h"
-
-/* Complex arithmetic without the C99 Annex G NaN/Inf recovery that makes
- * GCC call __muldc3 / __divdc3: the sweep's values are finite by
- * construction (a non-finite voltage ends the solve as divergence). */
-static inline double complex cmul(double complex a, double complex b)
-{
-    return CMPLX(creal(a) * creal(b) - cimag(a) * cimag(b),
-                 creal(a) * cimag(b) + cimag(a) * creal(b));
-}
-
-static inline double cabs2(double complex a)
-{
-    return creal(a) * creal(a) + cimag(a) * cimag(a);
-}
-
-/* conj(s / v): the current a power s draws at voltage v (v != 0). */
-static inline double complex conj_div(double complex s, double complex v)
-{
-    double m = cabs2(v);
-    return CMPLX((creal(s) * creal(v) + cimag(s) * cimag(v)) / m,
-                 (creal(s) * cimag(v) - cimag(s) * creal(v)) / m);
-}
-
-/* ZIP coefficients of a load: P = P0 (zp v^2 + ip v + pp), likewise Q. */
-struct zip {
-    double zp, ip, pp, zq, iq, pq;
-    int exponential; /* model 4: P0 v^ep, Q0 v^eq instead of the polynomial */
-    double ep, eq;
-    double vmin, vmax, cutoff; /* pu of the element's base; vmax 0: none */
-    int const_pq;              /* pure constant power: the fast path */
-};
-
-struct fdr_solver {
-    const fdr_circuit *c;
-    double tol;
-    int max_iter;
-    double complex (*v)[4];  /* per bus, volts to ground (slot 3: neutral node 4) */
-    double complex (*j)[4];  /* per bus, current drawn from the bus by its loads and branches */
-    double complex (*is)[4]; /* per branch, series current from `from` to `to`, per conductor */
-    double complex *s0;      /* per load element, demand at 1 pu, VA */
-    double complex *iel;     /* per load element, current from node a to node b */
-    double *p_kw, *q_kvar;   /* per load, demand as set */
-    struct zip *zip;         /* per load */
-    double *inv_vbase;       /* per bus */
-    double (*rat)[3];        /* per branch and conductor: the transformers' ratios now */
-    double *tap;             /* per regulator: its present tap on the tapped winding */
-    int control_iterations;  /* of the last solve */
-};
+#include "solver_impl.h"
 
 fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
 {
@@ -91,13 +43,16 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
     s->zip = calloc(nl + 1, sizeof *s->zip);
     s->inv_vbase = calloc(nb + 1, sizeof *s->inv_vbase);
     s->rat = calloc(nbr + 1, sizeof *s->rat);
+    s->zw = calloc(nbr + 1, sizeof *s->zw);
     s->tap = calloc((size_t)c->nregc + 1, sizeof *s->tap);
     if (!s->v || !s->j || !s->is || !s->s0 || !s->iel || !s->p_kw || !s->q_kvar || !s->zip ||
-        !s->inv_vbase || !s->rat || !s->tap)
+        !s->inv_vbase || !s->rat || !s->zw || !s->tap)
         goto oom;
     for (size_t k = 0; k < nbr; k++)
-        for (int m = 0; m < 3; m++)
+        for (int m = 0; m < 3; m++) {
             s->rat[k][m] = c->br[k].rat[m];
+            s->zw[k][m] = c->br[k].zw[m];
+        }
     for (int r = 0; r < c->nregc; r++) {
         const struct fdr_regc *g = &c->regc[r];
         s->tap[r] = c->regs[g->reg].tapwinding == 1 ? g->tap1 : g->tap2;
@@ -141,6 +96,8 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
         z->vmax = l->vmaxpu > 0 ? l->vmaxpu : 0;
         z->const_pq = !z->exponential && z->pp == 1 && z->pq == 1 && z->zp == 0 && z->ip == 0 &&
                       z->zq == 0 && z->iq == 0 && z->cutoff == 0;
+        z->pure_z = l->model == 2 || l->capacitor;
+        z->limits_as_p = l->model == 3 || l->model == 4 || l->model == 7;
         double p, q;
         fdr_load_nominal(c, i, &p, &q);
         fdr_set_load(s, i, p * c->loadmult, q * c->loadmult);
@@ -160,6 +117,10 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
             else
                 vc[br->tnode[m]] = s->rat[k][m] * vp[br->fnode[m]];
         }
+    }
+    if (c->nod && fdr_nsolve_new(s, err)) {
+        fdr_solver_free(s);
+        return NULL;
     }
     return s;
 oom:
@@ -182,7 +143,9 @@ void fdr_solver_free(fdr_solver *s)
     free(s->zip);
     free(s->inv_vbase);
     free(s->rat);
+    free(s->zw);
     free(s->tap);
+    fdr_nsolve_free(s->ns);
     free(s);
 }
 
@@ -243,8 +206,8 @@ int fdr_apply_loadshapes(fdr_solver *s, double minute_of_year, double minute_of_
 }
 
 /* Current of one load element for the voltage across it. */
-static double complex load_current(const struct zip *z, double complex s0, double complex vab,
-                                   double vbase)
+double complex fdr_load_current(const struct zip *z, double complex s0, double complex vab,
+                                double vbase)
 {
     double vm2 = cabs2(vab);
     if (vm2 == 0)
@@ -252,28 +215,54 @@ static double complex load_current(const struct zip *z, double complex s0, doubl
     if (z->const_pq) {
         /* the common case: no square root unless near a voltage limit */
         double lo = z->vmin * vbase, hi = z->vmax * vbase;
-        if (vm2 >= lo * lo && (z->vmax == 0 || vm2 <= hi * hi))
+        if (vm2 > lo * lo && vm2 > 0.25 * vbase * vbase && (z->vmax == 0 || vm2 <= hi * hi))
             return conj_div(s0, vab);
     }
     double v = sqrt(vm2) / vbase;
-    if (z->cutoff > 0 && v < z->cutoff)
-        return 0;
-    double vlim = 0;
-    if (v < z->vmin)
-        vlim = z->vmin;
-    else if (z->vmax > 0 && v > z->vmax)
-        vlim = z->vmax;
-    if (vlim > 0) {
-        /* constant impedance drawing the ZIP power at the limit voltage */
-        double fp = z->exponential ? pow(vlim, z->ep) : z->zp * vlim * vlim + z->ip * vlim + z->pp;
-        double fq = z->exponential ? pow(vlim, z->eq) : z->zq * vlim * vlim + z->iq * vlim + z->pq;
-        double vl = vlim * vbase;
-        /* I = Y V with Y = conj(S_lim) / V_lim^2 */
-        return cmul(CMPLX(creal(s0) * fp, -cimag(s0) * fq) / (vl * vl), vab);
+    /* the admittance drawing the nominal power at 1 pu */
+    double complex yeq = CMPLX(creal(s0), -cimag(s0)) / (vbase * vbase);
+    if (z->pure_z)
+        return cmul(yeq, vab);
+    double complex i;
+    if (v <= FDR_VLOW_PU) {
+        /* OpenDSS's rules for every load model but constant Z: below vlow
+         * (0.5 pu) the nominal admittance; between vlow and vminpu, and
+         * above vmaxpu, each part of the load becomes an admittance: the
+         * constant-power part's current runs linearly in |V| from vlow to
+         * the nominal power's current at vminpu and draws the nominal power
+         * at vmaxpu, the constant-current part's likewise to its nominal
+         * current at either limit, the constant-impedance part stays */
+        i = cmul(yeq, vab);
+    } else if (v <= z->vmin || (z->vmax > 0 && v > z->vmax)) {
+        double complex yp, yi;
+        if (v <= z->vmin) {
+            double vm = v * vbase, vl = FDR_VLOW_PU * vbase;
+            double complex ilow = yeq * vl;
+            double complex m95 =
+                (yeq * (vbase / z->vmin) - ilow) / ((z->vmin - FDR_VLOW_PU) * vbase);
+            double complex m95i = (yeq * vbase - ilow) / ((z->vmin - FDR_VLOW_PU) * vbase);
+            yp = (ilow + m95 * (vm - vl)) / vm;
+            yi = (ilow + m95i * (vm - vl)) / vm;
+        } else {
+            yp = yeq / (z->vmax * z->vmax);
+            yi = yeq / z->vmax;
+        }
+        double complex y = yp;
+        if (!z->limits_as_p)
+            y = CMPLX(creal(yeq) * z->zp + creal(yi) * z->ip + creal(yp) * z->pp,
+                      cimag(yeq) * z->zq + cimag(yi) * z->iq + cimag(yp) * z->pq);
+        i = cmul(y, vab);
+    } else {
+        double fp = z->exponential ? pow(v, z->ep) : z->zp * v * v + z->ip * v + z->pp;
+        double fq = z->exponential ? pow(v, z->eq) : z->zq * v * v + z->iq * v + z->pq;
+        i = conj_div(CMPLX(creal(s0) * fp, cimag(s0) * fq), vab);
     }
-    double fp = z->exponential ? pow(v, z->ep) : z->zp * v * v + z->ip * v + z->pp;
-    double fq = z->exponential ? pow(v, z->eq) : z->zq * v * v + z->iq * v + z->pq;
-    return conj_div(CMPLX(creal(s0) * fp, cimag(s0) * fq), vab);
+    if (z->cutoff > 0) {
+        /* model 8's drop-out: a steep logistic step at the cut-off */
+        double yv = 0.5 * (1.0 + tanh(500.0 * (v - z->cutoff)));
+        i *= yv;
+    }
+    return i;
 }
 
 static void backward(fdr_solver *s)
@@ -290,7 +279,7 @@ static void backward(fdr_solver *s)
         const struct fdr_lelem *el = &c->lel[e];
         const double complex *v = s->v[el->bus];
         double complex vab = el->b >= 0 ? v[el->a] - v[el->b] : v[el->a];
-        double complex i = load_current(&s->zip[el->load], s->s0[e], vab, el->vbase);
+        double complex i = fdr_load_current(&s->zip[el->load], s->s0[e], vab, el->vbase);
         s->iel[e] = i;
         s->j[el->bus][el->a] += i;
         if (el->b >= 0)
@@ -395,7 +384,7 @@ static double forward(fdr_solver *s)
             } else {
                 double complex w =
                     br->delta1 ? vp[br->fnode[m]] - vp[br->fnode[br->dother[m]]] : vp[br->fnode[m]];
-                vn = s->rat[k][m] * w - cmul(br->zw[m], is[m]);
+                vn = s->rat[k][m] * w - cmul(s->zw[k][m], is[m]);
                 if (br->star_n)
                     vn += vstar;
             }
@@ -420,8 +409,41 @@ static int power_flow(fdr_solver *s, int *iterations, struct sim_err *err);
  * maxtapchange, within the tap range); the power flow runs again until no
  * regulator moves or the control iterations run out.
  */
+int fdr_reg_step(const fdr_circuit *c, int r, double va, double tap, double *nt_out)
+{
+    const struct fdr_regc *g = &c->regc[r];
+    const struct fdr_regdef *rd = &c->regs[g->reg];
+    if (!(fabs(rd->vreg - va) > rd->band / 2.0))
+        return 0;
+    double boost = (rd->vreg - va) * rd->ptratio / g->basev;
+    double pending = round(boost / g->inc) * g->inc;
+    if (rd->tapwinding != rd->winding)
+        pending = -pending;
+    if (pending == 0)
+        return 0; /* out of band by less than half a step */
+    /* 70 % of the way, at least one step, at most maxtapchange */
+    int steps = (int)(0.7 * fabs(pending) / g->inc);
+    if (steps < 1)
+        steps = 1;
+    if (rd->maxtapchange > 0 && steps > rd->maxtapchange)
+        steps = rd->maxtapchange;
+    double change = (pending > 0 ? 1 : -1) * steps * g->inc;
+    double nt = tap + change;
+    nt = g->mintap + round((nt - g->mintap) / g->inc) * g->inc;
+    if (nt > g->maxtap + 1e-12)
+        nt = g->maxtap;
+    if (nt < g->mintap - 1e-12)
+        nt = g->mintap;
+    if (fabs(nt - tap) < 1e-12)
+        return 0; /* at the end of its range */
+    *nt_out = nt;
+    return 1;
+}
+
 int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
 {
+    if (s->ns)
+        return fdr_nsolve_solve(s, iterations, err);
     const fdr_circuit *c = s->c;
     int total = 0, it = 0, rc;
     s->control_iterations = 0;
@@ -444,35 +466,18 @@ int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
                 double complex i_in = fdr_xfmr_i(s, g->xf, rd->winding, 1);
                 vc += (rd->r + I * rd->x) * i_in / rd->ctprim;
             }
-            double va = cabs(vc);
-            if (!(fabs(rd->vreg - va) > rd->band / 2.0))
+            double nt;
+            if (!fdr_reg_step(c, r, cabs(vc), s->tap[r], &nt))
                 continue;
-            double boost = (rd->vreg - va) * rd->ptratio / g->basev;
-            double pending = round(boost / g->inc) * g->inc;
-            if (rd->tapwinding != rd->winding)
-                pending = -pending;
-            if (pending == 0)
-                continue; /* out of band by less than half a step */
-            /* 70 % of the way, at least one step, at most maxtapchange */
-            int steps = (int)(0.7 * fabs(pending) / g->inc);
-            if (steps < 1)
-                steps = 1;
-            if (rd->maxtapchange > 0 && steps > rd->maxtapchange)
-                steps = rd->maxtapchange;
-            double change = (pending > 0 ? 1 : -1) * steps * g->inc;
-            double nt = s->tap[r] + change;
-            nt = g->mintap + round((nt - g->mintap) / g->inc) * g->inc;
-            if (nt > g->maxtap + 1e-12)
-                nt = g->maxtap;
-            if (nt < g->mintap - 1e-12)
-                nt = g->mintap;
-            if (fabs(nt - s->tap[r]) < 1e-12)
-                continue; /* at the end of its range */
             s->tap[r] = nt;
             /* the ratio as compiled, scaled by the tapped winding's change */
             double f = rd->tapwinding == 2 ? nt / g->tap2 : g->tap1 / nt;
-            for (int j = 0; j < g->nc; j++)
+            /* the leakage impedance is on winding 2's tapped voltage */
+            double fz = rd->tapwinding == 2 ? (nt / g->tap2) * (nt / g->tap2) : 1.0;
+            for (int j = 0; j < g->nc; j++) {
                 s->rat[g->br][g->m + j] = c->br[g->br].rat[g->m + j] * f;
+                s->zw[g->br][g->m + j] = c->br[g->br].zw[g->m + j] * fz;
+            }
             moved = 1;
         }
         if (!moved)
@@ -541,6 +546,8 @@ double complex fdr_bus_v(const fdr_solver *s, int bus, int phase)
 double complex fdr_bus_earth_i(const fdr_solver *s, int bus)
 {
     const fdr_circuit *c = s->c;
+    if (s->ns)
+        return fdr_nsolve_earth_i(s, bus);
     if (bus < 0 || bus >= c->nbuses || !(c->buses[bus].mask & 8u))
         return 0;
     if (c->buses[bus].nroot == bus) {
@@ -577,6 +584,8 @@ static double complex line_end_i(const fdr_solver *s, int k, int to_side, int m)
 double complex fdr_line_i(const fdr_solver *s, int line, int terminal, int cond)
 {
     const fdr_circuit *c = s->c;
+    if (s->ns)
+        return fdr_nsolve_line_i(s, line, terminal, cond);
     if (line < 0 || line >= c->nlines || terminal < 1 || terminal > 2)
         return 0;
     int k = c->line_br[line];
@@ -596,6 +605,8 @@ double complex fdr_line_i(const fdr_solver *s, int line, int terminal, int cond)
 double complex fdr_xfmr_i(const fdr_solver *s, int x, int winding, int cond)
 {
     const fdr_circuit *c = s->c;
+    if (s->ns)
+        return fdr_nsolve_xfmr_i(s, x, winding, cond);
     if (x < 0 || x >= c->nxfmrs || winding < 1 || winding > 2 || cond < 1 || cond > 4)
         return 0;
     int k = c->xfmr_br[x];
@@ -630,7 +641,10 @@ void fdr_xfmr_pq(const fdr_solver *s, int x, int winding, int cond, double *p_kw
 {
     const fdr_circuit *c = s->c;
     double complex sv = 0;
-    if (x >= 0 && x < c->nxfmrs && cond >= 1 && cond <= 3 && winding >= 1 && winding <= 2) {
+    if (s->ns) {
+        sv = fdr_nsolve_xfmr_v(s, x, winding, cond) * conj(fdr_nsolve_xfmr_i(s, x, winding, cond)) /
+             1000.0;
+    } else if (x >= 0 && x < c->nxfmrs && cond >= 1 && cond <= 3 && winding >= 1 && winding <= 2) {
         const struct fdr_branch *br = &c->br[c->xfmr_br[x]];
         int m = c->xfmr_c0[x] + cond - 1;
         double complex v = m >= br->nc    ? 0
@@ -687,6 +701,8 @@ double complex fdr_source_i(const fdr_solver *s, int phase)
 {
     if (phase < 1 || phase > 3)
         return 0;
+    if (s->ns)
+        return fdr_nsolve_source_i(s, phase);
     return s->j[s->c->root][phase - 1];
 }
 
@@ -695,7 +711,7 @@ void fdr_source_pq(const fdr_solver *s, double *p_kw, double *q_kvar)
     const int r = s->c->root;
     double complex sv = 0;
     for (int m = 0; m < 3; m++)
-        sv += s->v[r][m] * conj(s->j[r][m]);
+        sv += s->v[r][m] * conj(fdr_source_i(s, m + 1));
     if (p_kw)
         *p_kw = creal(sv) / 1000.0;
     if (q_kvar)
@@ -705,6 +721,10 @@ void fdr_source_pq(const fdr_solver *s, double *p_kw, double *q_kvar)
 void fdr_losses(const fdr_solver *s, struct fdr_losses *out)
 {
     const fdr_circuit *c = s->c;
+    if (s->ns) {
+        fdr_nsolve_losses(s, out);
+        return;
+    }
     double complex sl = 0, sx = 0;
     for (int k = 0; k < c->nbr; k++) {
         const struct fdr_branch *br = &c->br[k];

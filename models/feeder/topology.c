@@ -23,7 +23,7 @@
 /* Reset and free                                                      */
 /* ------------------------------------------------------------------ */
 
-static void free_compiled(fdr_circuit *c)
+void fdr_free_compiled(fdr_circuit *c)
 {
     free(c->buses);
     free(c->br);
@@ -38,6 +38,8 @@ static void free_compiled(fdr_circuit *c)
     free(c->load_nel);
     free(c->load_ncond);
     free(c->gnd_bus);
+    fdr_nodal_free(c->nod);
+    c->nod = NULL;
     fdr_names_free(&c->bus_ix);
     c->buses = NULL;
     c->br = NULL;
@@ -50,7 +52,7 @@ static void free_compiled(fdr_circuit *c)
 
 void fdr_circuit_reset(fdr_circuit *c)
 {
-    free_compiled(c);
+    fdr_free_compiled(c);
     for (int i = 0; i < c->nshapes; i++) {
         free(c->shapes[i].mult);
         free(c->shapes[i].qmult);
@@ -110,16 +112,8 @@ double fdr_unit_m(int units)
 /* Bus specs                                                           */
 /* ------------------------------------------------------------------ */
 
-#define MAX_NODES 8
-
-struct term {
-    int bus;
-    int nn; /* nodes written in the spec */
-    int node[MAX_NODES];
-};
-
-static int err_at(const fdr_circuit *c, struct sim_err *err, struct fdr_loc at, const char *fmt,
-                  const char *a, const char *b)
+int fdr_err_at(const fdr_circuit *c, struct sim_err *err, struct fdr_loc at, const char *fmt,
+               const char *a, const char *b)
 {
     char buf[400];
     snprintf(buf, sizeof buf, fmt, a, b);
@@ -128,16 +122,16 @@ static int err_at(const fdr_circuit *c, struct sim_err *err, struct fdr_loc at, 
 
 /* Parse "name.n1.n2..." and find or create the bus (find only: t->bus is
  * -1 for an unknown bus). */
-static int term_parse_opt(fdr_circuit *c, const char *spec, struct term *t, struct fdr_loc at,
-                          int create, struct sim_err *err)
+int fdr_term_parse_opt(fdr_circuit *c, const char *spec, struct fdr_term *t, struct fdr_loc at,
+                       int create, struct sim_err *err)
 {
     char name[FDR_BUSSPEC_MAX];
     const char *dot = strchr(spec, '.');
     size_t len = dot ? (size_t)(dot - spec) : strlen(spec);
     if (len == 0)
-        return err_at(c, err, at, "empty bus name in '%s'%s", spec, "");
+        return fdr_err_at(c, err, at, "empty bus name in '%s'%s", spec, "");
     if (len >= FDR_NAME_MAX)
-        return err_at(c, err, at, "bus name in '%s' is too long%s", spec, "");
+        return fdr_err_at(c, err, at, "bus name in '%s' is too long%s", spec, "");
     memcpy(name, spec, len);
     name[len] = '\0';
     t->nn = 0;
@@ -146,9 +140,9 @@ static int term_parse_opt(fdr_circuit *c, const char *spec, struct term *t, stru
         char *end;
         long v = strtol(s, &end, 10);
         if (end == s || (*end && *end != '.') || v < 0 || v > 1000)
-            return err_at(c, err, at, "bad node list in bus '%s'%s", spec, "");
-        if (t->nn == MAX_NODES)
-            return err_at(c, err, at, "too many nodes in bus '%s'%s", spec, "");
+            return fdr_err_at(c, err, at, "bad node list in bus '%s'%s", spec, "");
+        if (t->nn == FDR_TERM_NODES)
+            return fdr_err_at(c, err, at, "too many nodes in bus '%s'%s", spec, "");
         t->node[t->nn++] = (int)v;
         dot = *end ? end : NULL;
     }
@@ -179,38 +173,38 @@ static int term_parse_opt(fdr_circuit *c, const char *spec, struct term *t, stru
     return 0;
 }
 
-static int term_parse(fdr_circuit *c, const char *spec, struct term *t, struct fdr_loc at,
+static int term_parse(fdr_circuit *c, const char *spec, struct fdr_term *t, struct fdr_loc at,
                       struct sim_err *err)
 {
-    return term_parse_opt(c, spec, t, at, 1, err);
+    return fdr_term_parse_opt(c, spec, t, at, 1, err);
 }
 
 /* Phase nodes of an element terminal with `np` phase conductors: the spec's
  * first np nodes, or 1..np. Node 0 (ground) or a node above 3 on a phase
  * conductor is refused. With has_neutral, a written neutral must be 0, or
  * 4 where the caller passes nslot (then *nslot = 3, else -1). */
-static int term_phases_n(const fdr_circuit *c, const struct term *t, int np, int has_neutral,
-                         int *slot, int *nslot, struct fdr_loc at, const char *spec,
-                         struct sim_err *err)
+int fdr_term_phases_n(const fdr_circuit *c, const struct fdr_term *t, int np, int has_neutral,
+                      int *slot, int *nslot, struct fdr_loc at, const char *spec,
+                      struct sim_err *err)
 {
     if (nslot)
         *nslot = -1;
     if (t->nn != 0 && t->nn < np)
-        return err_at(c, err, at, "bus '%s' names fewer nodes than the element has phases%s", spec,
-                      "");
+        return fdr_err_at(c, err, at, "bus '%s' names fewer nodes than the element has phases%s",
+                          spec, "");
     if (t->nn > np + (has_neutral ? 1 : 0))
-        return err_at(c, err, at, "bus '%s' names more nodes than the element has conductors%s",
-                      spec, "");
+        return fdr_err_at(c, err, at, "bus '%s' names more nodes than the element has conductors%s",
+                          spec, "");
     for (int k = 0; k < np; k++) {
         int nd = t->nn ? t->node[k] : k + 1;
         if (nd < 1 || nd > 3)
-            return err_at(c, err, at,
-                          "bus '%s': phase conductors must be on nodes 1-3 (node 4 is the "
-                          "neutral)%s",
-                          spec, "");
+            return fdr_err_at(c, err, at,
+                              "bus '%s': phase conductors must be on nodes 1-3 (node 4 is the "
+                              "neutral)%s",
+                              spec, "");
         for (int j = 0; j < k; j++)
             if (slot[j] == nd - 1)
-                return err_at(c, err, at, "bus '%s' repeats a node%s", spec, "");
+                return fdr_err_at(c, err, at, "bus '%s' repeats a node%s", spec, "");
         slot[k] = nd - 1;
     }
     if (has_neutral && t->nn == np + 1 && nslot && t->node[np] == 4) {
@@ -218,17 +212,17 @@ static int term_phases_n(const fdr_circuit *c, const struct term *t, int np, int
         return 0;
     }
     if (has_neutral && t->nn == np + 1 && t->node[np] != 0)
-        return err_at(c, err, at,
-                      "bus '%s': the neutral must be node 0 (ground) or, where an explicit "
-                      "neutral is supported, node 4%s",
-                      spec, "");
+        return fdr_err_at(c, err, at,
+                          "bus '%s': the neutral must be node 0 (ground) or, where an explicit "
+                          "neutral is supported, node 4%s",
+                          spec, "");
     return 0;
 }
 
-static int term_phases(const fdr_circuit *c, const struct term *t, int np, int has_neutral,
+static int term_phases(const fdr_circuit *c, const struct fdr_term *t, int np, int has_neutral,
                        int *slot, struct fdr_loc at, const char *spec, struct sim_err *err)
 {
-    return term_phases_n(c, t, np, has_neutral, slot, NULL, at, spec, err);
+    return fdr_term_phases_n(c, t, np, has_neutral, slot, NULL, at, spec, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -237,7 +231,7 @@ static int term_phases(const fdr_circuit *c, const struct term *t, int np, int h
 
 /* Invert a small complex matrix in place (Gauss-Jordan, partial pivoting).
  * Returns 0, or -1 if singular. */
-static int cinv(double complex *a, int n)
+int fdr_cinv(double complex *a, int n)
 {
     double complex inv[16];
     for (int i = 0; i < n * n; i++)
@@ -293,9 +287,9 @@ static void kron(double complex *z, int n)
 
 /* Series impedance (ohm) and half shunt admittance (S) of a line; with
  * `neutral` the last of np + 1 conductors is an explicit neutral. */
-static int line_matrices(const fdr_circuit *c, const struct fdr_linedef *l, int neutral,
-                         double complex z[4][4], double complex yh[4][4], int *has_y,
-                         struct sim_err *err)
+int fdr_line_matrices(const fdr_circuit *c, const struct fdr_linedef *l, int neutral,
+                      double complex z[4][4], double complex yh[4][4], int *has_y,
+                      struct sim_err *err)
 {
     const struct fdr_zdef *d = &l->z;
     int np = l->phases + neutral;
@@ -309,8 +303,8 @@ static int line_matrices(const fdr_circuit *c, const struct fdr_linedef *l, int 
         }
         if (d->kron) {
             if (cabs(zm[(n - 1) * n + n - 1]) == 0)
-                return err_at(c, err, l->at, "Line.%s: neutral self impedance is zero%s", l->name,
-                              "");
+                return fdr_err_at(c, err, l->at, "Line.%s: neutral self impedance is zero%s",
+                                  l->name, "");
             kron(zm, n);
             /* capacitance: reduce the potential-coefficient matrix, i.e.
              * invert, drop the neutral, invert back */
@@ -320,14 +314,14 @@ static int line_matrices(const fdr_circuit *c, const struct fdr_linedef *l, int 
             if (any) {
                 double complex pm[16];
                 memcpy(pm, cm, sizeof pm);
-                if (cinv(pm, n))
-                    return err_at(c, err, l->at, "Line.%s: singular cmatrix%s", l->name, "");
+                if (fdr_cinv(pm, n))
+                    return fdr_err_at(c, err, l->at, "Line.%s: singular cmatrix%s", l->name, "");
                 double complex pr[9];
                 for (int i = 0; i < n - 1; i++)
                     for (int j = 0; j < n - 1; j++)
                         pr[i * (n - 1) + j] = pm[i * n + j];
-                if (cinv(pr, n - 1))
-                    return err_at(c, err, l->at, "Line.%s: singular cmatrix%s", l->name, "");
+                if (fdr_cinv(pr, n - 1))
+                    return fdr_err_at(c, err, l->at, "Line.%s: singular cmatrix%s", l->name, "");
                 memcpy(cm, pr, sizeof(double complex) * (size_t)((n - 1) * (n - 1)));
             } else {
                 for (int i = 0; i < (n - 1) * (n - 1); i++)
@@ -338,9 +332,9 @@ static int line_matrices(const fdr_circuit *c, const struct fdr_linedef *l, int 
         if (n != np) {
             char buf[64];
             snprintf(buf, sizeof buf, "%d", n);
-            return err_at(c, err, l->at,
-                          "Line.%s: impedance matrix has %s conductors, not the line's phases",
-                          l->name, buf);
+            return fdr_err_at(c, err, l->at,
+                              "Line.%s: impedance matrix has %s conductors, not the line's phases",
+                              l->name, buf);
         }
     } else {
         n = np;
@@ -372,13 +366,14 @@ static int line_matrices(const fdr_circuit *c, const struct fdr_linedef *l, int 
 }
 
 /* Thevenin impedance of the source, OpenDSS's Vsource conventions. */
-static int source_matrices(fdr_circuit *c, struct sim_err *err)
+int fdr_source_matrices(fdr_circuit *c, struct sim_err *err)
 {
     struct fdr_vsource *v = &c->src;
     if (v->phases != 3)
-        return err_at(c, err, v->at, "Vsource: only three-phase sources are supported%s%s", "", "");
+        return fdr_err_at(c, err, v->at, "Vsource: only three-phase sources are supported%s%s", "",
+                          "");
     if (v->basekv <= 0)
-        return err_at(c, err, v->at, "Vsource: basekv must be > 0%s%s", "", "");
+        return fdr_err_at(c, err, v->at, "Vsource: basekv must be > 0%s%s", "", "");
     double kv = v->basekv, r1, x1, r0, x0;
     if (v->zspec == 3) {
         r1 = v->r1;
@@ -394,7 +389,7 @@ static int source_matrices(fdr_circuit *c, struct sim_err *err)
             mva3 = FDR_SQRT3 * kv * isc3 / 1000.0;
         }
         if (mva3 <= 0 || isc1 <= 0 || v->x1r1 <= 0 || v->x0r0 <= 0)
-            return err_at(c, err, v->at, "Vsource: short-circuit data must be > 0%s%s", "", "");
+            return fdr_err_at(c, err, v->at, "Vsource: short-circuit data must be > 0%s%s", "", "");
         x1 = kv * kv / mva3 / sqrt(1.0 + 1.0 / (v->x1r1 * v->x1r1));
         r1 = x1 / v->x1r1;
         /* |2 Z1 + Z0| = 3 V_LN / Isc1 with X0 = R0 * x0r0 */
@@ -404,12 +399,12 @@ static int source_matrices(fdr_circuit *c, struct sim_err *err)
         double cc = 4.0 * (r1 * r1 + x1 * x1) - k * k;
         double disc = b * b - 4.0 * a * cc;
         if (disc < 0)
-            return err_at(c, err, v->at, "Vsource: inconsistent ISC1/ISC3 data%s%s", "", "");
+            return fdr_err_at(c, err, v->at, "Vsource: inconsistent ISC1/ISC3 data%s%s", "", "");
         r0 = (-b + sqrt(disc)) / (2.0 * a);
         if (r0 < 0)
-            return err_at(c, err, v->at,
-                          "Vsource: single-phase short-circuit current too high for ISC3%s%s", "",
-                          "");
+            return fdr_err_at(c, err, v->at,
+                              "Vsource: single-phase short-circuit current too high for ISC3%s%s",
+                              "", "");
         x0 = r0 * v->x0r0;
     }
     double complex z1 = r1 + I * x1, z0 = r0 + I * x0;
@@ -426,7 +421,7 @@ static int source_matrices(fdr_circuit *c, struct sim_err *err)
 /* Compile                                                             */
 /* ------------------------------------------------------------------ */
 
-static int nomem(struct sim_err *err)
+int fdr_nomem(struct sim_err *err)
 {
     return sim_errf(err, SIM_ENOMEM, "out of memory");
 }
@@ -441,32 +436,36 @@ static int compile_earthing(fdr_circuit *c, struct sim_err *err)
                        "(bus1=b.4 bus2=b.0 R=.. X=..) is supported";
     for (int i = 0; i < c->nreactors; i++) {
         const struct fdr_reactordef *r = &c->reactors[i];
-        struct term t1, t2;
+        struct fdr_term t1, t2;
         int rc;
-        if ((rc = term_parse_opt(c, r->bus[0], &t1, r->at, 0, err)))
+        if ((rc = fdr_term_parse_opt(c, r->bus[0], &t1, r->at, 0, err)))
             return rc;
         t2.bus = t1.bus;
         t2.nn = 1;
         t2.node[0] = 0;
-        if (r->bus[1][0] && (rc = term_parse_opt(c, r->bus[1], &t2, r->at, 0, err)))
+        if (r->bus[1][0] && (rc = fdr_term_parse_opt(c, r->bus[1], &t2, r->at, 0, err)))
             return rc;
         if (!r->bus[0][0] || t1.bus < 0 || t1.nn != 1 || t1.node[0] != 4 || t2.bus != t1.bus ||
-            t2.nn < 1)
-            return err_at(c, err, r->at, "New Reactor.%s: %s", r->name, form);
+            t2.nn < 1) {
+            c->need_nodal = 1;
+            return fdr_err_at(c, err, r->at, "New Reactor.%s: %s", r->name, form);
+        }
         for (int k = 0; k < t2.nn; k++)
-            if (t2.node[k] != 0)
-                return err_at(c, err, r->at, "New Reactor.%s: %s", r->name, form);
+            if (t2.node[k] != 0) {
+                c->need_nodal = 1;
+                return fdr_err_at(c, err, r->at, "New Reactor.%s: %s", r->name, form);
+            }
         struct fdr_bus *b = &c->buses[t1.bus];
         if (!(b->mask & 8u))
-            return err_at(c, err, r->at, "New Reactor.%s: bus %s has no neutral (node 4)", r->name,
-                          b->name);
+            return fdr_err_at(c, err, r->at, "New Reactor.%s: bus %s has no neutral (node 4)",
+                              r->name, b->name);
         if (r->r == 0 && r->x == 0)
-            return err_at(c, err, r->at,
-                          "New Reactor.%s: R and X are both 0 (a solid earth away from the "
-                          "transformer is not modelled; Kron-reduce the neutral instead)%s",
-                          r->name, "");
+            return fdr_err_at(c, err, r->at,
+                              "New Reactor.%s: R and X are both 0 (a solid earth away from the "
+                              "transformer is not modelled; Kron-reduce the neutral instead)%s",
+                              r->name, "");
         if (r->r < 0)
-            return err_at(c, err, r->at, "New Reactor.%s: R must be >= 0%s", r->name, "");
+            return fdr_err_at(c, err, r->at, "New Reactor.%s: R must be >= 0%s", r->name, "");
         b->yg += 1.0 / (r->r + I * r->x);
     }
     int ng = 0;
@@ -475,7 +474,7 @@ static int compile_earthing(fdr_circuit *c, struct sim_err *err)
             ng++;
     c->gnd_bus = calloc((size_t)ng + 1, sizeof *c->gnd_bus);
     if (!c->gnd_bus)
-        return nomem(err);
+        return fdr_nomem(err);
     for (int b = 0; b < c->nbuses; b++)
         if (c->buses[b].yg != 0 && c->buses[b].nroot != b)
             c->gnd_bus[c->ngnd++] = b;
@@ -490,10 +489,10 @@ static int compile_earthing(fdr_circuit *c, struct sim_err *err)
                 br->ytot += c->buses[c->gnd_bus[g]].yg;
         if (!br->solid && br->ytot == 0) {
             const struct fdr_xfmrdef *x = &c->xfmrs[br->elem];
-            return err_at(c, err, x->at,
-                          "Transformer.%s: the neutral at bus %s is earthed nowhere (rneut < 0 "
-                          "and no earthing Reactor on it)",
-                          x->name, c->buses[br->to].name);
+            return fdr_err_at(c, err, x->at,
+                              "Transformer.%s: the neutral at bus %s is earthed nowhere (rneut < 0 "
+                              "and no earthing Reactor on it)",
+                              x->name, c->buses[br->to].name);
         }
     }
     return 0;
@@ -502,38 +501,42 @@ static int compile_earthing(fdr_circuit *c, struct sim_err *err)
 /* One single-phase wye-wye unit as the next conductor of branch br: its
  * own ratio (winding kV are the units' own voltages) and leakage impedance
  * on side 2. */
-static int single_phase_unit(fdr_circuit *c, struct fdr_branch *br, int x, const struct term *t,
+static int single_phase_unit(fdr_circuit *c, struct fdr_branch *br, int x, const struct fdr_term *t,
                              struct sim_err *err)
 {
     const struct fdr_xfmrdef *xd = &c->xfmrs[x]; /* wye-wye: checked before the walk */
     for (int w = 0; w < 2; w++)
         if (xd->w[w].kv <= 0 || xd->w[w].kva <= 0 || xd->w[w].tap <= 0)
-            return err_at(c, err, xd->at, "Transformer.%s: kV, kVA and tap must be > 0%s", xd->name,
-                          "");
-    if (xd->w[0].rneut > 0 || xd->w[0].xneut != 0 || xd->w[1].rneut > 0 || xd->w[1].xneut != 0)
-        return err_at(c, err, xd->at,
-                      "Transformer.%s: rneut/xneut are not supported on single-phase units%s",
-                      xd->name, "");
+            return fdr_err_at(c, err, xd->at, "Transformer.%s: kV, kVA and tap must be > 0%s",
+                              xd->name, "");
+    if (xd->w[0].rneut > 0 || xd->w[0].xneut != 0 || xd->w[1].rneut > 0 || xd->w[1].xneut != 0) {
+        c->need_nodal = 1;
+        return fdr_err_at(c, err, xd->at,
+                          "Transformer.%s: rneut/xneut are not supported on single-phase units%s",
+                          xd->name, "");
+    }
+    c->need_nodal = br->nc >= 3;
     if (br->nc >= 3)
-        return err_at(c, err, xd->at, "Transformer.%s: a bank of more than three units%s", xd->name,
-                      "");
+        return fdr_err_at(c, err, xd->at, "Transformer.%s: a bank of more than three units%s",
+                          xd->name, "");
     int s1[1] = {0}, s2[1] = {0}, rc;
     if ((rc = term_phases(c, &t[0], 1, 1, s1, xd->at, xd->w[0].bus, err)) ||
         (rc = term_phases(c, &t[1], 1, 1, s2, xd->at, xd->w[1].bus, err)))
         return rc;
     for (int m = 0; m < br->nc; m++)
         if (br->fnode[m] == s1[0] || br->tnode[m] == s2[0])
-            return err_at(c, err, xd->at,
-                          "Transformer.%s: a unit of this bank is already on that phase%s",
-                          xd->name, "");
+            return fdr_err_at(c, err, xd->at,
+                              "Transformer.%s: a unit of this bank is already on that phase%s",
+                              xd->name, "");
     int m = br->nc++;
     br->fnode[m] = s1[0];
     br->tnode[m] = s2[0];
     br->rat[m] = (xd->w[1].kv * xd->w[1].tap) / (xd->w[0].kv * xd->w[0].tap);
     double kva1 = xd->w[0].kva;
-    double complex zpu = xd->w[0].r_pct / 100.0 + xd->w[1].r_pct / 100.0 * kva1 / xd->w[1].kva +
-                         I * xd->xhl_pct / 100.0;
-    br->zw[m] = zpu * (xd->w[1].kv * xd->w[1].kv * 1000.0 / kva1);
+    double complex zpu = xd->w[0].r_pct / 100.0 + xd->w[1].r_pct / 100.0 + I * xd->xhl_pct / 100.0;
+    /* on winding 2's tapped voltage, as OpenDSS's one-volt-base model */
+    double v2 = xd->w[1].kv * xd->w[1].tap;
+    br->zw[m] = zpu * (v2 * v2 * 1000.0 / kva1);
     br->xf[m] = x;
     br->ratio = br->rat[0];
     br->z[0][0] = br->zw[0];
@@ -557,11 +560,11 @@ static int geometry_zdef(const fdr_circuit *c, struct fdr_linedef *l, struct sim
     struct fdr_lc_cond cd[FDR_LC_MAX];
     for (int i = 0; i < g->nconds; i++) {
         if (g->wire[i] < 0)
-            return err_at(c, err, g->at, "LineGeometry.%s: conductor %s has no wire", g->name,
-                          i == 0   ? "1"
-                          : i == 1 ? "2"
-                          : i == 2 ? "3"
-                                   : "4 or above");
+            return fdr_err_at(c, err, g->at, "LineGeometry.%s: conductor %s has no wire", g->name,
+                              i == 0   ? "1"
+                              : i == 1 ? "2"
+                              : i == 2 ? "3"
+                                       : "4 or above");
         const struct fdr_wire *w = &c->wires[g->wire[i]];
         /* resistance per unit length: ohm per (unit) -> ohm/m */
         double ru = fdr_unit_m(w->r_units) > 0 ? fdr_unit_m(w->r_units) : 1.0;
@@ -586,16 +589,16 @@ static int geometry_zdef(const fdr_circuit *c, struct fdr_linedef *l, struct sim
     }
     int np = g->reduce ? g->nphases : g->nconds;
     if (np > 3)
-        return err_at(c, err, g->at,
-                      "LineGeometry.%s: %s conductors left after reduction; up to 3 phases are "
-                      "supported (reduce=yes Kron-reduces the neutrals)",
-                      g->name, g->reduce ? "more than 3" : "all");
+        return fdr_err_at(c, err, g->at,
+                          "LineGeometry.%s: %s conductors left after reduction; up to 3 phases are "
+                          "supported (reduce=yes Kron-reduces the neutrals)",
+                          g->name, g->reduce ? "more than 3" : "all");
     double complex z[9];
     double cnf[9];
     char why[160];
     if (fdr_line_constants(g->nconds, np, cd, l->rho, c->base_freq, l->earth, z, cnf, why,
                            sizeof why))
-        return err_at(c, err, g->at, "LineGeometry.%s: %s", g->name, why);
+        return fdr_err_at(c, err, g->at, "LineGeometry.%s: %s", g->name, why);
     struct fdr_zdef *d = &l->z;
     memset(d, 0, sizeof *d);
     d->nph = np;
@@ -610,7 +613,7 @@ static int geometry_zdef(const fdr_circuit *c, struct fdr_linedef *l, struct sim
     return 0;
 }
 
-int fdr_compile(fdr_circuit *c, struct sim_err *err)
+static int compile_radial(fdr_circuit *c, struct sim_err *err)
 {
     for (int i = 0; i < c->nlines; i++)
         if (c->lines[i].geometry >= 0) {
@@ -620,16 +623,16 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         }
     int rc = 0;
     int nl = c->nlines, nx = c->nxfmrs, ne = nl + nx;
-    struct term *lt = NULL, *xt = NULL, *ldt = NULL, src;
+    struct fdr_term *lt = NULL, *xt = NULL, *ldt = NULL, src;
     int *deg = NULL, *adj = NULL, *start = NULL, *queue = NULL, *seen = NULL, *used = NULL;
     int *bank = NULL; /* transformer -> branch of the bank it joins, -1 */
-    free_compiled(c);
+    fdr_free_compiled(c);
 
     lt = calloc((size_t)(2 * nl + 1), sizeof *lt);
     xt = calloc((size_t)(2 * nx + 1), sizeof *xt);
     ldt = calloc((size_t)(c->nloads + 1), sizeof *ldt);
     if (!lt || !xt || !ldt) {
-        rc = nomem(err);
+        rc = fdr_nomem(err);
         goto done;
     }
 
@@ -640,23 +643,30 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         struct fdr_linedef *l = &c->lines[i];
         for (int e = 0; e < 2; e++) {
             if (!l->bus[e][0]) {
-                rc = err_at(c, err, l->at, "Line.%s: bus%s is not given", l->name, e ? "2" : "1");
+                rc = fdr_err_at(c, err, l->at, "Line.%s: bus%s is not given", l->name,
+                                e ? "2" : "1");
                 goto done;
             }
             if ((rc = term_parse(c, l->bus[e], &lt[2 * i + e], l->at, err)))
                 goto done;
         }
         if (lt[2 * i].bus == lt[2 * i + 1].bus) {
-            rc = err_at(c, err, l->at, "Line.%s connects bus %s to itself", l->name, l->bus[0]);
+            rc = fdr_err_at(c, err, l->at, "Line.%s connects bus %s to itself", l->name, l->bus[0]);
             goto done;
         }
     }
     for (int i = 0; i < nx; i++) {
         struct fdr_xfmrdef *x = &c->xfmrs[i];
+        if (x->nw != 2 || x->imag_pct != 0 || x->noloadloss_pct != 0) {
+            c->need_nodal = 1; /* three windings, magnetising branch */
+            rc = fdr_err_at(c, err, x->at, "Transformer.%s: %s needs the nodal solver", x->name,
+                            x->nw != 2 ? "a third winding" : "the magnetising branch");
+            goto done;
+        }
         for (int e = 0; e < 2; e++) {
             if (!x->w[e].bus[0]) {
-                rc = err_at(c, err, x->at, "Transformer.%s: winding %s has no bus", x->name,
-                            e ? "2" : "1");
+                rc = fdr_err_at(c, err, x->at, "Transformer.%s: winding %s has no bus", x->name,
+                                e ? "2" : "1");
                 goto done;
             }
             if ((rc = term_parse(c, x->w[e].bus, &xt[2 * i + e], x->at, err)))
@@ -665,17 +675,18 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         /* checked before the walk: an open-delta unit beside its jumper
          * (IEEE 37's regulator) would otherwise look like a loop */
         if (x->phases == 1 && (x->w[0].conn != FDR_WYE || x->w[1].conn != FDR_WYE)) {
-            rc = err_at(c, err, x->at,
-                        "Transformer.%s: single-phase units must be wye-wye (line-to-neutral); "
-                        "line-to-line units (open-delta banks) are not supported yet%s",
-                        x->name, "");
+            c->need_nodal = 1;
+            rc = fdr_err_at(c, err, x->at,
+                            "Transformer.%s: single-phase units must be wye-wye (line-to-neutral); "
+                            "line-to-line units (open-delta banks) are not supported yet%s",
+                            x->name, "");
             goto done;
         }
     }
     for (int i = 0; i < c->nloads; i++) {
         struct fdr_loaddef *l = &c->loads[i];
         if (!l->bus[0]) {
-            rc = err_at(c, err, l->at, "Load.%s: bus1 is not given%s", l->name, "");
+            rc = fdr_err_at(c, err, l->at, "Load.%s: bus1 is not given%s", l->name, "");
             goto done;
         }
         if ((rc = term_parse(c, l->bus, &ldt[i], l->at, err)))
@@ -697,13 +708,13 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
     bank = malloc(((size_t)nx + 1) * sizeof *bank);
     if (!deg || !start || !adj || !queue || !seen || !used || !c->br || !c->line_br ||
         !c->xfmr_br || !c->xfmr_c0 || !bank) {
-        rc = nomem(err);
+        rc = fdr_nomem(err);
         goto done;
     }
     for (int x = 0; x < nx; x++)
         bank[x] = -1;
     for (int e = 0; e < ne; e++) {
-        struct term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
+        struct fdr_term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
         deg[t[0].bus]++;
         deg[t[1].bus]++;
     }
@@ -711,7 +722,7 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         start[b + 1] = start[b] + deg[b];
     memset(deg, 0, sizeof *deg * (size_t)nb);
     for (int e = 0; e < ne; e++) {
-        struct term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
+        struct fdr_term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
         adj[start[t[0].bus] + deg[t[0].bus]++] = e;
         adj[start[t[1].bus] + deg[t[1].bus]++] = e;
     }
@@ -729,7 +740,7 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
             if (used[e])
                 continue;
             used[e] = 1;
-            struct term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
+            struct fdr_term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
             int side = t[0].bus == u ? 0 : 1;
             int v = t[1 - side].bus;
             if (seen[v] && e >= nl && side == 0 && c->xfmrs[e - nl].phases == 1 &&
@@ -744,16 +755,17 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
                 }
             }
             if (seen[v]) {
+                c->need_nodal = 1;
                 if (e < nl)
-                    rc = err_at(c, err, c->lines[e].at,
-                                "Line.%s closes a loop at bus %s: only radial feeders are "
-                                "supported",
-                                c->lines[e].name, c->buses[v].name);
+                    rc = fdr_err_at(c, err, c->lines[e].at,
+                                    "Line.%s closes a loop at bus %s: only radial feeders are "
+                                    "supported",
+                                    c->lines[e].name, c->buses[v].name);
                 else
-                    rc = err_at(c, err, c->xfmrs[e - nl].at,
-                                "Transformer.%s closes a loop at bus %s: only radial feeders "
-                                "are supported",
-                                c->xfmrs[e - nl].name, c->buses[v].name);
+                    rc = fdr_err_at(c, err, c->xfmrs[e - nl].at,
+                                    "Transformer.%s closes a loop at bus %s: only radial feeders "
+                                    "are supported",
+                                    c->xfmrs[e - nl].name, c->buses[v].name);
                 goto done;
             }
             seen[v] = 1;
@@ -772,10 +784,11 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
                 br->elem = e - nl;
                 c->xfmr_br[e - nl] = c->nbr;
                 if (side != 0) {
-                    rc = err_at(c, err, c->xfmrs[e - nl].at,
-                                "Transformer.%s is fed from winding 2: winding 1 must face the "
-                                "source%s",
-                                c->xfmrs[e - nl].name, "");
+                    c->need_nodal = 1;
+                    rc = fdr_err_at(c, err, c->xfmrs[e - nl].at,
+                                    "Transformer.%s is fed from winding 2: winding 1 must face the "
+                                    "source%s",
+                                    c->xfmrs[e - nl].name, "");
                     goto done;
                 }
             }
@@ -788,64 +801,36 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
             continue;
         for (int i = 0; i < c->nloads; i++)
             if (ldt[i].bus == b) {
-                rc =
-                    err_at(c, err, c->loads[i].at, "Load.%s: bus %s is not connected to the source",
-                           c->loads[i].name, c->buses[b].name);
+                rc = fdr_err_at(c, err, c->loads[i].at,
+                                "Load.%s: bus %s is not connected to the source", c->loads[i].name,
+                                c->buses[b].name);
                 goto done;
             }
         for (int e = 0; e < ne; e++) {
-            struct term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
+            struct fdr_term *t = e < nl ? &lt[2 * e] : &xt[2 * (e - nl)];
             if (t[0].bus == b || t[1].bus == b) {
                 struct fdr_loc at = e < nl ? c->lines[e].at : c->xfmrs[e - nl].at;
-                rc = err_at(c, err, at, "%s: bus %s is not connected to the source",
-                            e < nl ? c->lines[e].name : c->xfmrs[e - nl].name, c->buses[b].name);
+                rc =
+                    fdr_err_at(c, err, at, "%s: bus %s is not connected to the source",
+                               e < nl ? c->lines[e].name : c->xfmrs[e - nl].name, c->buses[b].name);
                 goto done;
             }
         }
     }
 
     /* source and root */
-    if ((rc = source_matrices(c, err)))
+    if ((rc = fdr_source_matrices(c, err)))
         goto done;
-    /* regulators: each controls one single-phase unit */
-    if (c->nregs) {
-        c->regc = calloc((size_t)c->nregs, sizeof *c->regc);
-        if (!c->regc) {
-            rc = nomem(err);
-            goto done;
-        }
-    }
+    if ((rc = fdr_compile_regulators(c, err)))
+        goto done;
     for (int r = 0; r < c->nregs; r++) {
-        const struct fdr_regdef *rd = &c->regs[r];
-        int x = fdr_names_get(&c->xfmr_ix, rd->xfmr);
-        if (!rd->xfmr[0] || x < 0) {
-            rc = err_at(c, err, rd->at, "RegControl.%s: transformer '%s' is not defined", rd->name,
-                        rd->xfmr);
-            goto done;
-        }
-        const struct fdr_xfmrdef *xd = &c->xfmrs[x];
-        const struct fdr_wdg *mw = &xd->w[rd->winding - 1];
-        if (xd->phases == 3 && mw->conn != FDR_WYE) {
-            rc = err_at(c, err, rd->at,
-                        "RegControl.%s: a delta monitored winding (Transformer.%s) is not "
-                        "supported yet",
-                        rd->name, xd->name);
-            goto done;
-        }
-        const struct fdr_wdg *tw = &xd->w[rd->tapwinding - 1];
-        struct fdr_regc *g = &c->regc[c->nregc++];
-        g->reg = r;
-        g->xf = x;
-        g->nc = xd->phases == 3 ? 3 : 1; /* a three-phase regulator is ganged, sensing phase 1 */
-        g->basev = mw->kv * 1000.0 / (xd->phases == 3 ? FDR_SQRT3 : 1.0);
-        g->mintap = tw->mintap;
-        g->maxtap = tw->maxtap;
-        g->inc = (tw->maxtap - tw->mintap) / (tw->numtaps > 0 ? tw->numtaps : 32);
-        g->tap1 = xd->w[0].tap;
-        g->tap2 = xd->w[1].tap;
-        if (!(g->inc > 0)) {
-            rc = err_at(c, err, rd->at, "RegControl.%s: Transformer.%s has no tap range", rd->name,
-                        xd->name);
+        const struct fdr_xfmrdef *xd = &c->xfmrs[c->regc[r].xf];
+        if (xd->phases == 3 && xd->w[c->regs[r].winding - 1].conn != FDR_WYE) {
+            c->need_nodal = 1;
+            rc = fdr_err_at(c, err, c->regs[r].at,
+                            "RegControl.%s: a delta monitored winding (Transformer.%s) is not "
+                            "supported yet",
+                            c->regs[r].name, xd->name);
             goto done;
         }
     }
@@ -854,8 +839,8 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         if ((rc = term_phases(c, &src, 3, 0, slot, c->src.at, c->src.bus, err)))
             goto done;
         if (slot[0] != 0 || slot[1] != 1 || slot[2] != 2) {
-            rc = err_at(c, err, c->src.at, "Vsource bus '%s' must be on nodes 1.2.3%s", c->src.bus,
-                        "");
+            rc = fdr_err_at(c, err, c->src.at, "Vsource bus '%s' must be on nodes 1.2.3%s",
+                            c->src.bus, "");
             goto done;
         }
     }
@@ -868,21 +853,22 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         struct fdr_bus *pb = &c->buses[br->from], *cb = &c->buses[br->to];
         if (br->kind == FDR_BR_LINE) {
             struct fdr_linedef *l = &c->lines[br->elem];
-            struct term *t = &lt[2 * br->elem];
+            struct fdr_term *t = &lt[2 * br->elem];
             int s1[4], s2[4], n1 = -1, n2 = -1;
             /* four conductors without Kron reduction: phases + neutral */
             int neutral = !l->z.kron && l->z.nph == 4 && l->phases == 3;
             br->nc = l->phases;
-            if ((rc = term_phases_n(c, &t[0], l->phases, neutral, s1, neutral ? &n1 : NULL, l->at,
-                                    l->bus[0], err)) ||
-                (rc = term_phases_n(c, &t[1], l->phases, neutral, s2, neutral ? &n2 : NULL, l->at,
-                                    l->bus[1], err)))
+            if ((rc = fdr_term_phases_n(c, &t[0], l->phases, neutral, s1, neutral ? &n1 : NULL,
+                                        l->at, l->bus[0], err)) ||
+                (rc = fdr_term_phases_n(c, &t[1], l->phases, neutral, s2, neutral ? &n2 : NULL,
+                                        l->at, l->bus[1], err)))
                 goto done;
             if (neutral && (n1 != 3 || n2 != 3)) {
-                rc = err_at(c, err, l->at,
-                            "LineCode %s has 4 conductors: give it kron=yes, or connect its "
-                            "neutral to node 4 at both ends (bus.1.2.3.4) of Line.%s",
-                            l->code, l->name);
+                c->need_nodal = 1;
+                rc = fdr_err_at(c, err, l->at,
+                                "LineCode %s has 4 conductors: give it kron=yes, or connect its "
+                                "neutral to node 4 at both ends (bus.1.2.3.4) of Line.%s",
+                                l->code, l->name);
                 goto done;
             }
             if (neutral) {
@@ -895,15 +881,16 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
             }
             if (neutral) {
                 if (!(pb->mask & 8u)) {
-                    rc = err_at(c, err, l->at,
-                                "Line.%s: bus %s has no neutral (node 4) to feed it; a neutral "
-                                "starts at a transformer's star point (bus.1.2.3.4)",
-                                l->name, pb->name);
+                    c->need_nodal = 1;
+                    rc = fdr_err_at(c, err, l->at,
+                                    "Line.%s: bus %s has no neutral (node 4) to feed it; a neutral "
+                                    "starts at a transformer's star point (bus.1.2.3.4)",
+                                    l->name, pb->name);
                     goto done;
                 }
                 cb->nroot = pb->nroot;
             }
-            if ((rc = line_matrices(c, l, neutral, br->z, br->yh, &br->has_y, err)))
+            if ((rc = fdr_line_matrices(c, l, neutral, br->z, br->yh, &br->has_y, err)))
                 goto done;
             br->sym = 1;
             for (int i = 0; i < br->nc; i++)
@@ -917,7 +904,7 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
             cb->kv_nominal = pb->kv_nominal;
         } else {
             struct fdr_xfmrdef *x = &c->xfmrs[br->elem];
-            struct term *t = &xt[2 * br->elem];
+            struct fdr_term *t = &xt[2 * br->elem];
             if (x->phases == 1) {
                 /* a single-phase unit, and the units banked with it */
                 br->nc = 0;
@@ -930,35 +917,38 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
                 goto phases_check;
             }
             if (x->phases != 3) {
-                rc = err_at(c, err, x->at,
-                            "Transformer.%s: transformers of 1 or 3 phases are "
-                            "supported%s",
-                            x->name, "");
+                c->need_nodal = 1;
+                rc = fdr_err_at(c, err, x->at,
+                                "Transformer.%s: transformers of 1 or 3 phases are "
+                                "supported%s",
+                                x->name, "");
                 goto done;
             }
             if (x->w[1].conn != FDR_WYE) {
-                rc = err_at(c, err, x->at,
-                            "Transformer.%s: the downstream winding must be "
-                            "grounded wye (delta secondaries are not modelled)%s",
-                            x->name, "");
+                c->need_nodal = 1;
+                rc = fdr_err_at(c, err, x->at,
+                                "Transformer.%s: the downstream winding must be "
+                                "grounded wye (delta secondaries are not modelled)%s",
+                                x->name, "");
                 goto done;
             }
             for (int w = 0; w < 2; w++)
                 if (x->w[w].kv <= 0 || x->w[w].kva <= 0 || x->w[w].tap <= 0) {
-                    rc = err_at(c, err, x->at, "Transformer.%s: kV, kVA and tap must be > 0%s",
-                                x->name, "");
+                    rc = fdr_err_at(c, err, x->at, "Transformer.%s: kV, kVA and tap must be > 0%s",
+                                    x->name, "");
                     goto done;
                 }
             int s1[3], s2[3], ns = -1;
             if ((rc = term_phases(c, &t[0], 3, x->w[0].conn == FDR_WYE, s1, x->at, x->w[0].bus,
                                   err)) ||
-                (rc = term_phases_n(c, &t[1], 3, 1, s2, &ns, x->at, x->w[1].bus, err)))
+                (rc = fdr_term_phases_n(c, &t[1], 3, 1, s2, &ns, x->at, x->w[1].bus, err)))
                 goto done;
             if (x->w[0].rneut > 0 || x->w[0].xneut != 0) {
-                rc = err_at(c, err, x->at,
-                            "Transformer.%s: only the downstream winding's star point can be "
-                            "earthed through rneut/xneut%s",
-                            x->name, "");
+                c->need_nodal = 1;
+                rc = fdr_err_at(c, err, x->at,
+                                "Transformer.%s: only the downstream winding's star point can be "
+                                "earthed through rneut/xneut%s",
+                                x->name, "");
                 goto done;
             }
             br->nc = 3;
@@ -976,10 +966,11 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
                 cb->mask |= 8u;
                 cb->nroot = br->to;
             } else if (x->w[1].rneut > 0 || x->w[1].xneut != 0) {
-                rc = err_at(c, err, x->at,
-                            "Transformer.%s: rneut/xneut need the star point on node 4 "
-                            "(bus.1.2.3.4); on node 0 it is solidly earthed%s",
-                            x->name, "");
+                c->need_nodal = 1;
+                rc = fdr_err_at(c, err, x->at,
+                                "Transformer.%s: rneut/xneut need the star point on node 4 "
+                                "(bus.1.2.3.4); on node 0 it is solidly earthed%s",
+                                x->name, "");
                 goto done;
             }
             for (int j = 0; j < 3; j++) {
@@ -991,10 +982,10 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
             br->ratio = (vw2 * x->w[1].tap) / (vw1 * x->w[0].tap);
             /* leakage impedance on winding 1's kVA base, referred to winding 2 */
             double kva1 = x->w[0].kva;
-            double complex zpu = x->w[0].r_pct / 100.0 +
-                                 x->w[1].r_pct / 100.0 * kva1 / x->w[1].kva +
-                                 I * x->xhl_pct / 100.0;
-            double zbase2 = x->w[1].kv * x->w[1].kv * 1000.0 / kva1;
+            double complex zpu =
+                x->w[0].r_pct / 100.0 + x->w[1].r_pct / 100.0 + I * x->xhl_pct / 100.0;
+            double v2 = x->w[1].kv * x->w[1].tap;
+            double zbase2 = v2 * v2 * 1000.0 / kva1;
             br->z[0][0] = zpu * zbase2;
             br->delta1 = x->w[0].conn == FDR_DELTA;
             if (br->delta1) {
@@ -1017,10 +1008,11 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
         }
     phases_check:
         if (br->star_n && !br->solid && !br->delta1) {
-            rc = err_at(c, err, c->xfmrs[br->elem].at,
-                        "Transformer.%s: a star point earthed through an impedance or isolated "
-                        "needs a delta upstream winding%s",
-                        c->xfmrs[br->elem].name, "");
+            c->need_nodal = 1;
+            rc = fdr_err_at(c, err, c->xfmrs[br->elem].at,
+                            "Transformer.%s: a star point earthed through an impedance or isolated "
+                            "needs a delta upstream winding%s",
+                            c->xfmrs[br->elem].name, "");
             goto done;
         }
         for (int j = 0; j < br->nc; j++) {
@@ -1029,100 +1021,18 @@ int fdr_compile(fdr_circuit *c, struct sim_err *err)
                     br->kind == FDR_BR_LINE ? c->lines[br->elem].at : c->xfmrs[br->elem].at;
                 char ph[16];
                 snprintf(ph, sizeof ph, "%d", br->fnode[j] + 1);
-                rc =
-                    err_at(c, err, at, "bus %s has no phase %s to feed this element", pb->name, ph);
+                rc = fdr_err_at(c, err, at, "bus %s has no phase %s to feed this element", pb->name,
+                                ph);
                 goto done;
             }
             cb->mask |= 1u << br->tnode[j];
         }
     }
 
-    /* voltage bases: the nearest of Set voltagebases to the nominal
-     * voltage reached from the source, as Calcvoltagebases does */
-    for (int b = 0; b < nb; b++) {
-        struct fdr_bus *bus = &c->buses[b];
-        double kv = bus->kv_nominal;
-        if (c->nvbases > 0) {
-            double best = c->vbases[0], bd = fabs(kv / best - 1.0);
-            for (int i = 1; i < c->nvbases; i++) {
-                double d = fabs(kv / c->vbases[i] - 1.0);
-                if (d < bd) {
-                    bd = d;
-                    best = c->vbases[i];
-                }
-            }
-            kv = best;
-        }
-        bus->kv_ll = kv;
-        bus->vbase = kv * 1000.0 / FDR_SQRT3;
-    }
+    fdr_voltage_bases(c);
 
-    /* loads: one element per phase (wye) or per phase pair (delta) */
-    c->load_el0 = calloc((size_t)c->nloads + 1, sizeof *c->load_el0);
-    c->load_nel = calloc((size_t)c->nloads + 1, sizeof *c->load_nel);
-    c->load_ncond = calloc((size_t)c->nloads + 1, sizeof *c->load_ncond);
-    c->lel = calloc((size_t)(3 * c->nloads + 1), sizeof *c->lel);
-    if (!c->load_el0 || !c->load_nel || !c->load_ncond || !c->lel) {
-        rc = nomem(err);
+    if ((rc = fdr_compile_loads(c, ldt, err)))
         goto done;
-    }
-    for (int i = 0; i < c->nloads; i++) {
-        struct fdr_loaddef *l = &c->loads[i];
-        struct term *t = &ldt[i];
-        struct fdr_bus *bus = &c->buses[t->bus];
-        int np = l->phases, slot[4];
-        if (l->kv <= 0) {
-            rc = err_at(c, err, l->at, "Load.%s: kV must be > 0%s", l->name, "");
-            goto done;
-        }
-        c->load_el0[i] = c->nlel;
-        if (l->conn == FDR_WYE) {
-            int ns = -1; /* star point: ground, or the neutral (slot 3) */
-            if ((rc = term_phases_n(c, t, np, 1, slot, &ns, l->at, l->bus, err)))
-                goto done;
-            if (ns == 3 && !(bus->mask & 8u)) {
-                rc = err_at(c, err, l->at, "Load.%s: bus %s has no neutral (node 4)", l->name,
-                            bus->name);
-                goto done;
-            }
-            double vb = np == 1 ? l->kv * 1000.0 : l->kv * 1000.0 / FDR_SQRT3;
-            for (int k = 0; k < np; k++)
-                c->lel[c->nlel++] = (struct fdr_lelem){i, t->bus, slot[k], ns, vb};
-            c->load_ncond[i] = np + 1;
-        } else {
-            if (np == 2) {
-                rc = err_at(c, err, l->at, "Load.%s: two-phase delta loads are not supported%s",
-                            l->name, "");
-                goto done;
-            }
-            int nc = np == 1 ? 2 : 3;
-            if (np == 1 && (t->nn == 1 || (t->nn == 2 && t->node[1] == 0))) {
-                /* OpenDSS connects the conductors a bus name leaves out to
-                 * ground: "bus.1" (or "bus.1.0") puts the single-phase delta
-                 * load between node 1 and ground, still on its rated kV. */
-                if ((rc = term_phases(c, t, 1, 1, slot, l->at, l->bus, err)))
-                    goto done;
-                c->lel[c->nlel++] = (struct fdr_lelem){i, t->bus, slot[0], -1, l->kv * 1000.0};
-                c->load_ncond[i] = 2;
-            } else {
-                if ((rc = term_phases(c, t, nc, 0, slot, l->at, l->bus, err)))
-                    goto done;
-                for (int k = 0; k < np; k++)
-                    c->lel[c->nlel++] = (struct fdr_lelem){i, t->bus, slot[k],
-                                                           slot[(k + 1) % nc], l->kv * 1000.0};
-                c->load_ncond[i] = nc;
-            }
-        }
-        c->load_nel[i] = c->nlel - c->load_el0[i];
-        for (int k = c->load_el0[i]; k < c->nlel; k++) {
-            int a = c->lel[k].a, b = c->lel[k].b;
-            if (!(bus->mask & (1u << a)) || (b >= 0 && !(bus->mask & (1u << b)))) {
-                rc = err_at(c, err, l->at, "Load.%s: bus %s lacks a phase the load uses", l->name,
-                            bus->name);
-                goto done;
-            }
-        }
-    }
 
     if ((rc = compile_earthing(c, err)))
         goto done;
@@ -1142,6 +1052,171 @@ done:
     free(queue);
     free(seen);
     free(used);
+    return rc;
+}
+
+/* Voltage bases: the nearest of Set voltagebases to the nominal voltage
+ * reached from the source, as Calcvoltagebases does. */
+void fdr_voltage_bases(fdr_circuit *c)
+{
+    for (int b = 0; b < c->nbuses; b++) {
+        struct fdr_bus *bus = &c->buses[b];
+        double kv = bus->kv_nominal;
+        if (c->nvbases > 0) {
+            double best = c->vbases[0], bd = fabs(kv / best - 1.0);
+            for (int i = 1; i < c->nvbases; i++) {
+                double d = fabs(kv / c->vbases[i] - 1.0);
+                if (d < bd) {
+                    bd = d;
+                    best = c->vbases[i];
+                }
+            }
+            kv = best;
+        }
+        bus->kv_ll = kv;
+        bus->vbase = kv * 1000.0 / FDR_SQRT3;
+    }
+}
+
+/* Loads: one element per phase (wye) or per phase pair (delta). */
+int fdr_compile_loads(fdr_circuit *c, const struct fdr_term *ldt, struct sim_err *err)
+{
+    int rc = 0;
+    c->load_el0 = calloc((size_t)c->nloads + 1, sizeof *c->load_el0);
+    c->load_nel = calloc((size_t)c->nloads + 1, sizeof *c->load_nel);
+    c->load_ncond = calloc((size_t)c->nloads + 1, sizeof *c->load_ncond);
+    c->lel = calloc((size_t)(3 * c->nloads + 1), sizeof *c->lel);
+    if (!c->load_el0 || !c->load_nel || !c->load_ncond || !c->lel) {
+        return fdr_nomem(err);
+    }
+    for (int i = 0; i < c->nloads; i++) {
+        struct fdr_loaddef *l = &c->loads[i];
+        const struct fdr_term *t = &ldt[i];
+        struct fdr_bus *bus = &c->buses[t->bus];
+        int np = l->phases, slot[4];
+        if (l->kv <= 0) {
+            rc = fdr_err_at(c, err, l->at, "Load.%s: kV must be > 0%s", l->name, "");
+            return rc;
+        }
+        c->load_el0[i] = c->nlel;
+        if (l->conn == FDR_WYE) {
+            int ns = -1; /* star point: ground, or the neutral (slot 3) */
+            if ((rc = fdr_term_phases_n(c, t, np, 1, slot, &ns, l->at, l->bus, err)))
+                return rc;
+            if (ns == 3 && !(bus->mask & 8u)) {
+                rc = fdr_err_at(c, err, l->at, "Load.%s: bus %s has no neutral (node 4)", l->name,
+                                bus->name);
+                return rc;
+            }
+            double vb = np == 1 ? l->kv * 1000.0 : l->kv * 1000.0 / FDR_SQRT3;
+            for (int k = 0; k < np; k++)
+                c->lel[c->nlel++] = (struct fdr_lelem){i, t->bus, slot[k], ns, vb};
+            c->load_ncond[i] = np + 1;
+        } else {
+            if (np == 2) {
+                c->need_nodal = 1;
+                rc = fdr_err_at(c, err, l->at, "Load.%s: two-phase delta loads are not supported%s",
+                                l->name, "");
+                return rc;
+            }
+            int nc = np == 1 ? 2 : 3;
+            if (np == 1 && (t->nn == 1 || (t->nn == 2 && t->node[1] == 0))) {
+                /* OpenDSS connects the conductors a bus name leaves out to
+                 * ground: "bus.1" (or "bus.1.0") puts the single-phase delta
+                 * load between node 1 and ground, still on its rated kV. */
+                if ((rc = term_phases(c, t, 1, 1, slot, l->at, l->bus, err)))
+                    return rc;
+                c->lel[c->nlel++] = (struct fdr_lelem){i, t->bus, slot[0], -1, l->kv * 1000.0};
+                c->load_ncond[i] = 2;
+            } else {
+                if ((rc = term_phases(c, t, nc, 0, slot, l->at, l->bus, err)))
+                    return rc;
+                for (int k = 0; k < np; k++)
+                    c->lel[c->nlel++] =
+                        (struct fdr_lelem){i, t->bus, slot[k], slot[(k + 1) % nc], l->kv * 1000.0};
+                c->load_ncond[i] = nc;
+            }
+        }
+        c->load_nel[i] = c->nlel - c->load_el0[i];
+        for (int k = c->load_el0[i]; k < c->nlel; k++) {
+            int a = c->lel[k].a, b = c->lel[k].b;
+            if (!(bus->mask & (1u << a)) || (b >= 0 && !(bus->mask & (1u << b)))) {
+                rc = fdr_err_at(c, err, l->at, "Load.%s: bus %s lacks a phase the load uses",
+                                l->name, bus->name);
+                return rc;
+            }
+        }
+    }
+
+    return rc;
+}
+
+/* Regulators: each controls one transformer (a unit, or a ganged
+ * three-phase regulator sensing phase 1). */
+int fdr_compile_regulators(fdr_circuit *c, struct sim_err *err)
+{
+    int rc = 0;
+    if (c->nregs) {
+        c->regc = calloc((size_t)c->nregs, sizeof *c->regc);
+        if (!c->regc) {
+            return fdr_nomem(err);
+        }
+    }
+    for (int r = 0; r < c->nregs; r++) {
+        const struct fdr_regdef *rd = &c->regs[r];
+        int x = fdr_names_get(&c->xfmr_ix, rd->xfmr);
+        if (!rd->xfmr[0] || x < 0) {
+            rc = fdr_err_at(c, err, rd->at, "RegControl.%s: transformer '%s' is not defined",
+                            rd->name, rd->xfmr);
+            return rc;
+        }
+        const struct fdr_xfmrdef *xd = &c->xfmrs[x];
+        if (rd->winding > xd->nw || rd->tapwinding > xd->nw) {
+            rc = fdr_err_at(c, err, rd->at, "RegControl.%s: Transformer.%s has no such winding",
+                            rd->name, xd->name);
+            return rc;
+        }
+        const struct fdr_wdg *mw = &xd->w[rd->winding - 1];
+        const struct fdr_wdg *tw = &xd->w[rd->tapwinding - 1];
+        struct fdr_regc *g = &c->regc[c->nregc++];
+        g->reg = r;
+        g->xf = x;
+        g->nc = xd->phases == 3 ? 3 : 1; /* a three-phase regulator is ganged, sensing phase 1 */
+        g->basev = mw->kv * 1000.0 / (xd->phases > 1 && mw->conn == FDR_WYE ? FDR_SQRT3 : 1.0);
+        g->mintap = tw->mintap;
+        g->maxtap = tw->maxtap;
+        g->inc = (tw->maxtap - tw->mintap) / (tw->numtaps > 0 ? tw->numtaps : 32);
+        g->tap1 = xd->w[0].tap;
+        g->tap2 = xd->w[1].tap;
+        if (!(g->inc > 0)) {
+            rc = fdr_err_at(c, err, rd->at, "RegControl.%s: Transformer.%s has no tap range",
+                            rd->name, xd->name);
+            return rc;
+        }
+    }
+    return rc;
+}
+
+const char *fdr_circuit_method(const fdr_circuit *c)
+{
+    return c->nod ? "nodal" : "sweep";
+}
+
+int fdr_circuit_use_nodal(fdr_circuit *c, struct sim_err *err)
+{
+    return fdr_compile_nodal(c, err);
+}
+
+int fdr_compile(fdr_circuit *c, struct sim_err *err)
+{
+    c->need_nodal = 0;
+    int rc = compile_radial(c, err);
+    if (rc && c->need_nodal) {
+        /* the sweep's refusal is no longer the answer */
+        rc = fdr_compile_nodal(c, err);
+        if (!rc && err)
+            err->msg[0] = '\0';
+    }
     return rc;
 }
 

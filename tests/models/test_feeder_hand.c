@@ -145,15 +145,21 @@ static void case_pq_i_vmin(void)
     fdr_solver_free(s);
     fdr_circuit_free(c);
 
-    /* constant P would sit at 0.965 pu < vminpu 0.99: constant Z drawing P at 0.99 pu */
+    /* constant P would sit at 0.965 pu < vminpu 0.99: OpenDSS's low-voltage rule makes the
+     * current magnitude linear in |V| between vlow = 0.5 pu (the nominal admittance's
+     * current there) and vminpu (the nominal power's current there): with pf 1 and a pure
+     * resistance V = E - r (Il + m (V - 0.5 Vb)) */
     snprintf(text, sizeof text, "%sNew Load.LD bus1=b.1 phases=1 kV=0.23 kW=20 pf=1 vminpu=0.99\n",
              base);
     c = load(text);
     s = c ? solve(c) : NULL;
     if (s) {
         int b = fdr_bus_find(c, "b");
-        double rl = (0.99 * 230.0) * (0.99 * 230.0) / pw;
-        CHECK_C(fdr_bus_v(s, b, 1), E * rl / (rl + r), 1e-7);
+        double vb = 230.0, il = 0.5 * pw / vb, i95 = pw / (0.99 * vb);
+        double m = (i95 - il) / ((0.99 - 0.5) * vb);
+        double v = (E - r * il + r * m * 0.5 * vb) / (1.0 + r * m);
+        CHECK(v < 0.99 * vb, "the case must be below vminpu: %g V", v);
+        CHECK_C(fdr_bus_v(s, b, 1), v, 1e-7);
     }
     fdr_solver_free(s);
     fdr_circuit_free(c);
