@@ -45,7 +45,9 @@ enum {
     CL_WIRE,
     CL_GEOM,
     CL_CAP,
-    CL_REG
+    CL_REG,
+    CL_XFCODE,
+    CL_CAPCTRL
 };
 
 struct tok {
@@ -1459,6 +1461,7 @@ static int set_reg(struct pctx *p, struct fdr_regdef *r, int id, const char *pn,
         return ph == 1 ? 0 : not_modelled(p, "RegControl", "ptphase other than 1");
     }
     case RG_DELAY:
+        return get_num(p, pn, val, &r->delay);
     case RG_TAPDELAY:
     case RG_REVVREG:
     case RG_REVBAND:
@@ -2083,12 +2086,163 @@ static int xfmr_xsc(struct pctx *p, struct fdr_xfmrdef *x, const char *pn, const
     return 0;
 }
 
+static const char *const capctrl_props[] = {
+    "element",    "terminal", "capacitor",    "type",     "ptratio",   "ctratio",  "onsetting",
+    "offsetting", "delay",    "voltoverride", "vmax",     "vmin",      "delayoff", "deadtime",
+    "ctphase",    "ptphase",  "vbus",         "eventlog", "usermodel", "userdata", "pctminkvar",
+    "reset",      "basefreq", "enabled",      "like",     NULL};
+enum {
+    CC_ELEMENT,
+    CC_TERMINAL,
+    CC_CAPACITOR,
+    CC_TYPE,
+    CC_PTRATIO,
+    CC_CTRATIO,
+    CC_ON,
+    CC_OFF,
+    CC_DELAY,
+    CC_VOLTOVERRIDE,
+    CC_VMAX,
+    CC_VMIN,
+    CC_DELAYOFF,
+    CC_DEADTIME,
+    CC_CTPHASE,
+    CC_PTPHASE,
+    CC_VBUS,
+    CC_EVENTLOG,
+    CC_USERMODEL,
+    CC_USERDATA,
+    CC_PCTMINKVAR,
+    CC_RESET,
+    CC_BASEFREQ,
+    CC_ENABLED
+};
+
+/* ctphase / ptphase: a conductor number, or AVG, MAX, MIN */
+static int get_phase_sel(struct pctx *p, const char *pn, const char *val, int *out)
+{
+    if (!strcasecmp(val, "avg"))
+        *out = 0;
+    else if (!strcasecmp(val, "max"))
+        *out = -1;
+    else if (!strcasecmp(val, "min"))
+        *out = -2;
+    else {
+        int rc = get_int(p, pn, val, out);
+        if (rc)
+            return rc;
+        if (*out < 1 || *out > 3)
+            return perr(p, "%s=%d: 1 to 3, AVG, MAX or MIN", pn, *out);
+    }
+    return 0;
+}
+
+static int set_capctrl(struct pctx *p, struct fdr_capctrldef *d, int id, const char *pn,
+                       const char *val)
+{
+    int b = 0;
+    switch (id) {
+    case CC_ELEMENT:
+        return copy_name(p, d->element, sizeof d->element, val, "element");
+    case CC_CAPACITOR:
+        return copy_name(p, d->capacitor, sizeof d->capacitor, val, "capacitor");
+    case CC_TERMINAL:
+        return get_int(p, pn, val, &d->terminal);
+    case CC_TYPE:
+        if (!strncasecmp(val, "current", 1))
+            d->type = FDR_CC_CURRENT;
+        else if (!strncasecmp(val, "voltage", 1))
+            d->type = FDR_CC_VOLTAGE;
+        else if (!strncasecmp(val, "kvar", 1))
+            d->type = FDR_CC_KVAR;
+        else
+            return perr(p, "CapControl type=%s is not supported (current, voltage and kvar are)",
+                        val);
+        return 0;
+    case CC_PTRATIO:
+        return get_num(p, pn, val, &d->ptratio);
+    case CC_CTRATIO:
+        return get_num(p, pn, val, &d->ctratio);
+    case CC_ON:
+        return get_num(p, pn, val, &d->on);
+    case CC_OFF:
+        return get_num(p, pn, val, &d->off);
+    case CC_DELAY:
+        return get_num(p, pn, val, &d->delay);
+    case CC_DELAYOFF:
+        return get_num(p, pn, val, &d->delayoff);
+    case CC_VOLTOVERRIDE: {
+        int rc = get_bool(p, pn, val, &b);
+        d->voltoverride = b;
+        return rc;
+    }
+    case CC_VMAX:
+        return get_num(p, pn, val, &d->vmax);
+    case CC_VMIN:
+        return get_num(p, pn, val, &d->vmin);
+    case CC_CTPHASE:
+        return get_phase_sel(p, pn, val, &d->ctphase);
+    case CC_PTPHASE:
+        return get_phase_sel(p, pn, val, &d->ptphase);
+    case CC_VBUS:
+        return *val ? not_modelled(p, "CapControl", "vbus (a remote voltage bus)") : 0;
+    case CC_USERMODEL:
+    case CC_USERDATA:
+        return *val ? not_modelled(p, "CapControl", pn) : 0;
+    case CC_DEADTIME:
+    case CC_EVENTLOG:
+    case CC_PCTMINKVAR:
+    case CC_RESET:
+    case CC_BASEFREQ:
+        return 0; /* time-mode and logging settings: static control ignores them */
+    case CC_ENABLED:
+        return check_enabled(p, "CapControl", pn, val);
+    default:
+        return not_modelled(p, "CapControl", pn);
+    }
+}
+
+/* XfmrCode's properties, in OpenDSS's order (the same names as
+ * Transformer's, which set_xfmr handles). */
+static const char *const xfcode_props[] = {
+    "phases", "windings", "wdg",       "conn",          "kv",       "kva",       "tap",
+    "%r",     "rneut",    "xneut",     "conns",         "kvs",      "kvas",      "taps",
+    "xhl",    "xht",      "xlt",       "xscarray",      "thermal",  "n",         "m",
+    "flrise", "hsrise",   "%loadloss", "%noloadloss",   "normhkva", "emerghkva", "maxtap",
+    "mintap", "numtaps",  "%imag",     "ppm_antifloat", "%rs",      "x12",       "x13",
+    "x23",    "rdcohms",  "seasons",   "ratings",       "like",     NULL};
+
 static int set_xfmr(struct pctx *p, struct fdr_xfmrdef *x, int id, const char *pn, const char *val)
 {
     int rc, n = 0;
     double d = 0;
     struct fdr_wdg *w = &x->w[x->active];
     switch (id) {
+    case TR_XFMRCODE: {
+        /* the code's ratings and impedances; the buses stay */
+        int k = fdr_names_get(&p->c->xfcode_ix, val);
+        if (k < 0)
+            return perr(p, "XfmrCode '%s' is not defined", val);
+        const struct fdr_xfmrdef *code = &p->c->xfcodes[k];
+        char bus[3][FDR_BUSSPEC_MAX];
+        for (int i = 0; i < 3; i++)
+            memcpy(bus[i], x->w[i].bus, sizeof bus[i]);
+        x->phases = code->phases;
+        x->nw = code->nw;
+        memcpy(x->w, code->w, sizeof x->w);
+        for (int i = 0; i < 3; i++)
+            memcpy(x->w[i].bus, bus[i], sizeof bus[i]);
+        x->xhl_pct = code->xhl_pct;
+        x->xht_pct = code->xht_pct;
+        x->xlt_pct = code->xlt_pct;
+        x->imag_pct = code->imag_pct;
+        x->noloadloss_pct = code->noloadloss_pct;
+        x->ppm = code->ppm;
+        x->lead = code->lead;
+        if (x->active >= x->nw)
+            x->active = 0;
+        return 0;
+    }
     case TR_PHASES:
         return get_int(p, pn, val, &x->phases);
     case TR_WINDINGS:
@@ -2260,6 +2414,10 @@ static const char *const *class_props(int cl)
         return cap_props;
     case CL_REG:
         return reg_props;
+    case CL_XFCODE:
+        return xfcode_props;
+    case CL_CAPCTRL:
+        return capctrl_props;
     default:
         return NULL;
     }
@@ -2268,9 +2426,9 @@ static const char *const *class_props(int cl)
 static const char *class_name(int cl)
 {
     static const char *const n[] = {
-        "",          "",          "Circuit",     "Vsource", "LineCode", "Line",
-        "Load",      "LoadShape", "Transformer", "Reactor", "WireData", "LineGeometry",
-        "Capacitor", "RegControl"};
+        "",          "",           "Circuit",     "Vsource",   "LineCode", "Line",
+        "Load",      "LoadShape",  "Transformer", "Reactor",   "WireData", "LineGeometry",
+        "Capacitor", "RegControl", "XfmrCode",    "CapControl"};
     return n[cl];
 }
 
@@ -2280,11 +2438,12 @@ static int class_of(const char *cls)
     static const struct {
         const char *name;
         int cl;
-    } map[] = {{"circuit", CL_CIRCUIT},   {"vsource", CL_VSOURCE}, {"linecode", CL_LINECODE},
-               {"line", CL_LINE},         {"load", CL_LOAD},       {"loadshape", CL_SHAPE},
-               {"transformer", CL_XFMR},  {"monitor", CL_SKIP},    {"energymeter", CL_SKIP},
-               {"sensor", CL_SKIP},       {"reactor", CL_REACTOR}, {"wiredata", CL_WIRE},
-               {"linegeometry", CL_GEOM}, {"capacitor", CL_CAP},   {"regcontrol", CL_REG}};
+    } map[] = {{"circuit", CL_CIRCUIT},   {"vsource", CL_VSOURCE},   {"linecode", CL_LINECODE},
+               {"line", CL_LINE},         {"load", CL_LOAD},         {"loadshape", CL_SHAPE},
+               {"transformer", CL_XFMR},  {"monitor", CL_SKIP},      {"energymeter", CL_SKIP},
+               {"sensor", CL_SKIP},       {"reactor", CL_REACTOR},   {"wiredata", CL_WIRE},
+               {"linegeometry", CL_GEOM}, {"capacitor", CL_CAP},     {"regcontrol", CL_REG},
+               {"xfmrcode", CL_XFCODE},   {"capcontrol", CL_CAPCTRL}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcasecmp(cls, map[i].name))
             return map[i].cl;
@@ -2305,6 +2464,8 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
                                  : cl == CL_WIRE    ? &c->wire_ix
                                  : cl == CL_GEOM    ? &c->geom_ix
                                  : cl == CL_CAP     ? &c->cap_ix
+                                 : cl == CL_XFCODE  ? &c->xfcode_ix
+                                 : cl == CL_CAPCTRL ? &c->capctrl_ix
                                                     : &c->reg_ix;
     int k = fdr_names_get(ix, other);
     if (k < 0)
@@ -2347,6 +2508,12 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
         break;
     case CL_REG:
         LIKE(regs);
+        break;
+    case CL_XFCODE:
+        LIKE(xfcodes);
+        break;
+    case CL_CAPCTRL:
+        LIKE(capctrls);
         break;
     case CL_SHAPE: {
         /* the multipliers are owned: copy them */
@@ -2436,6 +2603,12 @@ static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
         case CL_REG:
             rc = set_reg(p, &c->regs[idx], id, pn, t[i].value);
             break;
+        case CL_XFCODE:
+            rc = set_xfmr(p, &c->xfcodes[idx], match_name(xfmr_props, props[id]), pn, t[i].value);
+            break;
+        case CL_CAPCTRL:
+            rc = set_capctrl(p, &c->capctrls[idx], id, pn, t[i].value);
+            break;
         default:
             rc = set_xfmr(p, &c->xfmrs[idx], id, pn, t[i].value);
             break;
@@ -2482,6 +2655,12 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         break;
     case CL_REG:
         ix = &c->reg_ix;
+        break;
+    case CL_XFCODE:
+        ix = &c->xfcode_ix;
+        break;
+    case CL_CAPCTRL:
+        ix = &c->capctrl_ix;
         break;
     default: {
         /* the circuit's Vsource */
@@ -2618,6 +2797,7 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             r->ptratio = 60;
             r->ctprim = 300;
             r->maxtapchange = 16;
+            r->delay = 15;
             r->at = at;
         }
         break;
@@ -2634,6 +2814,35 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
                 g->units[j] = FDR_U_FT; /* OpenDSS's initial default */
             }
             g->at = at;
+        }
+        break;
+    case CL_CAPCTRL:
+        rc = grow((void **)&c->capctrls, &c->capctrls_cap, c->ncapctrls + 1, sizeof *c->capctrls);
+        if (!rc) {
+            k = c->ncapctrls++;
+            struct fdr_capctrldef *d = &c->capctrls[k];
+            memset(d, 0, sizeof *d);
+            strcpy(d->name, name);
+            /* OpenDSS's defaults */
+            d->terminal = 1;
+            d->type = FDR_CC_CURRENT;
+            d->ptratio = d->ctratio = 60;
+            d->on = 300;
+            d->off = 200;
+            d->delay = d->delayoff = 15;
+            d->vmax = 126;
+            d->vmin = 115;
+            d->ptphase = d->ctphase = 1;
+            d->at = at;
+        }
+        break;
+    case CL_XFCODE:
+        rc = grow((void **)&c->xfcodes, &c->xfcodes_cap, c->nxfcodes + 1, sizeof *c->xfcodes);
+        if (!rc) {
+            k = c->nxfcodes++;
+            xfmr_default(&c->xfcodes[k]);
+            strcpy(c->xfcodes[k].name, name);
+            c->xfcodes[k].at = at;
         }
         break;
     default:

@@ -164,7 +164,25 @@ struct fdr_regdef {
     int winding, tapwinding; /* 1-based; the monitored winding and the tapped one */
     double vreg, band, ptratio, ctprim, r, x;
     int maxtapchange;
+    double delay; /* s: orders the controls' actions in static mode */
     struct fdr_loc at;
+};
+
+/* CapControl: switches a Capacitor's steps on what a monitored element's
+ * terminal measures (static control mode, see fdr_solve). */
+enum { FDR_CC_CURRENT, FDR_CC_VOLTAGE, FDR_CC_KVAR };
+struct fdr_capctrldef {
+    char name[FDR_NAME_MAX];
+    char element[2 * FDR_NAME_MAX]; /* "Line.name" or "Transformer.name" */
+    char capacitor[FDR_NAME_MAX];
+    int terminal, type;
+    double ptratio, ctratio, on, off, delay, delayoff, vmax, vmin;
+    int voltoverride;
+    int ptphase, ctphase; /* 1-based conductor; 0: average, -1: max, -2: min */
+    struct fdr_loc at;
+    /* compiled */
+    int cap;        /* its Capacitor (index into loads) */
+    int line, xfmr; /* the monitored element, -1 for the other kind */
 };
 
 /* A neutral earthing resistor / reactor: New Reactor.x bus1=b.4 bus2=b.0
@@ -285,11 +303,16 @@ struct fdr_circuit {
     int nwires, wires_cap;
     struct fdr_regdef *regs;
     int nregs, regs_cap;
+    struct fdr_xfmrdef *xfcodes; /* XfmrCode: transformer templates */
+    int nxfcodes, xfcodes_cap;
+    struct fdr_capctrldef *capctrls;
+    int ncapctrls, capctrls_cap;
     struct fdr_geometry *geoms;
     int ngeoms, geoms_cap;
     int earth_model; /* Set EarthModel=, FDR_EARTH_* (OpenDSS's default: Deri) */
     struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix, reactor_ix, wire_ix,
-        geom_ix, cap_ix, reg_ix; /* cap_ix: Capacitor name -> its element in loads */
+        geom_ix, cap_ix, reg_ix, xfcode_ix,
+        capctrl_ix; /* cap_ix: Capacitor name -> its element in loads */
     double vbases[16];
     int nvbases;
     double base_freq;
@@ -348,6 +371,8 @@ int fdr_compile_loads(fdr_circuit *c, const struct fdr_term *ldt, struct sim_err
 void fdr_voltage_bases(fdr_circuit *c);
 /* Regulators: check each RegControl and size c->regc (compile fills br/m). */
 int fdr_compile_regulators(fdr_circuit *c, struct sim_err *err);
+/* CapControls: find each one's capacitor and monitored element. */
+int fdr_compile_capctrls(fdr_circuit *c, struct sim_err *err);
 
 /* The nodal compile: every element's primitive admittance on a node
  * numbering of (bus, node 1..4); meshes, delta secondaries, line-to-line

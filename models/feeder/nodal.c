@@ -793,7 +793,7 @@ int fdr_compile_nodal(fdr_circuit *c, struct sim_err *err)
         n->lnode[k][0] = n->bnode[le->bus][le->a];
         n->lnode[k][1] = le->b >= 0 ? n->bnode[le->bus][le->b] : -1;
     }
-    if ((rc = fdr_compile_regulators(c, err)))
+    if ((rc = fdr_compile_regulators(c, err)) || (rc = fdr_compile_capctrls(c, err)))
         goto done;
     for (int r = 0; r < c->nregc; r++) {
         c->regc[r].br = -1;

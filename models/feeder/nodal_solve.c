@@ -177,7 +177,7 @@ static void load_currents(fdr_solver *s, double complex *rhs)
     }
 }
 
-static int power_flow(fdr_solver *s, int *iterations, struct sim_err *err)
+int fdr_nsolve_power_flow(fdr_solver *s, int *iterations, struct sim_err *err)
 {
     const fdr_circuit *c = s->c;
     const struct fdr_nodal *n = c->nod;
@@ -246,50 +246,51 @@ static double complex winding_v(const fdr_solver *s, int x, int w)
     return node_v(s, cn[a]) - node_v(s, cn[b]);
 }
 
-int fdr_nsolve_solve(fdr_solver *s, int *iterations, struct sim_err *err)
+double complex fdr_nsolve_reg_voltage(const fdr_solver *s, int r)
+{
+    const fdr_circuit *c = s->c;
+    const struct fdr_regc *g = &c->regc[r];
+    const struct fdr_regdef *rd = &c->regs[g->reg];
+    double complex vc = winding_v(s, g->xf, rd->winding - 1) / rd->ptratio;
+    if (rd->r != 0 || rd->x != 0) {
+        double complex i_in = fdr_nsolve_xfmr_i(s, g->xf, rd->winding, 1);
+        vc += (rd->r + I * rd->x) * i_in / rd->ctprim;
+    }
+    return vc;
+}
+
+void fdr_nsolve_set_tap(fdr_solver *s, int r, double nt)
 {
     const fdr_circuit *c = s->c;
     struct fdr_nsolve *ns = s->ns;
-    int total = 0, it = 0, rc;
-    s->control_iterations = 0;
-    int max_ci = c->max_control_iter > 0 ? c->max_control_iter : 10;
-    for (int ci = 1;; ci++) {
-        rc = power_flow(s, &it, err);
-        total += it;
-        s->control_iterations = ci;
-        if (rc || c->nregc == 0 || ci >= max_ci)
-            break;
-        int moved = 0;
-        for (int r = 0; r < c->nregc; r++) {
-            const struct fdr_regc *g = &c->regc[r];
-            const struct fdr_regdef *rd = &c->regs[g->reg];
-            double complex vc = winding_v(s, g->xf, rd->winding - 1) / rd->ptratio;
-            if (rd->r != 0 || rd->x != 0) {
-                double complex i_in = fdr_nsolve_xfmr_i(s, g->xf, rd->winding, 1);
-                vc += (rd->r + I * rd->x) * i_in / rd->ctprim;
-            }
-            double nt;
-            if (!fdr_reg_step(c, r, cabs(vc), s->tap[r], &nt))
-                continue;
-            s->tap[r] = nt;
-            ns->tap[g->xf][rd->tapwinding - 1] = nt;
-            const struct fdr_nelem *el = &c->nod->el[c->nod->xfmr_el[g->xf]];
-            fdr_nodal_xfmr_y(c, g->xf, ns->tap[g->xf], ns->y + el->y0);
-            moved = 1;
-        }
-        if (!moved)
-            break;
-        assemble(c, ns);
-        if (!klu_z_refactor(c->nod->ap, c->nod->ai, (double *)ns->ax, ns->sym, ns->num,
-                            &ns->common) ||
-            ns->common.status != KLU_OK) {
-            rc = singular(c, ns, err);
-            break;
-        }
-    }
-    if (iterations)
-        *iterations = total;
-    return rc;
+    const struct fdr_regc *g = &c->regc[r];
+    s->tap[r] = nt;
+    ns->tap[g->xf][c->regs[g->reg].tapwinding - 1] = nt;
+    const struct fdr_nelem *el = &c->nod->el[c->nod->xfmr_el[g->xf]];
+    fdr_nodal_xfmr_y(c, g->xf, ns->tap[g->xf], ns->y + el->y0);
+}
+
+int fdr_nsolve_refactor(fdr_solver *s, struct sim_err *err)
+{
+    const fdr_circuit *c = s->c;
+    struct fdr_nsolve *ns = s->ns;
+    assemble(c, ns);
+    if (!klu_z_refactor(c->nod->ap, c->nod->ai, (double *)ns->ax, ns->sym, ns->num, &ns->common) ||
+        ns->common.status != KLU_OK)
+        return singular(c, ns, err);
+    return 0;
+}
+
+double complex fdr_nsolve_line_v(const fdr_solver *s, int line, int terminal, int cond)
+{
+    const fdr_circuit *c = s->c;
+    if (line < 0 || line >= c->nlines || terminal < 1 || terminal > 2)
+        return 0;
+    const struct fdr_nelem *el = &c->nod->el[c->nod->line_el[line]];
+    int nc = el->nt / 2;
+    if (cond < 1 || cond > nc)
+        return 0;
+    return node_v(s, c->nod->cnode[el->c0 + (terminal - 1) * nc + cond - 1]);
 }
 
 /* ------------------------------------------------------------------ */

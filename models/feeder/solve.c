@@ -45,8 +45,13 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
     s->rat = calloc(nbr + 1, sizeof *s->rat);
     s->zw = calloc(nbr + 1, sizeof *s->zw);
     s->tap = calloc((size_t)c->nregc + 1, sizeof *s->tap);
+    s->cap_steps = calloc((size_t)c->ncapctrls + 1, sizeof *s->cap_steps);
+    s->cap_dir = calloc((size_t)c->ncapctrls + 1, sizeof *s->cap_dir);
+    s->reg_want = calloc((size_t)c->nregc + 1, sizeof *s->reg_want);
+    s->reg_nt = calloc((size_t)c->nregc + 1, sizeof *s->reg_nt);
     if (!s->v || !s->j || !s->is || !s->s0 || !s->iel || !s->p_kw || !s->q_kvar || !s->zip ||
-        !s->inv_vbase || !s->rat || !s->zw || !s->tap)
+        !s->inv_vbase || !s->rat || !s->zw || !s->tap || !s->cap_steps || !s->cap_dir ||
+        !s->reg_want || !s->reg_nt)
         goto oom;
     for (size_t k = 0; k < nbr; k++)
         for (int m = 0; m < 3; m++) {
@@ -56,6 +61,12 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
     for (int r = 0; r < c->nregc; r++) {
         const struct fdr_regc *g = &c->regc[r];
         s->tap[r] = c->regs[g->reg].tapwinding == 1 ? g->tap1 : g->tap2;
+    }
+    for (int k = 0; k < c->ncapctrls; k++) {
+        /* steps in service as defined (switched in order) */
+        const struct fdr_loaddef *cap = &c->loads[c->capctrls[k].cap];
+        for (int j = 0; j < cap->cap_nsteps; j++)
+            s->cap_steps[k] += cap->cap_state[j] != 0;
     }
     for (size_t b = 0; b < nb; b++)
         s->inv_vbase[b] = c->buses[b].vbase > 0 ? 1.0 / c->buses[b].vbase : 0;
@@ -145,6 +156,10 @@ void fdr_solver_free(fdr_solver *s)
     free(s->rat);
     free(s->zw);
     free(s->tap);
+    free(s->cap_steps);
+    free(s->cap_dir);
+    free(s->reg_want);
+    free(s->reg_nt);
     fdr_nsolve_free(s->ns);
     free(s);
 }
@@ -397,8 +412,6 @@ static double forward(fdr_solver *s)
     return dv;
 }
 
-static int power_flow(fdr_solver *s, int *iterations, struct sim_err *err);
-
 /*
  * Regulators in OpenDSS's static control mode: after a converged power
  * flow each regulator reads its monitored winding's voltage through the PT
@@ -440,52 +453,38 @@ int fdr_reg_step(const fdr_circuit *c, int r, double va, double tap, double *nt_
     return 1;
 }
 
-int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
+/* The sweep's side of the regulators (controls.c): the relay's voltage
+ * (PT side, line-drop compensation included) and a new tap. */
+double complex fdr_sweep_reg_voltage(const fdr_solver *s, int r)
 {
-    if (s->ns)
-        return fdr_nsolve_solve(s, iterations, err);
     const fdr_circuit *c = s->c;
-    int total = 0, it = 0, rc;
-    s->control_iterations = 0;
-    int max_ci = c->max_control_iter > 0 ? c->max_control_iter : 10;
-    for (int ci = 1;; ci++) {
-        rc = power_flow(s, &it, err);
-        total += it;
-        s->control_iterations = ci;
-        if (rc || c->nregc == 0 || ci >= max_ci)
-            break;
-        int moved = 0;
-        for (int r = 0; r < c->nregc; r++) {
-            const struct fdr_regc *g = &c->regc[r];
-            const struct fdr_regdef *rd = &c->regs[g->reg];
-            const struct fdr_branch *br = &c->br[g->br];
-            double complex v =
-                rd->winding == 1 ? s->v[br->from][br->fnode[g->m]] : s->v[br->to][br->tnode[g->m]];
-            double complex vc = v / rd->ptratio;
-            if (rd->r != 0 || rd->x != 0) {
-                double complex i_in = fdr_xfmr_i(s, g->xf, rd->winding, 1);
-                vc += (rd->r + I * rd->x) * i_in / rd->ctprim;
-            }
-            double nt;
-            if (!fdr_reg_step(c, r, cabs(vc), s->tap[r], &nt))
-                continue;
-            s->tap[r] = nt;
-            /* the ratio as compiled, scaled by the tapped winding's change */
-            double f = rd->tapwinding == 2 ? nt / g->tap2 : g->tap1 / nt;
-            /* the leakage impedance is on winding 2's tapped voltage */
-            double fz = rd->tapwinding == 2 ? (nt / g->tap2) * (nt / g->tap2) : 1.0;
-            for (int j = 0; j < g->nc; j++) {
-                s->rat[g->br][g->m + j] = c->br[g->br].rat[g->m + j] * f;
-                s->zw[g->br][g->m + j] = c->br[g->br].zw[g->m + j] * fz;
-            }
-            moved = 1;
-        }
-        if (!moved)
-            break;
+    const struct fdr_regc *g = &c->regc[r];
+    const struct fdr_regdef *rd = &c->regs[g->reg];
+    const struct fdr_branch *br = &c->br[g->br];
+    double complex v =
+        rd->winding == 1 ? s->v[br->from][br->fnode[g->m]] : s->v[br->to][br->tnode[g->m]];
+    double complex vc = v / rd->ptratio;
+    if (rd->r != 0 || rd->x != 0) {
+        double complex i_in = fdr_xfmr_i(s, g->xf, rd->winding, 1);
+        vc += (rd->r + I * rd->x) * i_in / rd->ctprim;
     }
-    if (iterations)
-        *iterations = total;
-    return rc;
+    return vc;
+}
+
+void fdr_sweep_set_tap(fdr_solver *s, int r, double nt)
+{
+    const fdr_circuit *c = s->c;
+    const struct fdr_regc *g = &c->regc[r];
+    const struct fdr_regdef *rd = &c->regs[g->reg];
+    s->tap[r] = nt;
+    /* the ratio as compiled, scaled by the tapped winding's change */
+    double f = rd->tapwinding == 2 ? nt / g->tap2 : g->tap1 / nt;
+    /* the leakage impedance is on winding 2's tapped voltage */
+    double fz = rd->tapwinding == 2 ? (nt / g->tap2) * (nt / g->tap2) : 1.0;
+    for (int j = 0; j < g->nc; j++) {
+        s->rat[g->br][g->m + j] = c->br[g->br].rat[g->m + j] * f;
+        s->zw[g->br][g->m + j] = c->br[g->br].zw[g->m + j] * fz;
+    }
 }
 
 int fdr_solver_control_iterations(const fdr_solver *s)
@@ -502,7 +501,7 @@ double fdr_regulator_tap(const fdr_solver *s, int reg)
     return NAN;
 }
 
-static int power_flow(fdr_solver *s, int *iterations, struct sim_err *err)
+int fdr_sweep_power_flow(fdr_solver *s, int *iterations, struct sim_err *err)
 {
     double dv = 0;
     for (int it = 1; it <= s->max_iter; it++) {
@@ -637,21 +636,38 @@ double complex fdr_xfmr_i(const fdr_solver *s, int x, int winding, int cond)
     return i;
 }
 
-void fdr_xfmr_pq(const fdr_solver *s, int x, int winding, int cond, double *p_kw, double *q_kvar)
+double complex fdr_xfmr_v(const fdr_solver *s, int x, int winding, int cond)
 {
     const fdr_circuit *c = s->c;
-    double complex sv = 0;
-    if (s->ns) {
-        sv = fdr_nsolve_xfmr_v(s, x, winding, cond) * conj(fdr_nsolve_xfmr_i(s, x, winding, cond)) /
-             1000.0;
-    } else if (x >= 0 && x < c->nxfmrs && cond >= 1 && cond <= 3 && winding >= 1 && winding <= 2) {
-        const struct fdr_branch *br = &c->br[c->xfmr_br[x]];
-        int m = c->xfmr_c0[x] + cond - 1;
-        double complex v = m >= br->nc    ? 0
-                           : winding == 1 ? s->v[br->from][br->fnode[m]]
-                                          : s->v[br->to][br->tnode[m]];
-        sv = v * conj(fdr_xfmr_i(s, x, winding, cond)) / 1000.0;
-    }
+    if (s->ns)
+        return fdr_nsolve_xfmr_v(s, x, winding, cond);
+    if (x < 0 || x >= c->nxfmrs || cond < 1 || cond > 3 || winding < 1 || winding > 2)
+        return 0;
+    const struct fdr_branch *br = &c->br[c->xfmr_br[x]];
+    int m = c->xfmr_c0[x] + cond - 1;
+    return m >= br->nc    ? 0
+           : winding == 1 ? s->v[br->from][br->fnode[m]]
+                          : s->v[br->to][br->tnode[m]];
+}
+
+double complex fdr_line_v(const fdr_solver *s, int line, int terminal, int cond)
+{
+    const fdr_circuit *c = s->c;
+    if (s->ns)
+        return fdr_nsolve_line_v(s, line, terminal, cond);
+    if (line < 0 || line >= c->nlines || terminal < 1 || terminal > 2)
+        return 0;
+    const struct fdr_branch *br = &c->br[c->line_br[line]];
+    if (cond < 1 || cond > br->nc)
+        return 0;
+    int to_side = (terminal == 2) != br->reversed;
+    return to_side ? s->v[br->to][br->tnode[cond - 1]] : s->v[br->from][br->fnode[cond - 1]];
+}
+
+void fdr_xfmr_pq(const fdr_solver *s, int x, int winding, int cond, double *p_kw, double *q_kvar)
+{
+    double complex sv =
+        fdr_xfmr_v(s, x, winding, cond) * conj(fdr_xfmr_i(s, x, winding, cond)) / 1000.0;
     if (p_kw)
         *p_kw = creal(sv);
     if (q_kvar)

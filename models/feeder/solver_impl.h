@@ -57,6 +57,10 @@ struct fdr_solver {
     double complex (*zw)[3]; /* ... and their leakage impedances on side 2 now */
     double *tap;             /* per regulator: its present tap on the tapped winding */
     int control_iterations;  /* of the last solve */
+    int *cap_steps;          /* per CapControl: its capacitor's steps in service */
+    int *cap_dir;            /* ... and what it wants (scratch of fdr_solve) */
+    int *reg_want;           /* per regulator: wants to move (scratch) ... */
+    double *reg_nt;          /* ... to this tap */
     struct fdr_nsolve *ns;   /* the nodal solver's state, when the circuit is nodal */
 };
 
@@ -74,10 +78,22 @@ double complex fdr_load_current(const struct zip *z, double complex s0, double c
  * stays at tap. */
 int fdr_reg_step(const fdr_circuit *c, int r, double va, double tap, double *nt);
 
+/* The sweep's power flow and regulators (solve.c). */
+int fdr_sweep_power_flow(fdr_solver *s, int *iterations, struct sim_err *err);
+double complex fdr_sweep_reg_voltage(const fdr_solver *s, int r);
+void fdr_sweep_set_tap(fdr_solver *s, int r, double nt);
+/* Voltage to ground at a line's or transformer's terminal conductor. */
+double complex fdr_line_v(const fdr_solver *s, int line, int terminal, int cond);
+double complex fdr_xfmr_v(const fdr_solver *s, int x, int winding, int cond);
+
 /* The nodal solver (nodal_solve.c). */
 int fdr_nsolve_new(fdr_solver *s, struct sim_err *err);
 void fdr_nsolve_free(struct fdr_nsolve *ns);
-int fdr_nsolve_solve(fdr_solver *s, int *iterations, struct sim_err *err);
+int fdr_nsolve_power_flow(fdr_solver *s, int *iterations, struct sim_err *err);
+double complex fdr_nsolve_reg_voltage(const fdr_solver *s, int r);
+void fdr_nsolve_set_tap(fdr_solver *s, int r, double nt);
+int fdr_nsolve_refactor(fdr_solver *s, struct sim_err *err);
+double complex fdr_nsolve_line_v(const fdr_solver *s, int line, int terminal, int cond);
 double complex fdr_nsolve_line_i(const fdr_solver *s, int line, int terminal, int cond);
 double complex fdr_nsolve_xfmr_i(const fdr_solver *s, int x, int winding, int cond);
 double complex fdr_nsolve_xfmr_v(const fdr_solver *s, int x, int winding, int cond);

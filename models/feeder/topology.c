@@ -58,7 +58,9 @@ void fdr_circuit_reset(fdr_circuit *c)
         free(c->shapes[i].qmult);
     }
     c->ncodes = c->nlines = c->nloads = c->nshapes = c->nxfmrs = c->nreactors = 0;
-    c->nwires = c->ngeoms = c->nregs = 0;
+    c->nwires = c->ngeoms = c->nregs = c->nxfcodes = c->ncapctrls = 0;
+    fdr_names_free(&c->xfcode_ix);
+    fdr_names_free(&c->capctrl_ix);
     c->earth_model = FDR_EARTH_DERI;
     fdr_names_free(&c->reactor_ix);
     fdr_names_free(&c->wire_ix);
@@ -91,6 +93,8 @@ void fdr_circuit_free(fdr_circuit *c)
     free(c->wires);
     free(c->geoms);
     free(c->regs);
+    free(c->xfcodes);
+    free(c->capctrls);
     for (int i = 0; i < c->nfiles; i++)
         free(c->files[i]);
     free(c->files);
@@ -1031,7 +1035,7 @@ static int compile_radial(fdr_circuit *c, struct sim_err *err)
 
     fdr_voltage_bases(c);
 
-    if ((rc = fdr_compile_loads(c, ldt, err)))
+    if ((rc = fdr_compile_loads(c, ldt, err)) || (rc = fdr_compile_capctrls(c, err)))
         goto done;
 
     if ((rc = compile_earthing(c, err)))
@@ -1149,6 +1153,35 @@ int fdr_compile_loads(fdr_circuit *c, const struct fdr_term *ldt, struct sim_err
     }
 
     return rc;
+}
+
+int fdr_compile_capctrls(fdr_circuit *c, struct sim_err *err)
+{
+    for (int k = 0; k < c->ncapctrls; k++) {
+        struct fdr_capctrldef *d = &c->capctrls[k];
+        d->cap = fdr_names_get(&c->cap_ix, d->capacitor);
+        if (!d->capacitor[0] || d->cap < 0)
+            return fdr_err_at(c, err, d->at, "CapControl.%s: capacitor '%s' is not defined",
+                              d->name, d->capacitor);
+        d->line = d->xfmr = -1;
+        const char *dot = strchr(d->element, '.');
+        int nterm = 0;
+        if (dot && !strncasecmp(d->element, "line.", 5)) {
+            d->line = fdr_names_get(&c->line_ix, dot + 1);
+            nterm = 2;
+        } else if (dot && !strncasecmp(d->element, "transformer.", 12)) {
+            d->xfmr = fdr_names_get(&c->xfmr_ix, dot + 1);
+            nterm = d->xfmr >= 0 ? c->xfmrs[d->xfmr].nw : 0;
+        }
+        if (d->line < 0 && d->xfmr < 0)
+            return fdr_err_at(c, err, d->at,
+                              "CapControl.%s: element '%s' is not a defined Line or Transformer",
+                              d->name, d->element);
+        if (d->terminal < 1 || d->terminal > nterm)
+            return fdr_err_at(c, err, d->at, "CapControl.%s: %s has no such terminal", d->name,
+                              d->element);
+    }
+    return 0;
 }
 
 /* Regulators: each controls one transformer (a unit, or a ganged

@@ -69,7 +69,14 @@ static void errors(void)
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc\nFrobnicate all\n",
                  "case.dss:5: command 'Frobnicate' is not supported");
     expect_error("New CapControl.r1 capacitor=c1\n",
-                 "case.dss:4: New CapControl.r1: element class 'CapControl' is not supported");
+                 "case.dss:4: CapControl.r1: capacitor 'c1' is not defined");
+    expect_error("New Capacitor.c1 bus1=sourcebus kvar=100\nNew CapControl.r1 capacitor=c1 "
+                 "element=line.nope\n",
+                 "case.dss:5: CapControl.r1: element 'line.nope' is not a defined Line");
+    expect_error("New CapControl.r1 capacitor=c1 type=pf\n",
+                 "case.dss:4: CapControl type=pf is not supported");
+    expect_error("New Transformer.t buses=[sourcebus lv] xfmrcode=nope\n",
+                 "case.dss:4: XfmrCode 'nope' is not defined");
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc geometry=g1\n",
                  "case.dss:4: LineGeometry 'g1' is not defined");
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc spacing=s1\n",

@@ -1,0 +1,174 @@
+/*
+ * controls.c: regulators and capacitor controls in OpenDSS's static
+ * control mode, around either power flow (the sweep or the nodal one).
+ *
+ * After a converged power flow every control samples what it monitors and
+ * decides whether it wants to act. As OpenDSS's static mode does, only the
+ * controls whose delay is the shortest among those that want to act do so
+ * (time does not advance: a control armed with delay d acts at time d), the
+ * power flow runs again, and the loop ends when no control wants to act or
+ * the control iterations (Set maxcontroliter, default 10) run out.
+ *
+ *  - RegControl: the relay reads its monitored winding's voltage through
+ *    the PT plus line-drop compensation ((R + jX) times the winding's
+ *    current through the CT); out of half the band from vreg it takes 70 %
+ *    of the rounded steps to vreg (at least one, at most maxtapchange,
+ *    within the tap range) - fdr_reg_step.
+ *  - CapControl (types current, voltage, kvar): an open capacitor closes a
+ *    step when the monitored quantity passes ONsetting (above it for
+ *    current and kvar, below it for voltage), a closed one opens a step
+ *    past OFFsetting (and closes another while steps remain and ON holds);
+ *    with VoltOverride, the PT voltage below Vmin closes and above Vmax
+ *    opens whatever the type says. Delay / DelayOFF order the actions.
+ */
+#include <math.h>
+
+#include "solver_impl.h"
+
+/* A CapControl's measurement over the monitored terminal's phases. */
+static double cc_select(const double *v, int n, int sel)
+{
+    if (sel >= 1)
+        return sel <= n ? v[sel - 1] : 0;
+    double acc = sel == -2 ? INFINITY : 0;
+    for (int k = 0; k < n; k++) {
+        if (sel == 0)
+            acc += v[k];
+        else if (sel == -1)
+            acc = fmax(acc, v[k]);
+        else
+            acc = fmin(acc, v[k]);
+    }
+    return sel == 0 && n > 0 ? acc / n : acc;
+}
+
+static int cc_phases(const fdr_circuit *c, const struct fdr_capctrldef *d)
+{
+    return d->line >= 0 ? c->lines[d->line].phases : c->xfmrs[d->xfmr].phases;
+}
+
+static double complex cc_v(const fdr_solver *s, const struct fdr_capctrldef *d, int k)
+{
+    return d->line >= 0 ? fdr_line_v(s, d->line, d->terminal, k)
+                        : fdr_xfmr_v(s, d->xfmr, d->terminal, k);
+}
+
+static double complex cc_i(const fdr_solver *s, const struct fdr_capctrldef *d, int k)
+{
+    return d->line >= 0 ? fdr_line_i(s, d->line, d->terminal, k)
+                        : fdr_xfmr_i(s, d->xfmr, d->terminal, k);
+}
+
+/* +1: close a step, -1: open one, 0: nothing. */
+static int cc_sample(const fdr_solver *s, int k)
+{
+    const fdr_circuit *c = s->c;
+    const struct fdr_capctrldef *d = &c->capctrls[k];
+    int steps = s->cap_steps[k], nsteps = c->loads[d->cap].cap_nsteps;
+    int closed = steps > 0, avail = steps < nsteps;
+    int np = cc_phases(c, d);
+    double v[4] = {0}, im[4] = {0};
+    for (int j = 0; j < np && j < 4; j++) {
+        v[j] = cabs(cc_v(s, d, j + 1));
+        im[j] = cabs(cc_i(s, d, j + 1));
+    }
+    double vtest = cc_select(v, np, d->ptphase) / d->ptratio;
+    if (d->voltoverride && d->type != FDR_CC_VOLTAGE) {
+        if (!closed && vtest < d->vmin)
+            return 1;
+        if (closed && vtest > d->vmax)
+            return -1;
+    }
+    double x;
+    int high_on = 1; /* current and kvar close above ON; voltage below */
+    switch (d->type) {
+    case FDR_CC_VOLTAGE:
+        x = vtest;
+        high_on = 0;
+        break;
+    case FDR_CC_KVAR: {
+        double complex sp = 0;
+        for (int j = 1; j <= np; j++)
+            sp += cc_v(s, d, j) * conj(cc_i(s, d, j));
+        x = cimag(sp) / 1000.0;
+        break;
+    }
+    default:
+        x = cc_select(im, np, d->ctphase) / d->ctratio;
+        break;
+    }
+    int on = high_on ? x > d->on : x < d->on;
+    int off = high_on ? x < d->off : x > d->off;
+    if (!closed)
+        return on ? 1 : 0;
+    if (off)
+        return -1;
+    return avail && on ? 1 : 0;
+}
+
+static void cc_apply(fdr_solver *s, int k, int dir)
+{
+    const fdr_circuit *c = s->c;
+    const struct fdr_capctrldef *d = &c->capctrls[k];
+    const struct fdr_loaddef *cap = &c->loads[d->cap];
+    int n = s->cap_steps[k] + dir;
+    if (n < 0 || n > cap->cap_nsteps)
+        return;
+    s->cap_steps[k] = n;
+    double kvar = 0;
+    for (int j = 0; j < n; j++)
+        kvar += cap->cap_kvar[j];
+    fdr_set_load(s, d->cap, 0, -kvar);
+}
+
+int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
+{
+    const fdr_circuit *c = s->c;
+    int total = 0, it = 0, rc;
+    s->control_iterations = 0;
+    int max_ci = c->max_control_iter > 0 ? c->max_control_iter : 10;
+    for (int ci = 1;; ci++) {
+        rc = s->ns ? fdr_nsolve_power_flow(s, &it, err) : fdr_sweep_power_flow(s, &it, err);
+        total += it;
+        s->control_iterations = ci;
+        if (rc || (c->nregc == 0 && c->ncapctrls == 0) || ci >= max_ci)
+            break;
+        /* every control samples the same solution; the ones with the
+         * shortest delay among those that want to act do so */
+        double tmin = INFINITY;
+        for (int r = 0; r < c->nregc; r++) {
+            double complex vc = s->ns ? fdr_nsolve_reg_voltage(s, r) : fdr_sweep_reg_voltage(s, r);
+            s->reg_want[r] = fdr_reg_step(c, r, cabs(vc), s->tap[r], &s->reg_nt[r]);
+            if (s->reg_want[r])
+                tmin = fmin(tmin, c->regs[c->regc[r].reg].delay);
+        }
+        for (int k = 0; k < c->ncapctrls; k++) {
+            int dir = s->cap_dir[k] = cc_sample(s, k);
+            if (dir)
+                tmin = fmin(tmin, dir > 0 ? c->capctrls[k].delay : c->capctrls[k].delayoff);
+        }
+        if (isinf(tmin))
+            break;
+        int moved = 0;
+        for (int r = 0; r < c->nregc; r++) {
+            if (!s->reg_want[r] || c->regs[c->regc[r].reg].delay != tmin)
+                continue;
+            if (s->ns)
+                fdr_nsolve_set_tap(s, r, s->reg_nt[r]);
+            else
+                fdr_sweep_set_tap(s, r, s->reg_nt[r]);
+            moved = 1;
+        }
+        for (int k = 0; k < c->ncapctrls; k++) {
+            const struct fdr_capctrldef *d = &c->capctrls[k];
+            int dir = s->cap_dir[k];
+            if (dir && (dir > 0 ? d->delay : d->delayoff) == tmin)
+                cc_apply(s, k, dir);
+        }
+        if (moved && s->ns && (rc = fdr_nsolve_refactor(s, err)))
+            break;
+    }
+    if (iterations)
+        *iterations = total;
+    return rc;
+}
