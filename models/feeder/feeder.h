@@ -1,12 +1,16 @@
 /*
- * feeder.h: unbalanced three-phase power flow of a radial LV feeder.
+ * feeder.h: unbalanced three-phase power flow of a distribution feeder.
  *
- * A pure library (no kernel): fdr_load_dss() reads a circuit written in a
- * subset of OpenDSS's language (enough for the IEEE European LV Test
- * Feeder's own Master.dss), fdr_solver_new() sizes every buffer once, and
- * fdr_solve() runs a backward/forward sweep on per-phase complex voltages
- * and currents. Set-up allocates; set_load / apply_loadshapes / solve and
- * the accessors never do, so a component can call them every step.
+ * A pure library (no kernel): fdr_load_dss() reads a circuit written in
+ * OpenDSS's language (the subset in docs/models.md: enough for the IEEE
+ * European LV Test Feeder and the IEEE 4-, 34-, 37-, 123- and 8500-node
+ * feeders as OpenDSS ships them), fdr_solver_new() sizes every buffer once,
+ * and fdr_solve() runs either a backward/forward sweep (radial feeders it
+ * can model) or a nodal current-injection iteration on a sparse admittance
+ * matrix factored by KLU (everything else), with regulators and capacitor
+ * controls in OpenDSS's static mode. Set-up allocates; set_load /
+ * apply_loadshapes / solve and the accessors never do, so a component can
+ * call them every step.
  *
  * Network model (docs/models.md, section "Feeder"):
  *  - phase frame, nodes 1..3 per bus measured to a perfect ground (node 0).
@@ -185,14 +189,15 @@ struct fdr_losses {
 };
 void fdr_losses(const fdr_solver *s, struct fdr_losses *out);
 
-/* Benchmark: load master_path; set up a solver and solve the snapshot
+/* Benchmark: load master_path (tol_pu > 0: the solver's tolerance;
+ * *method, may be NULL: "sweep" or "nodal"); set up a solver and solve the snapshot
  * (nominal demand, regulators acting: *first_seconds, may be NULL, the
  * equivalent of OpenDSS's first solve after compile, which builds and
  * factors its Y matrix); then solve `steps` one-minute steps (minute
  * 1..steps) with the load shapes applied (*seconds: the stepping loop
  * only). Returns 0 or a SIM_E* code. */
-int fdr_bench(const char *master_path, int steps, double *seconds, double *first_seconds,
-              struct sim_err *err);
+int fdr_bench(const char *master_path, int steps, double tol_pu, double *seconds,
+              double *first_seconds, const char **method, struct sim_err *err);
 
 #ifdef __cplusplus
 }

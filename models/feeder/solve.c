@@ -777,8 +777,8 @@ static double elapsed(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) * 1e-9;
 }
 
-int fdr_bench(const char *master_path, int steps, double *seconds, double *first_seconds,
-              struct sim_err *err)
+int fdr_bench(const char *master_path, int steps, double tol_pu, double *seconds,
+              double *first_seconds, const char **method, struct sim_err *err)
 {
     if (steps < 1)
         return sim_errf(err, SIM_EINVAL, "bench: steps must be >= 1");
@@ -792,6 +792,10 @@ int fdr_bench(const char *master_path, int steps, double *seconds, double *first
         fdr_circuit_free(c);
         return SIM_ENOMEM;
     }
+    if (method)
+        *method = fdr_circuit_method(c);
+    if (tol_pu > 0)
+        fdr_solver_set_tolerance(s, tol_pu, 0);
     /* the snapshot: nominal demand, controls acting */
     int rc = fdr_solve(s, NULL, err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
