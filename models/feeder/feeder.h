@@ -24,8 +24,10 @@
  *    `Reactor bus1=b.4 bus2=b.0 R= X=`; wye loads may have their star
  *    point on it (bus.1.4, bus.1.2.3.4);
  *  - one Vsource (Thevenin source from ISC3/ISC1, MVAsc or R1..X0);
- *  - two-winding three-phase transformers, upstream winding delta or
- *    grounded wye, downstream winding grounded wye; Dy follows OpenDSS's
+ *  - transformers: on the sweep, two-winding three-phase units (upstream
+ *    winding delta or grounded wye, downstream grounded wye) and banks of
+ *    single-phase wye-wye units; on the nodal solver, one or three phases,
+ *    two or three windings, any connection; delta windings follow OpenDSS's
  *    LeadLag (default ANSI: the LV side lags the HV side by 30 degrees);
  *  - loads: ZIP (OpenDSS model 1, 2, 3, 5, 6, 7, 8), wye or delta, one to
  *    three phases; below vminpu a load becomes constant impedance.
