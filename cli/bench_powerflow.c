@@ -34,7 +34,7 @@
 static void usage(FILE *f)
 {
     fputs("usage: flexbed bench powerflow [--circuit PATH] [--steps N] [--repeat R]\n"
-          "                              [--tolerance PU]\n"
+          "                              [--tolerance PU] [--controls static|time]\n"
           "\n"
           "Load an OpenDSS circuit and solve N one-minute steps of its load shapes\n"
           "(unbalanced three-phase: the radial sweep where it applies, else the nodal\n"
@@ -49,7 +49,10 @@ static void usage(FILE *f)
           "  --steps N       steps per repetition (default 1440, one day)\n"
           "  --repeat R      repetitions (default 5)\n"
           "  --tolerance PU  convergence: largest voltage change of an iteration, pu\n"
-          "                  (default 1e-9; OpenDSS's default is 1e-4)\n",
+          "                  (default 1e-9; OpenDSS's default is 1e-4)\n"
+          "  --controls MODE static (default): each step's controls as OpenDSS's\n"
+          "                  static mode; time: as its controlmode=time (delays, one\n"
+          "                  tap per action), the steps being one minute apart\n",
           f);
 }
 
@@ -68,16 +71,21 @@ static int cmp_double(const void *a, const void *b)
 int bench_powerflow(int argc, char **argv, FILE *out)
 {
     static const struct option opts[] = {
-        {"circuit", required_argument, NULL, 'c'}, {"steps", required_argument, NULL, 'n'},
-        {"repeat", required_argument, NULL, 'r'},  {"tolerance", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"circuit", required_argument, NULL, 'c'},
+        {"steps", required_argument, NULL, 'n'},
+        {"repeat", required_argument, NULL, 'r'},
+        {"tolerance", required_argument, NULL, 't'},
+        {"controls", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *circuit = NULL;
     long long steps = 1440, repeat = 5;
     double tol = 0;
+    int time_mode = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:n:r:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:n:r:t:m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             circuit = optarg;
@@ -102,6 +110,14 @@ int bench_powerflow(int argc, char **argv, FILE *out)
             }
             break;
         }
+        case 'm':
+            if (!strcmp(optarg, "static") || !strcmp(optarg, "time")) {
+                time_mode = !strcmp(optarg, "time");
+                break;
+            }
+            fprintf(stderr, "flexbed bench powerflow: --controls %s: expected static or time\n",
+                    optarg);
+            return 2;
         case 'h':
             usage(out);
             return 0;
@@ -149,7 +165,7 @@ int bench_powerflow(int argc, char **argv, FILE *out)
     const char *method = "";
     for (long long r = 0; r < repeat; r++) {
         struct sim_err err = {{0}};
-        int rc = fdr_bench(circuit, (int)steps, tol, &t[r], &t1[r], &method, &err);
+        int rc = fdr_bench(circuit, (int)steps, tol, time_mode, &t[r], &t1[r], &method, &err);
         if (rc) {
             fprintf(stderr, "flexbed bench powerflow: %s\n", err.msg);
             free(t);
@@ -158,8 +174,11 @@ int bench_powerflow(int argc, char **argv, FILE *out)
         }
     }
     /* the heading only once the circuit has loaded and solved */
-    fprintf(out, "power flow: %s, %s solver, tolerance %g pu, %lld one-minute steps x %lld\n",
-            circuit, method, tol > 0 ? tol : 1e-9, steps, repeat);
+    fprintf(out,
+            "power flow: %s, %s solver, tolerance %g pu, %s controls, %lld one-minute steps x "
+            "%lld\n",
+            circuit, method, tol > 0 ? tol : 1e-9, time_mode ? "time-mode" : "static", steps,
+            repeat);
     qsort(t, (size_t)repeat, sizeof *t, cmp_double);
     qsort(t1, (size_t)repeat, sizeof *t1, cmp_double);
     double best = t[0], median = t[repeat / 2];

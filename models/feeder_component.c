@@ -78,6 +78,7 @@ struct feeder {
     sim_time_us shape_day_start;
     double tol;
     int max_iter;
+    int time_controls; /* "controls": "time": fdr_solve_time at the step's time */
     int xf;            /* transformer index */
     double i_rated;    /* LV rated current, A */
     double v_lo, v_hi; /* voltage limits, pu */
@@ -329,7 +330,9 @@ static int feeder_step(void *self, sim_kernel *k, sim_time_us now, struct sim_er
     set_demands(f, now);
     int it = 0;
     struct sim_err serr = {{0}};
-    int rc = fdr_solve(f->s, &it, &serr);
+    int rc = f->time_controls
+                 ? fdr_solve_time(f->s, (double)(now - f->start) / SIM_US_PER_S, &it, &serr)
+                 : fdr_solve(f->s, &it, &serr);
     if (rc == 0) {
         if (f->failing)
             sim_log(k, f->id, "converged", SIM_INFO, f->failing,
@@ -522,9 +525,11 @@ static int read_connection(struct scn_ctx *ctx, struct scn_obj *cfg, int i, cons
 /* The DSS line that adds connection i's element to the circuit. */
 static int conn_dss(struct sbuf *b, const fdr_circuit *c, const struct conn *cn, int i)
 {
-    /* Constant P and Q at any voltage (model=1, vminpu=0): an inverter
-     * delivers its setpoint; no load shape touches it (status=fixed). */
-    static const char tail[] = "kW=0 kvar=0 model=1 vminpu=0 status=fixed";
+    /* Constant P and Q at any voltage above 0.5 pu (model=1, vminpu=0,
+     * vmaxpu=100, where OpenDSS's default 1.05 would make it an impedance):
+     * an inverter delivers its setpoint; no load shape touches it
+     * (status=fixed). */
+    static const char tail[] = "kW=0 kvar=0 model=1 vminpu=0 vmaxpu=100 status=fixed";
     if (cn->src_load >= 0) {
         const struct fdr_loaddef *l = &c->loads[cn->src_load];
         return sb_printf(b, "New Load.%s%d bus1=%s phases=%d conn=%s kV=%.17g %s\n", CONN_PREFIX, i,
@@ -610,6 +615,16 @@ static int feeder_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *n
         goto fail;
     }
     const char *clock = NULL;
+    const char *controls = NULL;
+    if ((rc = scn_string(cfg, "controls", 0, "static", &controls, err)) != 0)
+        goto fail;
+    if (!strcmp(controls, "time")) {
+        f->time_controls = 1;
+    } else if (strcmp(controls, "static")) {
+        rc = scn_errf(cfg, "controls", err, "expected \"static\" or \"time\", got \"%s\"",
+                      controls);
+        goto fail;
+    }
     if ((rc = scn_string(cfg, "loadshape_clock", 0, "local", &clock, err)) != 0 ||
         (rc = scn_duration(cfg, "loadshape_day_start", 0, 0, 0, 366 * 24 * SIM_US_PER_H,
                            &f->shape_day_start, err)) != 0)

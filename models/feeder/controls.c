@@ -20,6 +20,21 @@
  *    past OFFsetting (and closes another while steps remain and ON holds);
  *    with VoltOverride, the PT voltage below Vmin closes and above Vmax
  *    opens whatever the type says. Delay / DelayOFF order the actions.
+ *
+ * Time mode (fdr_solve_time, OpenDSS's controlmode=time): the controls
+ * keep a queue of actions stamped with the simulation time they are due.
+ * After each power flow every control samples: a regulator out of band
+ * computes the whole rounded change to vreg and, if not armed and its tap
+ * can move that way, queues an action Delay seconds on; back in band it
+ * drops its pending change and its queued action. A capacitor control
+ * wanting to switch queues one Delay (or DelayOFF; a close within DeadTime
+ * of its last opening waits for the dead time) on, and drops it when the
+ * condition goes away. Then every action due by now runs: a regulator moves
+ * one tap towards its pending change and, while some remains, queues the
+ * next tap TapDelay on; a capacitor switches one step. The power flow runs
+ * again while actions ran (at most maxcontroliter times per call). Like
+ * OpenDSS, a regulator's next-tap action is not the one its reset drops, so
+ * it can still act after a reset.
  */
 #include <math.h>
 
@@ -121,6 +136,168 @@ static void cc_apply(fdr_solver *s, int k, int dir)
     fdr_set_load(s, d->cap, 0, -kvar);
 }
 
+/* Does the regulator want to move? *pending: the whole rounded change,
+ * signed for its tapped winding (OpenDSS's PendingTapChange). */
+static int reg_out_of_band(const fdr_circuit *c, int r, double va, double *pending)
+{
+    const struct fdr_regc *g = &c->regc[r];
+    const struct fdr_regdef *rd = &c->regs[g->reg];
+    *pending = 0;
+    if (!(fabs(rd->vreg - va) > rd->band / 2.0))
+        return 0;
+    double boost = (rd->vreg - va) * rd->ptratio / g->basev;
+    double pend = round(boost / g->inc) * g->inc;
+    if (rd->tapwinding != rd->winding)
+        pend = -pend;
+    *pending = pend;
+    return 1;
+}
+
+static int q_push(fdr_solver *s, double t, int who)
+{
+    if (s->nq == s->qcap)
+        return 0; /* full: bounded by the controls' count (see fdr_solver_new) */
+    struct fdr_ctl_action *a = &s->q[s->nq++];
+    a->t = t;
+    a->who = who;
+    a->handle = ++s->qhandle;
+    return a->handle;
+}
+
+static void q_delete(fdr_solver *s, int handle)
+{
+    for (int i = 0; i < s->nq; i++)
+        if (s->q[i].handle == handle) {
+            s->q[i] = s->q[--s->nq];
+            return;
+        }
+}
+
+/* The earliest action due by t (the first queued of equal times), or -1. */
+static int q_due(const fdr_solver *s, double t)
+{
+    int best = -1;
+    for (int i = 0; i < s->nq; i++)
+        if (s->q[i].t <= t + 1e-9 &&
+            (best < 0 || s->q[i].t < s->q[best].t ||
+             (s->q[i].t == s->q[best].t && s->q[i].handle < s->q[best].handle)))
+            best = i;
+    return best;
+}
+
+static void set_tap(fdr_solver *s, int r, double nt)
+{
+    if (s->ns)
+        fdr_nsolve_set_tap(s, r, nt);
+    else
+        fdr_sweep_set_tap(s, r, nt);
+}
+
+int fdr_solve_time(fdr_solver *s, double t, int *iterations, struct sim_err *err)
+{
+    const fdr_circuit *c = s->c;
+    int total = 0, it = 0, rc;
+    s->control_iterations = 0;
+    int max_ci = c->max_control_iter > 0 ? c->max_control_iter : 10;
+    for (int ci = 1;; ci++) {
+        rc = s->ns ? fdr_nsolve_power_flow(s, &it, err) : fdr_sweep_power_flow(s, &it, err);
+        total += it;
+        s->control_iterations = ci;
+        if (rc || (c->nregc == 0 && c->ncapctrls == 0) || ci >= max_ci)
+            break;
+        /* sample */
+        for (int r = 0; r < c->nregc; r++) {
+            const struct fdr_regc *g = &c->regc[r];
+            const struct fdr_regdef *rd = &c->regs[g->reg];
+            double complex vc = s->ns ? fdr_nsolve_reg_voltage(s, r) : fdr_sweep_reg_voltage(s, r);
+            double pend;
+            if (reg_out_of_band(c, r, cabs(vc), &pend)) {
+                s->reg_pending[r] = pend;
+                int room = pend > 0 ? s->tap[r] < g->maxtap - 1e-12 : s->tap[r] > g->mintap + 1e-12;
+                if (pend != 0 && !s->reg_armed[r] && room) {
+                    s->reg_handle[r] = q_push(s, t + rd->delay, r);
+                    s->reg_armed[r] = 1;
+                }
+            } else {
+                s->reg_pending[r] = 0;
+                if (s->reg_armed[r]) {
+                    q_delete(s, s->reg_handle[r]);
+                    s->reg_armed[r] = 0;
+                }
+            }
+        }
+        for (int k = 0; k < c->ncapctrls; k++) {
+            const struct fdr_capctrldef *d = &c->capctrls[k];
+            int dir = s->cap_dir[k] = cc_sample(s, k);
+            if (dir && !s->cap_armed[k]) {
+                double delay = d->delayoff;
+                if (dir > 0) {
+                    double since = t - s->cap_last_open[k];
+                    delay = since < d->deadtime ? fmax(d->delay, d->deadtime + d->delay - since)
+                                                : d->delay;
+                }
+                s->cap_handle[k] = q_push(s, t + delay, c->nregc + k);
+                s->cap_armed[k] = 1;
+            } else if (!dir && s->cap_armed[k]) {
+                q_delete(s, s->cap_handle[k]);
+                s->cap_armed[k] = 0;
+            }
+        }
+        /* every action due by now */
+        int acted = 0, moved = 0, i;
+        while ((i = q_due(s, t)) >= 0) {
+            int who = s->q[i].who;
+            s->q[i] = s->q[--s->nq];
+            acted = 1;
+            if (who < c->nregc) {
+                int r = who;
+                const struct fdr_regc *g = &c->regc[r];
+                double pend = s->reg_pending[r];
+                if (pend == 0) {
+                    s->reg_armed[r] = 0;
+                    continue;
+                }
+                double step = pend > 0 ? g->inc : -g->inc;
+                pend -= step;
+                if (fabs(pend) < 0.9 * g->inc)
+                    pend = 0;
+                s->reg_pending[r] = pend;
+                double nt = s->tap[r] + step;
+                nt = g->mintap + round((nt - g->mintap) / g->inc) * g->inc;
+                nt = fmin(fmax(nt, g->mintap), g->maxtap);
+                if (fabs(nt - s->tap[r]) > 1e-12) {
+                    set_tap(s, r, nt);
+                    s->tap_changes++;
+                    moved = 1;
+                }
+                if (pend != 0)
+                    q_push(s, t + c->regs[g->reg].tapdelay, r);
+                else
+                    s->reg_armed[r] = 0;
+            } else {
+                int k = who - c->nregc;
+                int dir = s->cap_dir[k];
+                int before = s->cap_steps[k];
+                if (dir)
+                    cc_apply(s, k, dir);
+                if (s->cap_steps[k] != before) {
+                    s->cap_switchings++;
+                    if (dir < 0)
+                        s->cap_last_open[k] = t;
+                }
+                s->cap_armed[k] = 0;
+            }
+        }
+        if (moved && s->ns && (rc = fdr_nsolve_refactor(s, err)))
+            break;
+        if (!acted)
+            break;
+    }
+    if (iterations)
+        *iterations = total;
+    return rc;
+}
+
 int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
 {
     const fdr_circuit *c = s->c;
@@ -153,17 +330,18 @@ int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
         for (int r = 0; r < c->nregc; r++) {
             if (!s->reg_want[r] || c->regs[c->regc[r].reg].delay != tmin)
                 continue;
-            if (s->ns)
-                fdr_nsolve_set_tap(s, r, s->reg_nt[r]);
-            else
-                fdr_sweep_set_tap(s, r, s->reg_nt[r]);
+            set_tap(s, r, s->reg_nt[r]);
+            s->tap_changes++;
             moved = 1;
         }
         for (int k = 0; k < c->ncapctrls; k++) {
             const struct fdr_capctrldef *d = &c->capctrls[k];
             int dir = s->cap_dir[k];
-            if (dir && (dir > 0 ? d->delay : d->delayoff) == tmin)
+            if (dir && (dir > 0 ? d->delay : d->delayoff) == tmin) {
+                int before = s->cap_steps[k];
                 cc_apply(s, k, dir);
+                s->cap_switchings += s->cap_steps[k] != before;
+            }
         }
         if (moved && s->ns && (rc = fdr_nsolve_refactor(s, err)))
             break;
@@ -171,4 +349,29 @@ int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
     if (iterations)
         *iterations = total;
     return rc;
+}
+
+long fdr_solver_tap_changes(const fdr_solver *s)
+{
+    return s->tap_changes;
+}
+
+long fdr_solver_cap_switchings(const fdr_solver *s)
+{
+    return s->cap_switchings;
+}
+
+int fdr_capcontrol_count(const fdr_circuit *c)
+{
+    return c->ncapctrls;
+}
+
+const char *fdr_capcontrol_name(const fdr_circuit *c, int k)
+{
+    return k >= 0 && k < c->ncapctrls ? c->capctrls[k].name : NULL;
+}
+
+int fdr_capcontrol_steps(const fdr_solver *s, int k)
+{
+    return k >= 0 && k < s->c->ncapctrls ? s->cap_steps[k] : -1;
 }

@@ -626,7 +626,7 @@ static void load_default(struct fdr_loaddef *l)
     l->pf = 0.88;
     l->q_from_pf = 1;
     l->vminpu = 0.95;
-    l->vmaxpu = 0.0; /* no upper limit: see docs/models.md */
+    l->vmaxpu = 1.05; /* OpenDSS's default */
     l->yearly = l->daily = -1;
     l->cvrwatts = 1.0; /* model 4's exponents, OpenDSS's defaults */
     l->cvrvars = 2.0;
@@ -1463,6 +1463,7 @@ static int set_reg(struct pctx *p, struct fdr_regdef *r, int id, const char *pn,
     case RG_DELAY:
         return get_num(p, pn, val, &r->delay);
     case RG_TAPDELAY:
+        return get_num(p, pn, val, &r->tapdelay);
     case RG_REVVREG:
     case RG_REVBAND:
     case RG_REVR:
@@ -2190,6 +2191,7 @@ static int set_capctrl(struct pctx *p, struct fdr_capctrldef *d, int id, const c
     case CC_USERDATA:
         return *val ? not_modelled(p, "CapControl", pn) : 0;
     case CC_DEADTIME:
+        return get_num(p, pn, val, &d->deadtime);
     case CC_EVENTLOG:
     case CC_PCTMINKVAR:
     case CC_RESET:
@@ -2798,6 +2800,7 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             r->ctprim = 300;
             r->maxtapchange = 16;
             r->delay = 15;
+            r->tapdelay = 2;
             r->at = at;
         }
         break;
@@ -2830,6 +2833,7 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             d->on = 300;
             d->off = 200;
             d->delay = d->delayoff = 15;
+            d->deadtime = 300;
             d->vmax = 126;
             d->vmin = 115;
             d->ptphase = d->ctphase = 1;

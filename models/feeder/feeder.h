@@ -134,8 +134,9 @@ int fdr_set_load(fdr_solver *s, int load, double p_kw, double q_kvar);
 /* Set every load that has a yearly LoadShape to its value at
  * minute_of_year (minutes since 1 January 00:00), and every load that has
  * only a daily one to its value at minute_of_day (minutes since midnight):
- * as OpenDSS, the time t uses point round(t / interval), 1-based, wrapping
- * around the shape (t = 0 is the last point). Loads without a shape keep
+ * as OpenDSS, the time t uses point round(t / interval) (half to even, as
+ * Pascal's Round), 1-based, wrapping around the shape (t = 0 is the last
+ * point). Loads without a shape keep
  * their last demand. Returns 0. */
 int fdr_apply_loadshapes(fdr_solver *s, double minute_of_year, double minute_of_day);
 
@@ -144,6 +145,22 @@ int fdr_apply_loadshapes(fdr_solver *s, double minute_of_year, double minute_of_
  * (voltages are then the last iterate, err says which). Warm-starts from
  * the previous solution. */
 int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err);
+/* Solve at simulation time t_s (seconds, increasing from call to call)
+ * with the controls in OpenDSS's time mode (controlmode=time): regulators
+ * and capacitor controls act when their Delay (then TapDelay between taps)
+ * has passed since they first wanted to, one tap or one capacitor step per
+ * action, as in a daily run of OpenDSS. Otherwise as fdr_solve. */
+int fdr_solve_time(fdr_solver *s, double t_s, int *iterations, struct sim_err *err);
+/* Tap changes and capacitor step switchings made so far by the controls
+ * (both modes). */
+long fdr_solver_tap_changes(const fdr_solver *s);
+long fdr_solver_cap_switchings(const fdr_solver *s);
+/* CapControls (definition order): count, name, and its capacitor's steps
+ * in service now. */
+int fdr_capcontrol_count(const fdr_circuit *c);
+const char *fdr_capcontrol_name(const fdr_circuit *c, int k);
+int fdr_capcontrol_steps(const fdr_solver *s, int k);
+
 /* Control iterations of the last solve (1 without regulators). */
 int fdr_solver_control_iterations(const fdr_solver *s);
 /* Regulators (RegControl, in definition order): count, name, and the
@@ -192,13 +209,14 @@ struct fdr_losses {
 void fdr_losses(const fdr_solver *s, struct fdr_losses *out);
 
 /* Benchmark: load master_path (tol_pu > 0: the solver's tolerance;
+ * time_mode: the steps' controls by fdr_solve_time, else fdr_solve;
  * *method, may be NULL: "sweep" or "nodal"); set up a solver and solve the snapshot
  * (nominal demand, regulators acting: *first_seconds, may be NULL, the
  * equivalent of OpenDSS's first solve after compile, which builds and
  * factors its Y matrix); then solve `steps` one-minute steps (minute
  * 1..steps) with the load shapes applied (*seconds: the stepping loop
  * only). Returns 0 or a SIM_E* code. */
-int fdr_bench(const char *master_path, int steps, double tol_pu, double *seconds,
+int fdr_bench(const char *master_path, int steps, double tol_pu, int time_mode, double *seconds,
               double *first_seconds, const char **method, struct sim_err *err);
 
 #ifdef __cplusplus

@@ -164,7 +164,8 @@ struct fdr_regdef {
     int winding, tapwinding; /* 1-based; the monitored winding and the tapped one */
     double vreg, band, ptratio, ctprim, r, x;
     int maxtapchange;
-    double delay; /* s: orders the controls' actions in static mode */
+    double delay;    /* s: before the first tap (time mode); orders actions (static mode) */
+    double tapdelay; /* s: between taps of one change (time mode) */
     struct fdr_loc at;
 };
 
@@ -177,6 +178,7 @@ struct fdr_capctrldef {
     char capacitor[FDR_NAME_MAX];
     int terminal, type;
     double ptratio, ctratio, on, off, delay, delayoff, vmax, vmin;
+    double deadtime; /* s: after opening, before closing again (time mode) */
     int voltoverride;
     int ptphase, ctphase; /* 1-based conductor; 0: average, -1: max, -2: min */
     struct fdr_loc at;

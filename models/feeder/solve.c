@@ -49,6 +49,16 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
     s->cap_dir = calloc((size_t)c->ncapctrls + 1, sizeof *s->cap_dir);
     s->reg_want = calloc((size_t)c->nregc + 1, sizeof *s->reg_want);
     s->reg_nt = calloc((size_t)c->nregc + 1, sizeof *s->reg_nt);
+    /* each control has at most a few actions queued (a regulator's
+     * next-tap chain can outlive its reset): room for 8 each */
+    s->qcap = 8 * (c->nregc + c->ncapctrls) + 8;
+    s->q = calloc((size_t)s->qcap, sizeof *s->q);
+    s->reg_pending = calloc((size_t)c->nregc + 1, sizeof *s->reg_pending);
+    s->reg_armed = calloc((size_t)c->nregc + 1, sizeof *s->reg_armed);
+    s->reg_handle = calloc((size_t)c->nregc + 1, sizeof *s->reg_handle);
+    s->cap_armed = calloc((size_t)c->ncapctrls + 1, sizeof *s->cap_armed);
+    s->cap_handle = calloc((size_t)c->ncapctrls + 1, sizeof *s->cap_handle);
+    s->cap_last_open = calloc((size_t)c->ncapctrls + 1, sizeof *s->cap_last_open);
     if (!s->v || !s->j || !s->is || !s->s0 || !s->iel || !s->p_kw || !s->q_kvar || !s->zip ||
         !s->inv_vbase || !s->rat || !s->zw || !s->tap || !s->cap_steps || !s->cap_dir ||
         !s->reg_want || !s->reg_nt)
@@ -62,6 +72,8 @@ fdr_solver *fdr_solver_new(const fdr_circuit *c, struct sim_err *err)
         const struct fdr_regc *g = &c->regc[r];
         s->tap[r] = c->regs[g->reg].tapwinding == 1 ? g->tap1 : g->tap2;
     }
+    for (int k = 0; k < c->ncapctrls; k++)
+        s->cap_last_open[k] = -1e30; /* never opened */
     for (int k = 0; k < c->ncapctrls; k++) {
         /* steps in service as defined (switched in order) */
         const struct fdr_loaddef *cap = &c->loads[c->capctrls[k].cap];
@@ -160,6 +172,13 @@ void fdr_solver_free(fdr_solver *s)
     free(s->cap_dir);
     free(s->reg_want);
     free(s->reg_nt);
+    free(s->q);
+    free(s->reg_pending);
+    free(s->reg_armed);
+    free(s->reg_handle);
+    free(s->cap_armed);
+    free(s->cap_handle);
+    free(s->cap_last_open);
     fdr_nsolve_free(s->ns);
     free(s);
 }
@@ -200,7 +219,9 @@ int fdr_apply_loadshapes(fdr_solver *s, double minute_of_year, double minute_of_
         /* OpenDSS's LoadShape lookup: point round(h / interval), 1-based,
          * wrapping around the shape, point 0 being the last. */
         double hr = (l->yearly >= 0 ? minute_of_year : minute_of_day) / 60.0;
-        long idx = lround(hr / sh->interval_h) % sh->npts;
+        /* rounded half to even, as Pascal's Round (OpenDSS): minute 30 of an
+         * hourly shape is point 0 (the last), minute 90 point 2 */
+        long idx = (long)rint(hr / sh->interval_h) % sh->npts;
         if (idx <= 0)
             idx += sh->npts;
         double m = sh->mult[idx - 1];
@@ -777,7 +798,7 @@ static double elapsed(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) * 1e-9;
 }
 
-int fdr_bench(const char *master_path, int steps, double tol_pu, double *seconds,
+int fdr_bench(const char *master_path, int steps, double tol_pu, int time_mode, double *seconds,
               double *first_seconds, const char **method, struct sim_err *err)
 {
     if (steps < 1)
@@ -803,8 +824,8 @@ int fdr_bench(const char *master_path, int steps, double tol_pu, double *seconds
         *first_seconds = elapsed(&t0, &t1);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int m = 1; m <= steps && !rc; m++) {
-        fdr_apply_loadshapes(s, m, m);
-        rc = fdr_solve(s, NULL, err);
+        fdr_apply_loadshapes(s, m, fmod(m, 1440.0));
+        rc = time_mode ? fdr_solve_time(s, 60.0 * m, NULL, err) : fdr_solve(s, NULL, err);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (seconds)

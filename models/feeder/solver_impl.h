@@ -61,7 +61,20 @@ struct fdr_solver {
     int *cap_dir;            /* ... and what it wants (scratch of fdr_solve) */
     int *reg_want;           /* per regulator: wants to move (scratch) ... */
     double *reg_nt;          /* ... to this tap */
-    struct fdr_nsolve *ns;   /* the nodal solver's state, when the circuit is nodal */
+    /* time-driven controls (fdr_solve_time): the action queue and each
+     * control's state */
+    struct fdr_ctl_action {
+        double t;   /* due, s */
+        int who;    /* regulator r, or nregc + CapControl k */
+        int handle; /* for dropping it */
+    } * q;
+    int nq, qcap, qhandle;
+    double *reg_pending; /* per regulator: the change it still wants, pu */
+    int *reg_armed, *reg_handle;
+    int *cap_armed, *cap_handle;
+    double *cap_last_open;            /* s */
+    long tap_changes, cap_switchings; /* actions taken so far */
+    struct fdr_nsolve *ns;            /* the nodal solver's state, when the circuit is nodal */
 };
 
 struct fdr_nsolve;

@@ -32,7 +32,7 @@
 #include "proc.h"
 #include "sim/sim.h"
 
-#define MASTER FLEXBED_SOURCE_DIR "/scenarios/data/eu-lv/Master.dss"
+#define MASTER FLEXBED_SOURCE_DIR "/scenarios/data/eu-lv/Master-constpq.dss"
 #define REF FLEXBED_TEST_DATA "/feeder/opendss-eu-lv"
 #define NREF 2721 /* bus-phases of the feeder in the reference files */
 

@@ -41,9 +41,9 @@ static const char master_dss[] =
     "New Line.L1 bus1=lv bus2=b1 linecode=cable length=200 units=m\n"
     "New Line.L2 bus1=b1 bus2=b2 linecode=cable length=200 units=m\n"
     "New LoadShape.s1 npts=4 minterval=1 mult=[1 2 1 1]\n"
-    "New Load.H1 bus1=b1.1 phases=1 kV=0.23 kW=5 kvar=1 vminpu=0.5 yearly=s1\n"
-    "New Load.H2 bus1=b2.2 phases=1 kV=0.23 kW=3 kvar=1 vminpu=0.5\n"
-    "New Load.H3 bus1=b2 phases=3 kV=0.416 kW=6 kvar=2 vminpu=0.5\n"
+    "New Load.H1 bus1=b1.1 phases=1 kV=0.23 kW=5 kvar=1 vminpu=0.5 vmaxpu=2 yearly=s1\n"
+    "New Load.H2 bus1=b2.2 phases=1 kV=0.23 kW=3 kvar=1 vminpu=0.5 vmaxpu=2\n"
+    "New Load.H3 bus1=b2 phases=3 kV=0.416 kW=6 kvar=2 vminpu=0.5 vmaxpu=2\n"
     "Set voltagebases=[11 0.416]\n"
     "Calcv\n"
     "Solve\n";
@@ -212,9 +212,9 @@ static void direct_solve(const char *dir, int k, struct run *r)
     char path[256];
     snprintf(path, sizeof path, "%s/check.dss", dir);
     write_file(path, "Redirect master.dss\n"
-                     "New Load.pv bus1=b2.3 phases=1 kV=0.23 kW=0 kvar=0 vminpu=0\n"
-                     "New Load.ev bus1=b2.1 phases=1 kV=0.23 kW=0 kvar=0 vminpu=0\n"
-                     "New Load.ev2 bus1=b2.2 phases=1 kV=0.23 kW=0 kvar=0 vminpu=0\n");
+                     "New Load.pv bus1=b2.3 phases=1 kV=0.23 kW=0 kvar=0 vminpu=0 vmaxpu=100\n"
+                     "New Load.ev bus1=b2.1 phases=1 kV=0.23 kW=0 kvar=0 vminpu=0 vmaxpu=100\n"
+                     "New Load.ev2 bus1=b2.2 phases=1 kV=0.23 kW=0 kvar=0 vminpu=0 vmaxpu=100\n");
     struct sim_err err = {{0}};
     fdr_circuit *c = fdr_load_dss(path, NULL, &err);
     CHECK(c != NULL, "check circuit: %s", err.msg);

@@ -192,7 +192,7 @@ int main(void)
 {
     struct fdr_warnings warn = {0};
     struct sim_err err = {{0}};
-    fdr_circuit *c = fdr_load_dss(DATA "/opendss/Master.dss", &warn, &err);
+    fdr_circuit *c = fdr_load_dss(DATA "/opendss/Master-constpq.dss", &warn, &err);
     CHECK(c != NULL, "load failed: %s", err.msg);
     if (!c)
         return check_done("test_feeder_ieee");
@@ -308,7 +308,7 @@ int main(void)
 
     /* the whole day converges (the timing here is a sanitizer build's) */
     double sec = 0;
-    int rc = fdr_bench(DATA "/opendss/Master.dss", 1440, 0, &sec, NULL, NULL, &err);
+    int rc = fdr_bench(DATA "/opendss/Master.dss", 1440, 0, 0, &sec, NULL, NULL, &err);
     CHECK(rc == 0, "bench: %s", err.msg);
     printf("1440 one-minute steps: %.3f s\n", sec);
     return check_done("test_feeder_ieee");
