@@ -16,6 +16,7 @@
  * properties may also be positional in OpenDSS's property order.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "feeder_impl.h"
 
@@ -527,6 +529,56 @@ static int copy_name(struct pctx *p, char *dst, size_t n, const char *src, const
 
 /* Path of `rel` relative to the current file's directory; backslashes are
  * read as separators (files written on Windows). */
+/* OpenDSS's files come from Windows, where names match in any case
+ * ("redirect IEEELineCodes.dss" for IEEELineCodes.DSS): where a path does
+ * not exist as written, each component that does not is looked up in its
+ * directory case-insensitively (the first match). */
+static void match_case(char *path, size_t n)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return;
+    char out[PATH_MAX];
+    size_t ol = 0;
+    const char *s = path;
+    if (*s == '/') {
+        out[ol++] = '/';
+        s++;
+    }
+    out[ol] = '\0';
+    while (*s) {
+        const char *e = strchr(s, '/');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        char comp[256];
+        if (len >= sizeof comp || ol + len + 2 >= sizeof out)
+            return;
+        memcpy(comp, s, len);
+        comp[len] = '\0';
+        char cand[PATH_MAX];
+        memcpy(cand, out, ol);
+        memcpy(cand + ol, comp, len + 1); /* ol + len + 2 < PATH_MAX: checked above */
+        if (stat(cand, &st) != 0) {
+            DIR *d = opendir(ol ? out : ".");
+            struct dirent *de;
+            while (d && (de = readdir(d)) != NULL)
+                if (!strcasecmp(de->d_name, comp) && strlen(de->d_name) == len) {
+                    memcpy(comp, de->d_name, len);
+                    break;
+                }
+            if (d)
+                closedir(d);
+        }
+        memcpy(out + ol, comp, len);
+        ol += len;
+        if (e)
+            out[ol++] = '/';
+        out[ol] = '\0';
+        s = e ? e + 1 : s + len;
+    }
+    if (stat(out, &st) == 0 && strlen(out) < n)
+        memcpy(path, out, strlen(out) + 1);
+}
+
 static int resolve_path(struct pctx *p, const char *rel, char *out, size_t n)
 {
     char tmp[PATH_MAX];
@@ -543,6 +595,7 @@ static int resolve_path(struct pctx *p, const char *rel, char *out, size_t n)
         w = snprintf(out, n, "%s/%s", p->dir, tmp);
     if (w < 0 || (size_t)w >= n)
         return perr(p, "path too long");
+    match_case(out, n);
     return 0;
 }
 

@@ -111,10 +111,11 @@ static double check_circuit(const char *dss, const char *name, int ll, int force
     if (!c)
         return INFINITY;
     struct sim_err err = {{0}};
-    if (force_nodal)
+    if (force_nodal > 0)
         CHECK_INT(fdr_circuit_use_nodal(c, &err), 0);
-    CHECK(!strcmp(fdr_circuit_method(c), "nodal"), "method %s, want %s", fdr_circuit_method(c),
-          "nodal");
+    if (force_nodal >= 0)
+        CHECK(!strcmp(fdr_circuit_method(c), "nodal"), "method %s, want nodal",
+              fdr_circuit_method(c));
     fdr_solver *s = fdr_solver_new(c, &err);
     CHECK(s != NULL, "%s: %s", dss, err.msg);
     static struct ref r[9000];
@@ -189,6 +190,13 @@ static void test_opendss(void)
     double w = check_circuit("ieee-dist/34Bus/ieee34Mod1.dss", "ieee34", 0, 1, 0, &n);
     CHECK(w < 2e-4, "IEEE 34 (nodal): worst %.2e pu", w);
     CHECK_INT(n, 95);
+    /* IEEE 13 as OpenDSS ships it (the sweep takes it; its line codes are
+     * redirected to as IEEELineCodes.dss), and forced nodal */
+    w = check_circuit("ieee-13/IEEE13Nodeckt.dss", "ieee13", 0, -1, 0, &n);
+    CHECK(w < 5e-5, "IEEE 13: worst %.2e pu", w);
+    CHECK_INT(n, 41);
+    w = check_circuit("ieee-13/IEEE13Nodeckt.dss", "ieee13", 0, 1, 0, &n);
+    CHECK(w < 5e-5, "IEEE 13 (nodal): worst %.2e pu", w);
     /* IEEE 8500 (4876 buses, split-phase secondaries on centre-tapped
      * units, four regulator banks, nine switched capacitors): OpenDSS's own
      * answer is up to 2e-4 pu from the converged solution, because it
