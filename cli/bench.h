@@ -23,4 +23,14 @@ double bench_now_s(void);
 int bench_count(const char *bench, const char *opt, const char *s, long long min, long long max,
                 long long *v);
 
+/* cli/bench_opendss.c: OpenDSS beside bench powerflow, loaded from a DSS
+ * C-API shared library the user names (never shipped or built here). */
+struct odss;
+int bench_opendss_open(const char *lib, struct odss **o, char *why, size_t nwhy);
+const char *bench_opendss_version(struct odss *o);
+/* Compile circuit, time its first solve (*snap_s) and, steps > 0, that many
+ * one-minute steps in yearly mode (*steps_s). 0, or -1 with why. */
+int bench_opendss_time(struct odss *o, const char *circuit, long long steps, int time_mode,
+                       double *snap_s, double *steps_s, char *why, size_t nwhy);
+
 #endif

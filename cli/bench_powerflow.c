@@ -35,6 +35,7 @@ static void usage(FILE *f)
 {
     fputs("usage: flexbed bench powerflow [--circuit PATH] [--steps N] [--repeat R]\n"
           "                              [--tolerance PU] [--controls static|time]\n"
+          "                              [--opendss LIBDSS_CAPI.so]\n"
           "\n"
           "Load an OpenDSS circuit and solve N one-minute steps of its load shapes\n"
           "(unbalanced three-phase: the radial sweep where it applies, else the nodal\n"
@@ -52,7 +53,14 @@ static void usage(FILE *f)
           "                  (default 1e-9; OpenDSS's default is 1e-4)\n"
           "  --controls MODE static (default): each step's controls as OpenDSS's\n"
           "                  static mode; time: as its controlmode=time (delays, one\n"
-          "                  tap per action), the steps being one minute apart\n",
+          "                  tap per action), the steps being one minute apart\n"
+          "  --opendss LIB   also time OpenDSS on the same circuit in the same run,\n"
+          "                  through a DSS C-API shared library you have\n"
+          "                  (dss-extensions' libdss_capi.so; not part of flexbed), and\n"
+          "                  print the ratios. OpenDSS keeps its tolerance (1e-4): add\n"
+          "                  --tolerance 1e-4 for like for like. A circuit file that\n"
+          "                  solves as it is compiled gives OpenDSS its Y matrix before\n"
+          "                  the timed first solve\n",
           f);
 }
 
@@ -71,21 +79,19 @@ static int cmp_double(const void *a, const void *b)
 int bench_powerflow(int argc, char **argv, FILE *out)
 {
     static const struct option opts[] = {
-        {"circuit", required_argument, NULL, 'c'},
-        {"steps", required_argument, NULL, 'n'},
-        {"repeat", required_argument, NULL, 'r'},
-        {"tolerance", required_argument, NULL, 't'},
-        {"controls", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"circuit", required_argument, NULL, 'c'},  {"steps", required_argument, NULL, 'n'},
+        {"repeat", required_argument, NULL, 'r'},   {"tolerance", required_argument, NULL, 't'},
+        {"controls", required_argument, NULL, 'm'}, {"opendss", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *circuit = NULL;
     long long steps = 1440, repeat = 5;
     double tol = 0;
     int time_mode = 0;
+    const char *odss_lib = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:n:r:t:m:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:n:r:t:m:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             circuit = optarg;
@@ -118,6 +124,9 @@ int bench_powerflow(int argc, char **argv, FILE *out)
             fprintf(stderr, "flexbed bench powerflow: --controls %s: expected static or time\n",
                     optarg);
             return 2;
+        case 'o':
+            odss_lib = optarg;
+            break;
         case 'h':
             usage(out);
             return 0;
@@ -195,7 +204,39 @@ int bench_powerflow(int argc, char **argv, FILE *out)
                 best / steps * 1440);
     fprintf(out, "  a year of one-minute steps    %8.1f s (best, extrapolated)\n",
             best / steps * YEAR_STEPS);
+    int rc = 0;
+    if (odss_lib) {
+        struct odss *o = NULL;
+        char why[1024];
+        double *u = calloc((size_t)repeat, sizeof *u), *u1 = calloc((size_t)repeat, sizeof *u1);
+        if (!u || !u1 || bench_opendss_open(odss_lib, &o, why, sizeof why)) {
+            fprintf(stderr, "flexbed bench powerflow: --opendss: %s\n",
+                    !u || !u1 ? "out of memory" : why);
+            rc = 2;
+        }
+        for (long long r = 0; !rc && r < repeat; r++)
+            if (bench_opendss_time(o, circuit, steps, time_mode, &u1[r], &u[r], why, sizeof why)) {
+                fprintf(stderr, "flexbed bench powerflow: --opendss: %s\n", why);
+                rc = 1;
+            }
+        if (!rc) {
+            qsort(u, (size_t)repeat, sizeof *u, cmp_double);
+            qsort(u1, (size_t)repeat, sizeof *u1, cmp_double);
+            fprintf(out, "OpenDSS, same run (%s):\n", bench_opendss_version(o));
+            fprintf(out,
+                    "  snapshot: first solve after compile, controls acting: best %.3f ms, "
+                    "median %.3f ms: flexbed %.1fx faster (medians)\n",
+                    1e3 * u1[0], 1e3 * u1[repeat / 2], u1[repeat / 2] / t1[repeat / 2]);
+            fprintf(out,
+                    "  %lld one-minute steps (yearly mode, %s controls): best %.4f s, median "
+                    "%.4f s: flexbed %.1fx faster (medians)\n",
+                    steps, time_mode ? "time" : "static", u[0], u[repeat / 2],
+                    u[repeat / 2] / median);
+        }
+        free(u);
+        free(u1);
+    }
     free(t);
     free(t1);
-    return 0;
+    return rc;
 }

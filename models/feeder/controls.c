@@ -40,6 +40,9 @@
 
 #include "solver_impl.h"
 
+/* Tolerance of the power flows between control actions (pu). */
+#define CTL_TOL 1e-6
+
 /* A CapControl's measurement over the monitored terminal's phases. */
 static double cc_select(const double *v, int n, int sel)
 {
@@ -199,11 +202,14 @@ int fdr_solve_time(fdr_solver *s, double t, int *iterations, struct sim_err *err
     int total = 0, it = 0, rc;
     s->control_iterations = 0;
     int max_ci = c->max_control_iter > 0 ? c->max_control_iter : 10;
+    /* (no loose tolerance here: most steps have no action, and one solve
+     * to the tolerance is cheaper than a loose one and a second) */
+    int ctl = c->nregc > 0 || c->ncapctrls > 0;
     for (int ci = 1;; ci++) {
         rc = s->ns ? fdr_nsolve_power_flow(s, &it, err) : fdr_sweep_power_flow(s, &it, err);
         total += it;
         s->control_iterations = ci;
-        if (rc || (c->nregc == 0 && c->ncapctrls == 0) || ci >= max_ci)
+        if (rc || !ctl || ci >= max_ci)
             break;
         /* sample */
         for (int r = 0; r < c->nregc; r++) {
@@ -304,11 +310,18 @@ int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
     int total = 0, it = 0, rc;
     s->control_iterations = 0;
     int max_ci = c->max_control_iter > 0 ? c->max_control_iter : 10;
+    /* while controls may still act, the power flow stops at CTL_TOL (its
+     * answer is then well inside any band's resolution); the last solve
+     * goes on to the solver's own tolerance from there */
+    const double tol = s->tol;
+    int ctl = c->nregc > 0 || c->ncapctrls > 0;
+    if (ctl && tol < CTL_TOL)
+        s->tol = CTL_TOL;
     for (int ci = 1;; ci++) {
         rc = s->ns ? fdr_nsolve_power_flow(s, &it, err) : fdr_sweep_power_flow(s, &it, err);
         total += it;
         s->control_iterations = ci;
-        if (rc || (c->nregc == 0 && c->ncapctrls == 0) || ci >= max_ci)
+        if (rc || !ctl || ci >= max_ci)
             break;
         /* every control samples the same solution; the ones with the
          * shortest delay among those that want to act do so */
@@ -345,6 +358,13 @@ int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
         }
         if (moved && s->ns && (rc = fdr_nsolve_refactor(s, err)))
             break;
+    }
+    if (s->tol != tol) {
+        s->tol = tol;
+        if (!rc) {
+            rc = s->ns ? fdr_nsolve_power_flow(s, &it, err) : fdr_sweep_power_flow(s, &it, err);
+            total += it;
+        }
     }
     if (iterations)
         *iterations = total;

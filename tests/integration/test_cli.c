@@ -126,6 +126,16 @@ static void test_bad_input(const char *tmp)
     flexbed_run(tmp, 10, &r, "report", DATA "/bad-key.json", NULL);
     CHECK_INT(r.exit_code, 2);
     CHECK_STR_CONTAINS(r.errs, "bad-key.json");
+
+    /* bench powerflow: a library that is not OpenDSS, a bad controls mode */
+    flexbed_run(tmp, 30, &r, "bench", "powerflow", "--steps", "1", "--repeat", "1", "--opendss",
+                DATA "/bad-key.json", NULL);
+    CHECK_INT(r.exit_code, 2);
+    CHECK_STR_CONTAINS(r.errs, "--opendss: cannot load");
+    CHECK_STR_CONTAINS(r.out, "power flow:"); /* flexbed's own figures still come */
+    flexbed_run(tmp, 10, &r, "bench", "powerflow", "--controls", "dynamic", NULL);
+    CHECK_INT(r.exit_code, 2);
+    CHECK_STR_CONTAINS(r.errs, "--controls dynamic: expected static or time");
 }
 
 static void test_demo_slice(const char *tmp)
