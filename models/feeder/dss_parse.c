@@ -49,7 +49,8 @@ enum {
     CL_CAP,
     CL_REG,
     CL_XFCODE,
-    CL_CAPCTRL
+    CL_CAPCTRL,
+    CL_SWT
 };
 
 struct tok {
@@ -2257,6 +2258,59 @@ static int set_capctrl(struct pctx *p, struct fdr_capctrldef *d, int id, const c
     }
 }
 
+static const char *const swt_props[] = {"switchedobj", "switchedterm", "action", "lock",
+                                        "delay",       "normal",       "state",  "reset",
+                                        "basefreq",    "enabled",      "like",   NULL};
+enum {
+    SW_OBJ,
+    SW_TERM,
+    SW_ACTION,
+    SW_LOCK,
+    SW_DELAY,
+    SW_NORMAL,
+    SW_STATE,
+    SW_RESET,
+    SW_BASEFREQ,
+    SW_ENABLED
+};
+
+/* open / o / close / c as 1 / 0 */
+static int get_open(struct pctx *p, const char *pn, const char *val, int *out)
+{
+    if (!strncasecmp(val, "o", 1))
+        *out = 1;
+    else if (!strncasecmp(val, "c", 1))
+        *out = 0;
+    else
+        return perr(p, "%s: '%s' (open or close)", pn, val);
+    return 0;
+}
+
+static int set_swt(struct pctx *p, struct fdr_swtdef *d, int id, const char *pn, const char *val)
+{
+    switch (id) {
+    case SW_OBJ:
+        return copy_name(p, d->obj, sizeof d->obj, val, "switchedobj");
+    case SW_TERM:
+        return get_int(p, pn, val, &d->term);
+    case SW_ACTION:
+        return get_open(p, pn, val, &d->action);
+    case SW_NORMAL:
+        return get_open(p, pn, val, &d->normal);
+    case SW_STATE:
+        return get_open(p, pn, val, &d->state);
+    case SW_LOCK:
+    case SW_DELAY:
+    case SW_RESET:
+    case SW_BASEFREQ:
+        return 0; /* time-mode behaviour: the switch keeps its state here */
+    case SW_ENABLED:
+        return check_enabled(p, "SwtControl", pn, val);
+    default:
+        return not_modelled(p, "SwtControl", pn);
+    }
+}
+
 /* XfmrCode's properties, in OpenDSS's order (the same names as
  * Transformer's, which set_xfmr handles). */
 static const char *const xfcode_props[] = {
@@ -2473,6 +2527,8 @@ static const char *const *class_props(int cl)
         return xfcode_props;
     case CL_CAPCTRL:
         return capctrl_props;
+    case CL_SWT:
+        return swt_props;
     default:
         return NULL;
     }
@@ -2481,9 +2537,9 @@ static const char *const *class_props(int cl)
 static const char *class_name(int cl)
 {
     static const char *const n[] = {
-        "",          "",           "Circuit",     "Vsource",   "LineCode", "Line",
-        "Load",      "LoadShape",  "Transformer", "Reactor",   "WireData", "LineGeometry",
-        "Capacitor", "RegControl", "XfmrCode",    "CapControl"};
+        "",          "",           "Circuit",     "Vsource",    "LineCode",  "Line",
+        "Load",      "LoadShape",  "Transformer", "Reactor",    "WireData",  "LineGeometry",
+        "Capacitor", "RegControl", "XfmrCode",    "CapControl", "SwtControl"};
     return n[cl];
 }
 
@@ -2493,12 +2549,13 @@ static int class_of(const char *cls)
     static const struct {
         const char *name;
         int cl;
-    } map[] = {{"circuit", CL_CIRCUIT},   {"vsource", CL_VSOURCE},   {"linecode", CL_LINECODE},
-               {"line", CL_LINE},         {"load", CL_LOAD},         {"loadshape", CL_SHAPE},
-               {"transformer", CL_XFMR},  {"monitor", CL_SKIP},      {"energymeter", CL_SKIP},
-               {"sensor", CL_SKIP},       {"reactor", CL_REACTOR},   {"wiredata", CL_WIRE},
-               {"linegeometry", CL_GEOM}, {"capacitor", CL_CAP},     {"regcontrol", CL_REG},
-               {"xfmrcode", CL_XFCODE},   {"capcontrol", CL_CAPCTRL}};
+    } map[] = {{"circuit", CL_CIRCUIT},   {"vsource", CL_VSOURCE},    {"linecode", CL_LINECODE},
+               {"line", CL_LINE},         {"load", CL_LOAD},          {"loadshape", CL_SHAPE},
+               {"transformer", CL_XFMR},  {"monitor", CL_SKIP},       {"energymeter", CL_SKIP},
+               {"sensor", CL_SKIP},       {"reactor", CL_REACTOR},    {"wiredata", CL_WIRE},
+               {"linegeometry", CL_GEOM}, {"capacitor", CL_CAP},      {"regcontrol", CL_REG},
+               {"xfmrcode", CL_XFCODE},   {"capcontrol", CL_CAPCTRL}, {"swtcontrol", CL_SWT},
+               {"fuse", CL_SKIP},         {"recloser", CL_SKIP},      {"relay", CL_SKIP}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcasecmp(cls, map[i].name))
             return map[i].cl;
@@ -2521,6 +2578,7 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
                                  : cl == CL_CAP     ? &c->cap_ix
                                  : cl == CL_XFCODE  ? &c->xfcode_ix
                                  : cl == CL_CAPCTRL ? &c->capctrl_ix
+                                 : cl == CL_SWT     ? &c->swt_ix
                                                     : &c->reg_ix;
     int k = fdr_names_get(ix, other);
     if (k < 0)
@@ -2569,6 +2627,9 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
         break;
     case CL_CAPCTRL:
         LIKE(capctrls);
+        break;
+    case CL_SWT:
+        LIKE(swts);
         break;
     case CL_SHAPE: {
         /* the multipliers are owned: copy them */
@@ -2664,6 +2725,9 @@ static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
         case CL_CAPCTRL:
             rc = set_capctrl(p, &c->capctrls[idx], id, pn, t[i].value);
             break;
+        case CL_SWT:
+            rc = set_swt(p, &c->swts[idx], id, pn, t[i].value);
+            break;
         default:
             rc = set_xfmr(p, &c->xfmrs[idx], id, pn, t[i].value);
             break;
@@ -2716,6 +2780,9 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         break;
     case CL_CAPCTRL:
         ix = &c->capctrl_ix;
+        break;
+    case CL_SWT:
+        ix = &c->swt_ix;
         break;
     default: {
         /* the circuit's Vsource */
@@ -2872,6 +2939,18 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             g->at = at;
         }
         break;
+    case CL_SWT:
+        rc = grow((void **)&c->swts, &c->swts_cap, c->nswts + 1, sizeof *c->swts);
+        if (!rc) {
+            k = c->nswts++;
+            struct fdr_swtdef *d = &c->swts[k];
+            memset(d, 0, sizeof *d);
+            strcpy(d->name, name);
+            d->term = 1;
+            d->action = d->normal = d->state = -1;
+            d->at = at;
+        }
+        break;
     case CL_CAPCTRL:
         rc = grow((void **)&c->capctrls, &c->capctrls_cap, c->ncapctrls + 1, sizeof *c->capctrls);
         if (!rc) {
@@ -2952,7 +3031,11 @@ static int cmd_new_edit(struct pctx *p, struct tok *t, int n, int create, const 
     if (cl == CL_NONE)
         return perr(p, "%s %s.%s: element class '%s' is not supported", verb, cls, name, cls);
     if (cl == CL_SKIP) {
-        pwarn(p, "skipped '%s %s.%s' (output only)", verb, cls, name);
+        if (!strcasecmp(cls, "fuse") || !strcasecmp(cls, "recloser") || !strcasecmp(cls, "relay"))
+            pwarn(p, "skipped '%s %s.%s' (a protective device: closed, no faults are simulated)",
+                  verb, cls, name);
+        else
+            pwarn(p, "skipped '%s %s.%s' (output only)", verb, cls, name);
         p->act_class = CL_SKIP;
         return 0;
     }
@@ -3127,25 +3210,79 @@ enum {
     CMD_CALCV,
     CMD_SOLVE,
     CMD_BATCHEDIT,
+    CMD_OPEN,
+    CMD_CLOSE,
     CMD_FIRST_SKIP, /* the rest only shape outputs */
 };
-static const char *const commands[] = {"new",         "edit",        "more",
-                                       "clear",       "clearall",    "set",
-                                       "redirect",    "compile",     "calcvoltagebases",
-                                       "solve",       "batchedit",   "show",
-                                       "plot",        "export",      "buscoords",
-                                       "closedi",     "sample",      "visualize",
-                                       "summary",     "help",        "totals",
-                                       "dump",        "fileedit",    "get",
-                                       "guids",       "cleanup",     "reset",
-                                       "interpolate", "lossexpl",    "makebuslist",
-                                       "currents",    "voltages",    "powers",
-                                       "losses",      "phaselosses", "capacity",
-                                       "setbusxy",    "var",         "updatestorage",
-                                       "zsc",         "zsc10",       "zscrefresh",
-                                       "ysc",         "seqcurrents", "seqpowers",
-                                       "seqvoltages", "vdiffs",      "celldetails",
-                                       NULL};
+/* Open / Close Line.name [term=]N [cond]: the line's terminal N (default
+ * 1) opened or closed; all its conductors (a single conductor is not
+ * modelled). */
+static int line_switch(struct pctx *p, const char *obj, int term, int open)
+{
+    const char *dot = strchr(obj, '.');
+    if (!dot || (size_t)(dot - obj) != 4 || strncasecmp(obj, "line", 4))
+        return perr(p, "%s: only lines can be opened or closed (Line.name)", obj);
+    int k = fdr_names_get(&p->c->line_ix, dot + 1);
+    if (k < 0)
+        return perr(p, "%s is not defined", obj);
+    if (term < 1 || term > 2)
+        return perr(p, "%s: terminal %d (1 or 2)", obj, term);
+    if (open)
+        p->c->lines[k].open_term |= 1 << (term - 1);
+    else
+        p->c->lines[k].open_term &= ~(1 << (term - 1));
+    return 0;
+}
+
+static int cmd_open_close(struct pctx *p, struct tok *t, int n, int open)
+{
+    const char *obj = NULL;
+    int term = 1, rc;
+    for (int i = 0; i < n; i++) {
+        if (!t[i].name || !strcasecmp(t[i].name, "object")) {
+            if (!obj) {
+                obj = t[i].value;
+                continue;
+            }
+            if (i == 1) {
+                if ((rc = get_int(p, "terminal", t[i].value, &term)))
+                    return rc;
+                continue;
+            }
+            if (strcmp(t[i].value, "0"))
+                return perr(p, "%s: opening single conductors is not supported", obj);
+        } else if (!strncasecmp(t[i].name, "term", 4)) {
+            if ((rc = get_int(p, "terminal", t[i].value, &term)))
+                return rc;
+        } else if (!strncasecmp(t[i].name, "cond", 4)) {
+            if (strcmp(t[i].value, "0"))
+                return perr(p, "%s: opening single conductors is not supported", obj ? obj : "");
+        } else {
+            return perr(p, "%s: unknown parameter '%s'", open ? "Open" : "Close", t[i].name);
+        }
+    }
+    if (!obj)
+        return perr(p, "%s: which element?", open ? "Open" : "Close");
+    return line_switch(p, obj, term, open);
+}
+
+static const char *const commands[] = {"new",         "edit",          "more",
+                                       "clear",       "clearall",      "set",
+                                       "redirect",    "compile",       "calcvoltagebases",
+                                       "solve",       "batchedit",     "open",
+                                       "close",       "show",          "plot",
+                                       "export",      "buscoords",     "closedi",
+                                       "sample",      "visualize",     "summary",
+                                       "help",        "totals",        "dump",
+                                       "fileedit",    "get",           "guids",
+                                       "cleanup",     "reset",         "interpolate",
+                                       "lossexpl",    "makebuslist",   "currents",
+                                       "voltages",    "powers",        "losses",
+                                       "phaselosses", "capacity",      "setbusxy",
+                                       "var",         "updatestorage", "zsc",
+                                       "zsc10",       "zscrefresh",    "ysc",
+                                       "seqcurrents", "seqpowers",     "seqvoltages",
+                                       "vdiffs",      "celldetails",   NULL};
 
 static int run_command(struct pctx *p, char *line)
 {
@@ -3209,6 +3346,9 @@ static int run_command(struct pctx *p, char *line)
         return 0;
     case CMD_BATCHEDIT:
         return cmd_batchedit(p, args, na);
+    case CMD_OPEN:
+    case CMD_CLOSE:
+        return cmd_open_close(p, args, na, id == CMD_OPEN);
     default:
         pwarn(p, "skipped '%s' (output only)", commands[id]);
         return 0;

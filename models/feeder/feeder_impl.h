@@ -111,10 +111,11 @@ struct fdr_linedef {
     double length;
     int len_units;
     struct fdr_zdef z;
-    int disabled; /* enabled=false: not part of the circuit (dropped before compiling) */
-    int geometry; /* LineGeometry index, -1: impedances from z */
-    double rho;   /* earth resistivity for the geometry, ohm m */
-    int earth;    /* FDR_EARTH_*, the circuit's model when the line was defined */
+    int disabled;  /* enabled=false: not part of the circuit (dropped before compiling) */
+    int open_term; /* bit 0 / 1: terminal 1 / 2 open (Open command, SwtControl) */
+    int geometry;  /* LineGeometry index, -1: impedances from z */
+    double rho;    /* earth resistivity for the geometry, ohm m */
+    int earth;     /* FDR_EARTH_*, the circuit's model when the line was defined */
     struct fdr_loc at;
 };
 
@@ -309,12 +310,20 @@ struct fdr_circuit {
     int nxfcodes, xfcodes_cap;
     struct fdr_capctrldef *capctrls;
     int ncapctrls, capctrls_cap;
+    struct fdr_swtdef {
+        char name[FDR_NAME_MAX];
+        char obj[2 * FDR_NAME_MAX]; /* "Line.name" */
+        int term;
+        int action, normal, state; /* 1 open, 0 closed, -1 not given */
+        struct fdr_loc at;
+    } * swts;
+    int nswts, swts_cap;
     struct fdr_geometry *geoms;
     int ngeoms, geoms_cap;
     int earth_model; /* Set EarthModel=, FDR_EARTH_* (OpenDSS's default: Deri) */
     struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix, reactor_ix, wire_ix,
-        geom_ix, cap_ix, reg_ix, xfcode_ix,
-        capctrl_ix; /* cap_ix: Capacitor name -> its element in loads */
+        geom_ix, cap_ix, reg_ix, xfcode_ix, capctrl_ix,
+        swt_ix; /* cap_ix: Capacitor name -> its element in loads */
     double vbases[16];
     int nvbases;
     double base_freq;

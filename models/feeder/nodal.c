@@ -46,6 +46,7 @@ void fdr_nodal_free(struct fdr_nodal *n)
     free(n->ai);
     free(n->lnode);
     free(n->lpos);
+    free(n->dead);
     free(n);
 }
 
@@ -54,6 +55,12 @@ static int node_of(fdr_circuit *c, struct fdr_nodal *n, int bus, int num, struct
                    struct sim_err *err, int *out)
 {
     if (num == 0) {
+        *out = -1;
+        return 0;
+    }
+    if (n->dead && n->dead[bus] && num >= 1 && num <= 4) {
+        /* behind an open switch: the node is there, at 0 V, not solved for */
+        c->buses[bus].mask |= 1u << (num - 1);
         *out = -1;
         return 0;
     }
@@ -298,8 +305,10 @@ static int check_floating(fdr_circuit *c, struct fdr_nodal *n, struct sim_err *e
     }
     for (int k = 0; k < c->nlel; k++) {
         int a = n->lnode[k][0], b = n->lnode[k][1];
-        if (b < 0)
-            gnd[a] = 1;
+        if (a < 0 && b < 0)
+            continue; /* on a de-energised bus */
+        if (a < 0 || b < 0)
+            gnd[a < 0 ? b : a] = 1;
         else
             up[uf_find(up, a)] = uf_find(up, b);
     }
@@ -533,6 +542,52 @@ done:
     return rc;
 }
 
+/* Buses the source reaches through closed lines, transformers and series
+ * reactors; the others (behind an open switch) are de-energised: n->dead. */
+static int energised(fdr_circuit *c, struct fdr_nodal *n, const struct fdr_term *lt,
+                     const struct fdr_term *xt, const struct fdr_term *rt, struct sim_err *err)
+{
+    int nb = c->nbuses, any_open = 0;
+    for (int i = 0; i < c->nlines; i++)
+        any_open |= c->lines[i].open_term != 0;
+    if (!any_open)
+        return 0;
+    n->dead = malloc((size_t)nb + 1);
+    char *on = calloc((size_t)nb + 1, 1);
+    if (!n->dead || !on) {
+        free(on);
+        return fdr_nomem(err);
+    }
+    on[c->root] = 1;
+    /* relax until nothing changes (open switches are rare; circuits small
+     * enough that a few passes over the elements cost nothing) */
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int i = 0; i < c->nlines; i++) {
+            if (c->lines[i].open_term)
+                continue;
+            int a = lt[2 * i].bus, b = lt[2 * i + 1].bus;
+            if (on[a] != on[b])
+                on[a] = on[b] = changed = 1;
+        }
+        for (int i = 0; i < c->nxfmrs; i++)
+            for (int k = 1; k < c->xfmrs[i].nw; k++) {
+                int a = xt[3 * i].bus, b = xt[3 * i + k].bus;
+                if (on[a] != on[b])
+                    on[a] = on[b] = changed = 1;
+            }
+        for (int i = 0; i < c->nreactors; i++) {
+            int a = rt[2 * i].bus, b = rt[2 * i + 1].bus;
+            if (b >= 0 && on[a] != on[b])
+                on[a] = on[b] = changed = 1;
+        }
+    }
+    for (int b = 0; b < nb; b++)
+        n->dead[b] = !on[b];
+    free(on);
+    return 0;
+}
+
 int fdr_compile_nodal(fdr_circuit *c, struct sim_err *err)
 {
     int rc = 0;
@@ -603,6 +658,8 @@ int fdr_compile_nodal(fdr_circuit *c, struct sim_err *err)
     }
     int nb = c->nbuses;
     c->root = src.bus;
+    if ((rc = energised(c, n, lt, xt, rt, err)))
+        goto done;
     n->bnode = malloc(((size_t)nb + 1) * sizeof *n->bnode);
     n->node_bus = malloc((4 * (size_t)nb + 1) * sizeof *n->node_bus);
     n->node_slot = malloc((4 * (size_t)nb + 1) * sizeof *n->node_slot);
@@ -684,6 +741,20 @@ int fdr_compile_nodal(fdr_circuit *c, struct sim_err *err)
                             "length or impedance?)%s",
                             l->name, "");
             goto done;
+        }
+        if (l->open_term) {
+            /* an open switch (or line): no path, no charging; a dead bus
+             * beyond it still has the phases it names (at 0 V) */
+            n->line_el[i] = -1;
+            for (int e = 0; e < 2; e++)
+                for (int k = 0; k < nc; k++) {
+                    int nd, bus = lt[2 * i + e].bus;
+                    if (n->dead && n->dead[bus] &&
+                        (rc =
+                             cond_node(c, n, &lt[2 * i + e], k, nc, 0, l->at, l->bus[e], err, &nd)))
+                        goto done;
+                }
+            continue;
         }
         n->line_el[i] = n->nel;
         if (add_elem(n, FDR_NE_LINE, i, 2 * nc, &cap_el, &cap_c, &cap_y)) {

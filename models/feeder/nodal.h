@@ -36,6 +36,7 @@ struct fdr_nodal {
     int (*lpos)[4];                      /* ... and its 2 x 2 stamp's places */
     int nnz;
     int *ap, *ai; /* compressed columns */
+    char *dead;   /* per bus: behind an open switch (NULL: none open) */
 };
 
 /* Primitive admittance of transformer xi with taps tap[0..nw-1] into y

@@ -170,7 +170,8 @@ static void load_currents(fdr_solver *s, double complex *rhs)
         s->iel[k] = i;
         if (rhs) {
             double complex comp = s->ns->yeq[k] * vab - i;
-            rhs[n->lnode[k][0]] += comp;
+            if (n->lnode[k][0] >= 0)
+                rhs[n->lnode[k][0]] += comp;
             if (n->lnode[k][1] >= 0)
                 rhs[n->lnode[k][1]] -= comp;
         }
@@ -284,7 +285,7 @@ int fdr_nsolve_refactor(fdr_solver *s, struct sim_err *err)
 double complex fdr_nsolve_line_v(const fdr_solver *s, int line, int terminal, int cond)
 {
     const fdr_circuit *c = s->c;
-    if (line < 0 || line >= c->nlines || terminal < 1 || terminal > 2)
+    if (line < 0 || line >= c->nlines || terminal < 1 || terminal > 2 || c->nod->line_el[line] < 0)
         return 0;
     const struct fdr_nelem *el = &c->nod->el[c->nod->line_el[line]];
     int nc = el->nt / 2;
@@ -302,6 +303,8 @@ double complex fdr_nsolve_line_i(const fdr_solver *s, int line, int terminal, in
     const fdr_circuit *c = s->c;
     if (line < 0 || line >= c->nlines || terminal < 1 || terminal > 2)
         return 0;
+    if (c->nod->line_el[line] < 0)
+        return 0; /* open */
     const struct fdr_nelem *el = &c->nod->el[c->nod->line_el[line]];
     int nc = el->nt / 2;
     if (cond == 0) {

@@ -58,7 +58,8 @@ void fdr_circuit_reset(fdr_circuit *c)
         free(c->shapes[i].qmult);
     }
     c->ncodes = c->nlines = c->nloads = c->nshapes = c->nxfmrs = c->nreactors = 0;
-    c->nwires = c->ngeoms = c->nregs = c->nxfcodes = c->ncapctrls = 0;
+    c->nwires = c->ngeoms = c->nregs = c->nxfcodes = c->ncapctrls = c->nswts = 0;
+    fdr_names_free(&c->swt_ix);
     fdr_names_free(&c->xfcode_ix);
     fdr_names_free(&c->capctrl_ix);
     c->earth_model = FDR_EARTH_DERI;
@@ -95,6 +96,7 @@ void fdr_circuit_free(fdr_circuit *c)
     free(c->regs);
     free(c->xfcodes);
     free(c->capctrls);
+    free(c->swts);
     for (int i = 0; i < c->nfiles; i++)
         free(c->files[i]);
     free(c->files);
@@ -619,6 +621,11 @@ static int geometry_zdef(const fdr_circuit *c, struct fdr_linedef *l, struct sim
 
 static int compile_radial(fdr_circuit *c, struct sim_err *err)
 {
+    for (int i = 0; i < c->nlines; i++)
+        if (c->lines[i].open_term) {
+            c->need_nodal = 1; /* an open switch: the nodal solver leaves its far side dead */
+            return fdr_err_at(c, err, c->lines[i].at, "Line.%s is open%s", c->lines[i].name, "");
+        }
     for (int i = 0; i < c->nlines; i++)
         if (c->lines[i].geometry >= 0) {
             int grc = geometry_zdef(c, &c->lines[i], err);
@@ -1240,8 +1247,36 @@ int fdr_circuit_use_nodal(fdr_circuit *c, struct sim_err *err)
     return fdr_compile_nodal(c, err);
 }
 
+/* SwtControls set their line's terminal open or closed (their State, else
+ * Action, else Normal; closed if none). */
+static int apply_switches(fdr_circuit *c, struct sim_err *err)
+{
+    for (int k = 0; k < c->nswts; k++) {
+        const struct fdr_swtdef *d = &c->swts[k];
+        const char *dot = strchr(d->obj, '.');
+        int line =
+            dot && !strncasecmp(d->obj, "line.", 5) ? fdr_names_get(&c->line_ix, dot + 1) : -1;
+        if (line < 0)
+            return fdr_err_at(c, err, d->at,
+                              "SwtControl.%s: SwitchedObj '%s' is not a defined Line", d->name,
+                              d->obj);
+        if (d->term < 1 || d->term > 2)
+            return fdr_err_at(c, err, d->at, "SwtControl.%s: SwitchedTerm must be 1 or 2%s",
+                              d->name, "");
+        int open = d->state >= 0 ? d->state : d->action >= 0 ? d->action : d->normal > 0;
+        if (open)
+            c->lines[line].open_term |= 1 << (d->term - 1);
+        else
+            c->lines[line].open_term &= ~(1 << (d->term - 1));
+    }
+    return 0;
+}
+
 int fdr_compile(fdr_circuit *c, struct sim_err *err)
 {
+    int src = apply_switches(c, err);
+    if (src)
+        return src;
     c->need_nodal = 0;
     int rc = compile_radial(c, err);
     if (rc && c->need_nodal) {

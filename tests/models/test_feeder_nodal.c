@@ -179,6 +179,7 @@ static void test_opendss(void)
         {"ieee-4bus/4bus-OYOD-UnBal.dss", "4bus-oyod-unbal", 1, 12, 2e-4},
         {"ieee-dist/37Bus/ieee37.dss", "ieee37", 1, 117, 5e-5},
         {"ieee-dist/123Bus/IEEE123Master.dss", "ieee123", 0, 278, 5e-5},
+        {"ieee-dist/123Bus/IEEE123Switches.dss", "ieee123sw", 0, 274, 5e-5},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int n = 0;
@@ -439,6 +440,109 @@ static void test_capcontrol(void)
         }
 }
 
+/* Open switches: Open / Close commands and SwtControl. A feeder
+ * source - a - b (100 kW) - sw - c (50 kW), and a ring closed through a
+ * normally-open point. */
+static double complex bus_v(fdr_solver *s, fdr_circuit *c, const char *bus)
+{
+    return fdr_bus_v(s, fdr_bus_find(c, bus), 1);
+}
+
+static void test_switches(void)
+{
+    static const char *feeder = "New Line.a bus1=sourcebus bus2=b linecode=lc length=1\n"
+                                "New Load.lb bus1=b phases=3 kV=12.47 kW=100 kvar=0 vmaxpu=2\n"
+                                "New Line.sw bus1=b bus2=c switch=yes\n"
+                                "New Load.lc bus1=c phases=3 kV=12.47 kW=50 kvar=0 vmaxpu=2\n";
+    static const struct {
+        const char *extra, *method;
+        int c_dead;
+    } cases[] = {
+        {"", "sweep", 0},
+        {"Open Line.sw term=1\n", "nodal", 1},
+        {"Open Line.sw 2\n", "nodal", 1},
+        {"New SwtControl.s1 SwitchedObj=Line.sw SwitchedTerm=1 Action=Open\n", "nodal", 1},
+        {"Open Line.sw\nClose Line.sw\n", "sweep", 0},
+        {"New SwtControl.s1 SwitchedObj=Line.sw Normal=open State=close\n", "sweep", 0},
+        {"New Fuse.f1 MonitoredObj=Line.a\n", "sweep", 0},
+    };
+    double p_closed = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[1024];
+        snprintf(body, sizeof body, "%s%s", feeder, cases[i].extra);
+        fdr_circuit *c = NULL;
+        fdr_solver *s = solve_text(body, &c, cases[i].method);
+        if (!s) {
+            fdr_circuit_free(c);
+            continue;
+        }
+        double p, lc;
+        fdr_source_pq(s, &p, NULL);
+        fdr_load_pq(s, fdr_load_find(c, "lc"), &lc, NULL);
+        double complex vc = bus_v(s, c, "c");
+        printf("switch case %zu (%s): source %.3f kW, load c %.3f kW, |V(c)| %.1f V\n", i,
+               fdr_circuit_method(c), p, lc, cabs(vc));
+        if (i == 0)
+            p_closed = p;
+        if (cases[i].c_dead) {
+            CHECK(vc == 0 && lc == 0, "case %zu: bus c must be dead", i);
+            CHECK(fdr_bus_phases(c, fdr_bus_find(c, "c")) == 7u, "a dead bus keeps its phases");
+            CHECK(fabs(p - (p_closed - 50)) < 0.5, "case %zu: %.3f kW", i, p);
+            CHECK_INT(fdr_line_i(s, fdr_line_find(c, "sw"), 1, 1) == 0, 1);
+        } else {
+            CHECK(cabs(vc) > 7000 && fabs(lc - 50) < 1e-6, "case %zu: c live", i);
+            CHECK(fabs(p - p_closed) < 1e-9, "case %zu: %.6f kW vs %.6f", i, p, p_closed);
+        }
+        fdr_solver_free(s);
+        fdr_circuit_free(c);
+    }
+    /* a ring b - c - d - b with its tie d - b open is the radial b - c - d */
+    static const char *ring = "New Line.a bus1=sourcebus bus2=b linecode=lc length=1\n"
+                              "New Line.bc bus1=b bus2=c linecode=lc length=1\n"
+                              "New Line.cd bus1=c bus2=d linecode=lc length=1\n"
+                              "New Line.tie bus1=d bus2=b linecode=lc length=1\n"
+                              "New Load.ld bus1=d phases=3 kV=12.47 kW=900 kvar=300\n";
+    char body[1024];
+    snprintf(body, sizeof body, "%sOpen Line.tie 1\n", ring);
+    fdr_circuit *c1 = NULL, *c2 = NULL, *c3 = NULL;
+    fdr_solver *s1 = solve_text(body, &c1, "nodal");
+    fdr_solver *s3 = solve_text(ring, &c3, "nodal");
+    char radial[1024];
+    snprintf(radial, sizeof radial, "%s", ring);
+    *strstr(radial, "New Line.tie") = '\0';
+    strcat(radial, "New Load.ld bus1=d phases=3 kV=12.47 kW=900 kvar=300\n");
+    fdr_solver *s2 = solve_text(radial, &c2, "sweep");
+    if (s1 && s2 && s3) {
+        double d = cabs(bus_v(s1, c1, "d") - bus_v(s2, c2, "d"));
+        double meshed = cabs(bus_v(s3, c3, "d")) - cabs(bus_v(s2, c2, "d"));
+        printf(
+            "ring with its tie open vs radial: %.2e V at d; closing the tie raises d by %.1f V\n",
+            d, meshed);
+        CHECK(d < 1e-6, "open ring vs radial: %.3e V", d);
+        CHECK(meshed > 1.0, "the closed ring must hold d higher: %.3f V", meshed);
+    }
+    fdr_solver_free(s1);
+    fdr_solver_free(s2);
+    fdr_solver_free(s3);
+    fdr_circuit_free(c1);
+    fdr_circuit_free(c2);
+    fdr_circuit_free(c3);
+    /* errors */
+    struct sim_err err = {{0}};
+    char text[2048];
+    snprintf(text, sizeof text, "%s%sOpen Transformer.t\n", head, feeder);
+    fdr_circuit *c = fdr_load_dss_string(text, "case.dss", NULL, NULL, &err);
+    CHECK(c == NULL, "opening a transformer accepted");
+    CHECK_STR_CONTAINS(err.msg, "only lines can be opened or closed");
+    fdr_circuit_free(c);
+    snprintf(text, sizeof text, "%s%sNew SwtControl.s SwitchedObj=Line.nope Action=open\n", head,
+             feeder);
+    c = fdr_load_dss_string(text, "case.dss", NULL, NULL, &err);
+    CHECK(c == NULL, "a switch on no line accepted");
+    CHECK_STR_CONTAINS(err.msg, "SwitchedObj 'Line.nope' is not a defined Line");
+    fdr_circuit_free(c);
+}
+
 int main(void)
 {
     test_opendss();
@@ -447,5 +551,6 @@ int main(void)
     test_magnetising();
     test_centre_tap();
     test_capcontrol();
+    test_switches();
     return check_done("test_feeder_nodal");
 }
