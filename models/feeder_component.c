@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "feeder/feeder.h"
 #include "feeder/feeder_impl.h"
@@ -54,6 +55,7 @@ struct conn {
     /* connection point, as parsed */
     int bus;         /* bus index in the first circuit, or -1 */
     int src_load;    /* load index in the first circuit, or -1 */
+    int replaces;    /* src_load is a Generator / PVSystem / Storage it stands in for */
     unsigned phases; /* bit p-1: phase p (bus connections) */
 };
 
@@ -472,20 +474,36 @@ static int read_connection(struct scn_ctx *ctx, struct scn_obj *cfg, int i, cons
     int rc;
     if ((rc = scn_obj_init(&o, ctx->file, path, item, err)) != 0)
         return rc;
-    const char *comp = NULL, *bus = NULL, *load = NULL;
+    const char *comp = NULL, *bus = NULL, *load = NULL, *elem = NULL;
     const cJSON *phases = NULL;
     if ((rc = scn_string(&o, "component", 1, NULL, &comp, err)) != 0 ||
         (rc = scn_string(&o, "bus", 0, NULL, &bus, err)) != 0 ||
         (rc = scn_string(&o, "load", 0, NULL, &load, err)) != 0 ||
+        (rc = scn_string(&o, "element", 0, NULL, &elem, err)) != 0 ||
         (rc = scn_array(&o, "phases", 0, &phases, err)) != 0)
         return rc;
     if (strlen(comp) >= sizeof cn->comp || !comp[0])
         return scn_errf(&o, "component", err, "expected a component name");
     snprintf(cn->comp, sizeof cn->comp, "%s", comp);
     cn->bus = cn->src_load = -1;
-    if (!!bus == !!load)
-        return scn_errf(&o, NULL, err, "give either \"bus\" (with \"phases\") or \"load\"");
-    if (load) {
+    if (!!bus + !!load + !!elem != 1)
+        return scn_errf(&o, NULL, err,
+                        "give one of \"bus\" (with \"phases\"), \"load\" or \"element\"");
+    if (elem) {
+        /* a Generator, PVSystem or Storage of the circuit: the component
+         * takes its place (its bus, phases and kV; the element is left out) */
+        if (phases)
+            return scn_errf(&o, "phases", err, "an element connection takes its own phases");
+        for (int k = 0; k < c->nloads && cn->src_load < 0; k++)
+            if (c->loads[k].gen_kind && !strcasecmp(c->loads[k].name, elem))
+                cn->src_load = k;
+        if (cn->src_load < 0)
+            return scn_errf(&o, "element", err,
+                            "the circuit has no Generator, PVSystem or Storage \"%s\" (give "
+                            "Class.name)",
+                            elem);
+        cn->replaces = 1;
+    } else if (load) {
         if (phases)
             return scn_errf(&o, "phases", err,
                             "a load connection takes the load's own phases; give \"phases\" "
@@ -532,8 +550,12 @@ static int conn_dss(struct sbuf *b, const fdr_circuit *c, const struct conn *cn,
     static const char tail[] = "kW=0 kvar=0 model=1 vminpu=0 vmaxpu=100 status=fixed";
     if (cn->src_load >= 0) {
         const struct fdr_loaddef *l = &c->loads[cn->src_load];
-        return sb_printf(b, "New Load.%s%d bus1=%s phases=%d conn=%s kV=%.17g %s\n", CONN_PREFIX, i,
-                         l->bus, l->phases, l->conn == FDR_DELTA ? "delta" : "wye", l->kv, tail);
+        int rc = sb_printf(b, "New Load.%s%d bus1=%s phases=%d conn=%s kV=%.17g %s\n", CONN_PREFIX,
+                           i, l->bus, l->phases, l->conn == FDR_DELTA ? "delta" : "wye", l->kv,
+                           tail);
+        if (!rc && cn->replaces)
+            rc = sb_printf(b, "Edit %s enabled=no\n", l->name);
+        return rc;
     }
     int n = 0;
     char nodes[16] = "";

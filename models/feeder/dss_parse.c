@@ -50,7 +50,10 @@ enum {
     CL_REG,
     CL_XFCODE,
     CL_CAPCTRL,
-    CL_SWT
+    CL_SWT,
+    CL_GEN, /* Generator, PVSystem, Storage: fixed injections in loads */
+    CL_PV,
+    CL_STOR
 };
 
 struct tok {
@@ -2311,6 +2314,280 @@ static int set_swt(struct pctx *p, struct fdr_swtdef *d, int id, const char *pn,
     }
 }
 
+/* Generator, PVSystem and Storage: fixed injections, kept as elements of
+ * loads with a negative demand (p_kw < 0 injects), named Class.NAME. Only
+ * the properties that set the injection are read; the ones for dynamics,
+ * harmonics, fuel and inverter controls are accepted and ignored;
+ * anything that would change the steady-state injection and is not
+ * modelled is an error. */
+static const char *const gen_props[] = {
+    "phases",    "bus1",       "kv",       "kw",        "pf",       "kvar",       "model",
+    "vminpu",    "vmaxpu",     "yearly",   "daily",     "duty",     "dispmode",   "dispvalue",
+    "conn",      "rneut",      "xneut",    "status",    "class",    "vpu",        "maxkvar",
+    "minkvar",   "pvfactor",   "forceon",  "kva",       "mva",      "xd",         "xdp",
+    "xdpp",      "h",          "d",        "usermodel", "userdata", "shaftmodel", "shaftdata",
+    "dutystart", "debugtrace", "balanced", "xrdp",      "usefuel",  "fuelkwh",    "%fuel",
+    "%reserve",  "refuel",     "spectrum", "basefreq",  "enabled",  "like",       NULL};
+static const char *const pv_props[] = {"phases",
+                                       "bus1",
+                                       "kv",
+                                       "irradiance",
+                                       "pmpp",
+                                       "%pmpp",
+                                       "temperature",
+                                       "pf",
+                                       "conn",
+                                       "kvar",
+                                       "kva",
+                                       "%cutin",
+                                       "%cutout",
+                                       "effcurve",
+                                       "p-tcurve",
+                                       "%r",
+                                       "%x",
+                                       "model",
+                                       "vminpu",
+                                       "vmaxpu",
+                                       "balanced",
+                                       "limitcurrent",
+                                       "yearly",
+                                       "daily",
+                                       "duty",
+                                       "tyearly",
+                                       "tdaily",
+                                       "tduty",
+                                       "class",
+                                       "usermodel",
+                                       "userdata",
+                                       "debugtrace",
+                                       "varfollowinverter",
+                                       "dutystart",
+                                       "wattpriority",
+                                       "pfpriority",
+                                       "%pminnovars",
+                                       "%pminkvarmax",
+                                       "kvarmax",
+                                       "kvarmaxabs",
+                                       "kvdc",
+                                       "kp",
+                                       "pitol",
+                                       "safevoltage",
+                                       "safemode",
+                                       "dynamiceq",
+                                       "dynout",
+                                       "controlmode",
+                                       "amplimit",
+                                       "amplimitgain",
+                                       "spectrum",
+                                       "basefreq",
+                                       "enabled",
+                                       "like",
+                                       NULL};
+static const char *const stor_props[] = {"phases",
+                                         "bus1",
+                                         "kv",
+                                         "conn",
+                                         "kw",
+                                         "kvar",
+                                         "pf",
+                                         "kva",
+                                         "%cutin",
+                                         "%cutout",
+                                         "effcurve",
+                                         "varfollowinverter",
+                                         "kvarmax",
+                                         "kvarmaxabs",
+                                         "wattpriority",
+                                         "pfpriority",
+                                         "%pminnovars",
+                                         "%pminkvarmax",
+                                         "kwrated",
+                                         "%kwrated",
+                                         "kwhrated",
+                                         "kwhstored",
+                                         "%stored",
+                                         "%reserve",
+                                         "state",
+                                         "%discharge",
+                                         "%charge",
+                                         "%effcharge",
+                                         "%effdischarge",
+                                         "%idlingkw",
+                                         "%idlingkvar",
+                                         "%r",
+                                         "%x",
+                                         "model",
+                                         "vminpu",
+                                         "vmaxpu",
+                                         "balanced",
+                                         "limitcurrent",
+                                         "yearly",
+                                         "daily",
+                                         "duty",
+                                         "dispmode",
+                                         "dischargetrigger",
+                                         "chargetrigger",
+                                         "timechargetrig",
+                                         "class",
+                                         "dynadll",
+                                         "dynadata",
+                                         "usermodel",
+                                         "userdata",
+                                         "debugtrace",
+                                         "kvdc",
+                                         "kp",
+                                         "pitol",
+                                         "safevoltage",
+                                         "safemode",
+                                         "dynamiceq",
+                                         "dynout",
+                                         "controlmode",
+                                         "amplimit",
+                                         "amplimitgain",
+                                         "spectrum",
+                                         "basefreq",
+                                         "enabled",
+                                         "like",
+                                         NULL};
+
+/* The injection a Generator / PVSystem / Storage's properties set. */
+static void gen_update(struct fdr_loaddef *l)
+{
+    double p = 0;
+    switch (l->gen_kind) {
+    case 1:
+        p = l->g_kw;
+        break;
+    case 2:
+        p = l->g_pmpp * l->g_pct / 100.0 * l->g_irr;
+        if (l->g_kva > 0 && p > l->g_kva)
+            p = l->g_kva;
+        break;
+    default: /* storage: idling 0, discharging +, charging - (as an output) */
+        if (l->g_state > 0)
+            p = l->g_kw_given ? fabs(l->g_kw) : l->g_kwrated * l->g_pctdis / 100.0;
+        else if (l->g_state < 0)
+            p = -(l->g_kw_given ? fabs(l->g_kw) : l->g_kwrated * l->g_pctch / 100.0);
+        break;
+    }
+    l->kw = -p; /* as a load: negative = injection */
+    if (!l->q_from_pf)
+        l->kvar = -l->g_kvar;
+}
+
+static int set_gen(struct pctx *p, int cl, struct fdr_loaddef *l, int id, const char *pn,
+                   const char *val)
+{
+    const char *const *props = cl == CL_GEN ? gen_props : cl == CL_PV ? pv_props : stor_props;
+    const char *nm = props[id];
+    const char *cls = cl == CL_GEN ? "Generator" : cl == CL_PV ? "PVSystem" : "Storage";
+    int rc = 0, b = 0;
+    if (!strcmp(nm, "phases")) {
+        if ((rc = get_int(p, pn, val, &l->phases)))
+            return rc;
+        return l->phases >= 1 && l->phases <= 3 ? 0 : perr(p, "phases=%d: 1 to 3", l->phases);
+    }
+    if (!strcmp(nm, "bus1"))
+        return copy_name(p, l->bus, sizeof l->bus, val, "bus");
+    if (!strcmp(nm, "kv")) {
+        if ((rc = get_num(p, pn, val, &l->kv)))
+            return rc;
+        return l->kv > 0 ? 0 : perr(p, "kv must be > 0");
+    }
+    if (!strcmp(nm, "conn"))
+        return get_conn(p, pn, val, &l->conn);
+    if (!strcmp(nm, "vminpu"))
+        return get_num(p, pn, val, &l->vminpu);
+    if (!strcmp(nm, "vmaxpu"))
+        return get_num(p, pn, val, &l->vmaxpu);
+    if (!strcmp(nm, "yearly"))
+        return get_shape_ref(p, val, &l->yearly);
+    if (!strcmp(nm, "daily"))
+        return get_shape_ref(p, val, &l->daily);
+    if (!strcmp(nm, "pf")) {
+        if ((rc = get_num(p, pn, val, &l->pf)))
+            return rc;
+        if (l->pf == 0 || fabs(l->pf) > 1)
+            return perr(p, "pf=%g: expected 0 < |pf| <= 1", l->pf);
+        l->q_from_pf = 1;
+        gen_update(l);
+        return 0;
+    }
+    if (!strcmp(nm, "kvar")) {
+        if ((rc = get_num(p, pn, val, &l->g_kvar)))
+            return rc;
+        l->q_from_pf = 0;
+        gen_update(l);
+        return 0;
+    }
+    if (!strcmp(nm, "model")) {
+        int m = 0;
+        if ((rc = get_int(p, pn, val, &m)))
+            return rc;
+        return m == 1
+                   ? 0
+                   : perr(p, "%s model=%d: only model 1 (constant P and Q) is supported", cls, m);
+    }
+    if (!strcmp(nm, "enabled")) {
+        if ((rc = get_bool(p, pn, val, &b)))
+            return rc;
+        l->disabled = !b;
+        return 0;
+    }
+    if (!strcmp(nm, "status")) {
+        l->fixed = !strncasecmp(val, "fixed", 1);
+        return 0;
+    }
+    if (!strcmp(nm, "usermodel") || !strcmp(nm, "effcurve") || !strcmp(nm, "p-tcurve") ||
+        !strcmp(nm, "dynadll") || !strcmp(nm, "shaftmodel"))
+        return *val ? not_modelled(p, cls, pn) : 0;
+    double *dst = NULL;
+    if (cl == CL_GEN && !strcmp(nm, "kw"))
+        dst = &l->g_kw;
+    else if (cl == CL_PV && !strcmp(nm, "irradiance"))
+        dst = &l->g_irr;
+    else if (cl == CL_PV && !strcmp(nm, "pmpp"))
+        dst = &l->g_pmpp;
+    else if (cl == CL_PV && !strcmp(nm, "%pmpp"))
+        dst = &l->g_pct;
+    else if (cl != CL_GEN && !strcmp(nm, "kva"))
+        dst = &l->g_kva;
+    else if (cl == CL_STOR && !strcmp(nm, "kwrated"))
+        dst = &l->g_kwrated;
+    else if (cl == CL_STOR && !strcmp(nm, "%discharge"))
+        dst = &l->g_pctdis;
+    else if (cl == CL_STOR && !strcmp(nm, "%charge"))
+        dst = &l->g_pctch;
+    else if (cl == CL_STOR && !strcmp(nm, "kw")) {
+        dst = &l->g_kw;
+        l->g_kw_given = 1;
+    }
+    if (dst) {
+        if ((rc = get_num(p, pn, val, dst)))
+            return rc;
+        gen_update(l);
+        return 0;
+    }
+    if (cl == CL_STOR && !strcmp(nm, "state")) {
+        if (!strncasecmp(val, "idl", 3))
+            l->g_state = 0;
+        else if (!strncasecmp(val, "dis", 3))
+            l->g_state = 1;
+        else if (!strncasecmp(val, "cha", 3))
+            l->g_state = -1;
+        else
+            return perr(p, "state=%s: idling, charging or discharging", val);
+        gen_update(l);
+        return 0;
+    }
+    if (cl == CL_STOR && !strcmp(nm, "dispmode") && strncasecmp(val, "default", 3))
+        return perr(p,
+                    "Storage dispmode=%s: only the fixed State dispatch is modelled (bind the "
+                    "element to a flexbed battery for anything else)",
+                    val);
+    return 0; /* duty cycles, temperatures, ratings, dynamics, harmonics, fuel, inverter */
+}
+
 /* XfmrCode's properties, in OpenDSS's order (the same names as
  * Transformer's, which set_xfmr handles). */
 static const char *const xfcode_props[] = {
@@ -2529,6 +2806,12 @@ static const char *const *class_props(int cl)
         return capctrl_props;
     case CL_SWT:
         return swt_props;
+    case CL_GEN:
+        return gen_props;
+    case CL_PV:
+        return pv_props;
+    case CL_STOR:
+        return stor_props;
     default:
         return NULL;
     }
@@ -2537,9 +2820,10 @@ static const char *const *class_props(int cl)
 static const char *class_name(int cl)
 {
     static const char *const n[] = {
-        "",          "",           "Circuit",     "Vsource",    "LineCode",  "Line",
-        "Load",      "LoadShape",  "Transformer", "Reactor",    "WireData",  "LineGeometry",
-        "Capacitor", "RegControl", "XfmrCode",    "CapControl", "SwtControl"};
+        "",          "",           "Circuit",     "Vsource",    "LineCode",   "Line",
+        "Load",      "LoadShape",  "Transformer", "Reactor",    "WireData",   "LineGeometry",
+        "Capacitor", "RegControl", "XfmrCode",    "CapControl", "SwtControl", "Generator",
+        "PVSystem",  "Storage"};
     return n[cl];
 }
 
@@ -2555,7 +2839,8 @@ static int class_of(const char *cls)
                {"sensor", CL_SKIP},       {"reactor", CL_REACTOR},    {"wiredata", CL_WIRE},
                {"linegeometry", CL_GEOM}, {"capacitor", CL_CAP},      {"regcontrol", CL_REG},
                {"xfmrcode", CL_XFCODE},   {"capcontrol", CL_CAPCTRL}, {"swtcontrol", CL_SWT},
-               {"fuse", CL_SKIP},         {"recloser", CL_SKIP},      {"relay", CL_SKIP}};
+               {"fuse", CL_SKIP},         {"recloser", CL_SKIP},      {"relay", CL_SKIP},
+               {"generator", CL_GEN},     {"pvsystem", CL_PV},        {"storage", CL_STOR}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcasecmp(cls, map[i].name))
             return map[i].cl;
@@ -2579,7 +2864,13 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
                                  : cl == CL_XFCODE  ? &c->xfcode_ix
                                  : cl == CL_CAPCTRL ? &c->capctrl_ix
                                  : cl == CL_SWT     ? &c->swt_ix
+                                 : cl >= CL_GEN     ? &c->gen_ix
                                                     : &c->reg_ix;
+    char full[2 * FDR_NAME_MAX];
+    if (cl >= CL_GEN) { /* kept under Class.NAME (loads hold several classes) */
+        snprintf(full, sizeof full, "%s.%s", class_name(cl), other);
+        other = full;
+    }
     int k = fdr_names_get(ix, other);
     if (k < 0)
         return perr(p, "like=%s: %s.%s is not defined", other, class_name(cl), other);
@@ -2617,6 +2908,9 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
         LIKE(geoms);
         break;
     case CL_CAP:
+    case CL_GEN:
+    case CL_PV:
+    case CL_STOR:
         LIKE(loads);
         break;
     case CL_REG:
@@ -2716,6 +3010,11 @@ static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
         case CL_CAP:
             rc = set_cap(p, &c->loads[idx], id, pn, t[i].value);
             break;
+        case CL_GEN:
+        case CL_PV:
+        case CL_STOR:
+            rc = set_gen(p, cl, &c->loads[idx], id, pn, t[i].value);
+            break;
         case CL_REG:
             rc = set_reg(p, &c->regs[idx], id, pn, t[i].value);
             break;
@@ -2772,6 +3071,11 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
     case CL_CAP:
         ix = &c->cap_ix;
         break;
+    case CL_GEN:
+    case CL_PV:
+    case CL_STOR:
+        ix = &c->gen_ix;
+        break;
     case CL_REG:
         ix = &c->reg_ix;
         break;
@@ -2799,7 +3103,16 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         return perr(p, "name '%s' is too long", name);
     if (!*name)
         return perr(p, "%s without a name", class_name(cl));
-    int k = fdr_names_get(ix, name);
+    char full[FDR_NAME_MAX];
+    const char *key = name;
+    if (cl >= CL_GEN) {
+        /* an element of loads, named and indexed as Class.NAME */
+        int w = snprintf(full, sizeof full, "%s.%s", class_name(cl), name);
+        if (w < 0 || (size_t)w >= sizeof full)
+            return perr(p, "name '%s' is too long", name);
+        key = full;
+    }
+    int k = fdr_names_get(ix, key);
     if (k >= 0) {
         if (create)
             pwarn(p, "%s.%s defined again: editing the existing one", class_name(cl), name);
@@ -2879,6 +3192,32 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             strcpy(w->name, name);
             w->rdc = w->rac = w->gmr = w->radius = -1;
             w->at = at;
+        }
+        break;
+    case CL_GEN:
+    case CL_PV:
+    case CL_STOR:
+        rc = grow((void **)&c->loads, &c->loads_cap, c->nloads + 1, sizeof *c->loads);
+        if (!rc) {
+            k = c->nloads++;
+            struct fdr_loaddef *l = &c->loads[k];
+            load_default(l);
+            snprintf(l->name, sizeof l->name, "%s", key);
+            l->gen_kind = cl == CL_GEN ? 1 : cl == CL_PV ? 2 : 3;
+            /* OpenDSS's defaults */
+            l->vminpu = 0.9;
+            l->vmaxpu = 1.1;
+            l->g_kw = 1000;
+            l->pf = cl == CL_GEN ? 0.8 : 1.0;
+            l->q_from_pf = 1;
+            l->g_irr = 1;
+            l->g_pmpp = 500;
+            l->g_pct = 100;
+            l->g_kva = cl == CL_PV ? 500 : 25;
+            l->g_kwrated = 25;
+            l->g_pctdis = l->g_pctch = 100;
+            gen_update(l);
+            l->at = at;
         }
         break;
     case CL_CAP:
@@ -2991,7 +3330,7 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         }
         break;
     }
-    if (rc || fdr_names_put(ix, name, k))
+    if (rc || fdr_names_put(ix, key, k))
         return sim_errf(p->err, SIM_ENOMEM, "out of memory");
     *idx = k;
     return 0;
@@ -3516,11 +3855,13 @@ static int drop_disabled(fdr_circuit *c)
     if (changed) {
         fdr_names_free(&c->load_ix);
         fdr_names_free(&c->cap_ix);
+        fdr_names_free(&c->gen_ix);
         for (int i = 0; i < c->nloads; i++) {
             const char *name = c->loads[i].name;
             int rc = c->loads[i].capacitor
                          ? fdr_names_put(&c->cap_ix, name + strlen("Capacitor."), i)
-                         : fdr_names_put(&c->load_ix, name, i);
+                     : c->loads[i].gen_kind ? fdr_names_put(&c->gen_ix, name, i)
+                                            : fdr_names_put(&c->load_ix, name, i);
             if (rc)
                 return SIM_ENOMEM;
         }

@@ -141,9 +141,12 @@ struct fdr_loaddef {
     int yearly, daily;        /* shape indices or -1 */
     int fixed;                /* status=fixed: ignores shapes */
     int capacitor;            /* a shunt Capacitor (constant impedance, its rated kvar at kV) */
-    int disabled;             /* enabled=false: not part of the circuit */
-    double cap_kvar[16];      /* its steps ... */
-    int cap_state[16];        /* ... in or out */
+    int gen_kind;             /* 1 Generator, 2 PVSystem, 3 Storage: a fixed injection (kw < 0) */
+    double g_kw, g_kvar, g_irr, g_pmpp, g_pct, g_kva, g_kwrated, g_pctdis, g_pctch;
+    int g_state, g_kw_given; /* Storage: 1 discharging, -1 charging, 0 idling */
+    int disabled;            /* enabled=false: not part of the circuit */
+    double cap_kvar[16];     /* its steps ... */
+    int cap_state[16];       /* ... in or out */
     int cap_nsteps;
     struct fdr_loc at;
 };
@@ -322,8 +325,9 @@ struct fdr_circuit {
     int ngeoms, geoms_cap;
     int earth_model; /* Set EarthModel=, FDR_EARTH_* (OpenDSS's default: Deri) */
     struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix, reactor_ix, wire_ix,
-        geom_ix, cap_ix, reg_ix, xfcode_ix, capctrl_ix,
-        swt_ix; /* cap_ix: Capacitor name -> its element in loads */
+        geom_ix, cap_ix, reg_ix, xfcode_ix, capctrl_ix, swt_ix,
+        gen_ix; /* cap_ix: Capacitor name -> its element in loads; gen_ix: Class.NAME of Generators,
+                   PVSystems, Storages */
     double vbases[16];
     int nvbases;
     double base_freq;

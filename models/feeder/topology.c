@@ -60,6 +60,7 @@ void fdr_circuit_reset(fdr_circuit *c)
     c->ncodes = c->nlines = c->nloads = c->nshapes = c->nxfmrs = c->nreactors = 0;
     c->nwires = c->ngeoms = c->nregs = c->nxfcodes = c->ncapctrls = c->nswts = 0;
     fdr_names_free(&c->swt_ix);
+    fdr_names_free(&c->gen_ix);
     fdr_names_free(&c->xfcode_ix);
     fdr_names_free(&c->capctrl_ix);
     c->earth_model = FDR_EARTH_DERI;

@@ -427,6 +427,58 @@ static void test_record_all(const char *dir)
                  "record_lines[0]", 0);
 }
 
+/* A component standing in for an OpenDSS Storage element ("element":
+ * "Storage.st"): the element's own 10 kW discharge is gone and the
+ * component's power is drawn at its bus instead. */
+static void test_element_binding(const char *dir)
+{
+    char path[256], text[4096];
+    snprintf(path, sizeof path, "%s/master-st.dss", dir);
+    snprintf(text, sizeof text,
+             "%sNew Storage.st bus1=b2 phases=3 kV=0.416 kwrated=10 state=discharging "
+             "vmaxpu=2 vminpu=0.5\n",
+             master_dss);
+    write_file(path, text);
+    for (int bound = 0; bound < 2; bound++) {
+        sim_kernel *k = NULL;
+        struct scn_scenario sc = {0};
+        struct sim_err err = {{0}};
+        int rc = load_scenario(
+            dir,
+            bound ? "  {\"name\": \"fdr\", \"type\": \"feeder\", \"circuit\": \"master-st.dss\",\n"
+                    "   \"connections\": [{\"component\": \"ev\", \"element\": \"storage.ST\"}]}\n"
+                  : "  {\"name\": \"fdr\", \"type\": \"feeder\", \"circuit\": \"master-st.dss\"}\n",
+            &k, &sc, &err);
+        CHECK(rc == 0, "scn_load: %s", err.msg);
+        if (rc == 0)
+            rc = sim_kernel_init(k, &err);
+        CHECK(rc == 0, "init: %s", err.msg);
+        int il = rc == 0 ? sim_bus_find(k, "fdr.loads_kw") : -1;
+        if (rc == 0)
+            rc = sim_kernel_run(k, &err);
+        CHECK(rc == 0, "run: %s", err.msg);
+        if (rc == 0 && il >= 0) {
+            /* the last step: H1 at its shape's point, H2 3 kW, H3 6 kW */
+            int last = NSTEP - 1;
+            double want = h1_kw(last) + 3 + 6 + (bound ? ev_kw(last) : -10.0);
+            printf("storage %s: loads_kw %.6f kW (want %.6f)\n", bound ? "bound to ev" : "fixed",
+                   sim_bus_get(k, il), want);
+            CHECK_NEAR(sim_bus_get(k, il), want, 1e-6);
+        }
+        sim_kernel_free(k);
+        scn_scenario_clear(&sc);
+    }
+    expect_error(dir,
+                 "  {\"name\": \"fdr\", \"type\": \"feeder\", \"circuit\": \"master-st.dss\",\n"
+                 "   \"connections\": [{\"component\": \"ev\", \"element\": \"Storage.nope\"}]}\n",
+                 "connections[0].element: the circuit has no Generator, PVSystem or Storage", 0);
+    expect_error(dir,
+                 "  {\"name\": \"fdr\", \"type\": \"feeder\", \"circuit\": \"master-st.dss\",\n"
+                 "   \"connections\": [{\"component\": \"ev\", \"element\": \"Storage.st\", "
+                 "\"bus\": \"b2\"}]}\n",
+                 "give one of", 0);
+}
+
 static void test_bad_input(const char *dir)
 {
 #define FD "  {\"name\": \"fdr\", \"type\": \"feeder\", \"circuit\": \"master.dss\", "
@@ -439,7 +491,7 @@ static void test_bad_input(const char *dir)
     expect_error(dir,
                  FD "\"connections\": [{\"component\": \"pv\", \"bus\": \"b2\", "
                     "\"load\": \"H1\"}]}\n",
-                 "either \"bus\"", 0);
+                 "give one of \"bus\"", 0);
     expect_error(dir, FD "\"connections\": [{\"component\": \"pv\", \"load\": \"H7\"}]}\n",
                  "connections[0].load: the circuit has no load named \"H7\"", 0);
     expect_error(dir,
@@ -479,6 +531,7 @@ int main(void)
     test_run(dir);
     test_record_all(dir);
     test_bad_input(dir);
+    test_element_binding(dir);
     static const char *const files[] = {"master.dss", "check.dss", "pv.csv",
                                         "ev.csv",     "ev2.csv",   "s.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {

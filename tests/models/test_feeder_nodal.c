@@ -543,6 +543,92 @@ static void test_switches(void)
     fdr_circuit_free(c);
 }
 
+/* Generator, PVSystem and Storage as fixed injections. */
+static void test_der(void)
+{
+    static const char *base = "New Line.a bus1=sourcebus bus2=b linecode=lc length=2\n"
+                              "New Load.l bus1=b phases=3 kV=12.47 kW=1000 kvar=300 vmaxpu=2\n";
+    static const struct {
+        const char *der;
+        double p_kw, q_kvar; /* the element's own draw (negative: injection) */
+    } cases[] = {
+        {"New Generator.g bus1=b kV=12.47 kW=400 pf=1\n", -400, 0},
+        {"New Generator.g bus1=b kV=12.47 kW=400 kvar=100\n", -400, -100},
+        {"New PVSystem.pv bus1=b kV=12.47 pmpp=300 irradiance=0.5\n", -150, 0},
+        {"New PVSystem.pv bus1=b kV=12.47 pmpp=300 %pmpp=50 irradiance=1 kva=100\n", -100, 0},
+        {"New Storage.s bus1=b kV=12.47 kwrated=200 state=discharging\n", -200, 0},
+        {"New Storage.s bus1=b kV=12.47 kwrated=200 %charge=50 state=charging\n", 100, 0},
+        {"New Storage.s bus1=b kV=12.47 kwrated=200\n", 0, 0},
+        {"New Generator.g bus1=b kV=12.47 kW=400 pf=1\nNew Generator.g2 like=g kW=50\n", -450, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[1024];
+        snprintf(body, sizeof body, "%s%s", base, cases[i].der);
+        fdr_circuit *c = NULL;
+        fdr_solver *s = solve_text(body, &c, "sweep");
+        if (s) {
+            double p, q, pd = 0, qd = 0;
+            fdr_source_pq(s, &p, &q);
+            for (int k = 0; k < fdr_load_count(c); k++) {
+                double a, b;
+                fdr_load_pq(s, k, &a, &b);
+                if (strcmp(fdr_load_name(c, k), "l")) {
+                    pd += a;
+                    qd += b;
+                }
+            }
+            struct fdr_losses l;
+            fdr_losses(s, &l);
+            printf("DER case %zu: elements %.3f kW %.3f kvar, source %.3f kW\n", i, pd, qd, p);
+            CHECK(fabs(pd - cases[i].p_kw) < 1e-6 && fabs(qd - cases[i].q_kvar) < 1e-6,
+                  "case %zu: %.6f kW %.6f kvar", i, pd, qd);
+            CHECK(fabs(p - (1000 + pd + l.total_kw)) < 1e-6, "case %zu: balance", i);
+        }
+        fdr_solver_free(s);
+        fdr_circuit_free(c);
+    }
+    /* a daily shape on a generator scales its output */
+    char body[1024];
+    snprintf(body, sizeof body,
+             "%sNew Loadshape.sun npts=24 interval=1 mult=(0 0 0 0 0 0 .1 .3 .5 .7 .9 1 1 .9 .7 "
+             ".5 .3 .1 0 0 0 0 0 0)\nNew Generator.g bus1=b kV=12.47 kW=400 pf=1 daily=sun\n",
+             base);
+    fdr_circuit *c = NULL;
+    fdr_solver *s = solve_text(body, &c, "sweep");
+    if (s) {
+        struct sim_err err = {{0}};
+        fdr_apply_loadshapes(s, 12 * 60, 12 * 60); /* noon: point 12 */
+        CHECK_INT(fdr_solve(s, NULL, &err), 0);
+        double pg;
+        fdr_load_pq(s, fdr_load_count(c) - 1, &pg, NULL);
+        CHECK(fabs(pg + 400) < 1e-6, "noon: %.6f kW", pg);
+        fdr_apply_loadshapes(s, 8 * 60, 8 * 60); /* 08:00: point 8, 0.3 */
+        CHECK_INT(fdr_solve(s, NULL, &err), 0);
+        fdr_load_pq(s, fdr_load_count(c) - 1, &pg, NULL);
+        CHECK(fabs(pg + 120) < 1e-6, "08:00: %.6f kW", pg);
+    }
+    fdr_solver_free(s);
+    fdr_circuit_free(c);
+    /* what is not modelled is refused */
+    static const struct {
+        const char *der, *want;
+    } bad[] = {
+        {"New Generator.g bus1=b model=3\n", "only model 1"},
+        {"New PVSystem.pv bus1=b EffCurve=eff\n", "PVSystem property 'EffCurve' is not"},
+        {"New Storage.s bus1=b dispmode=follow\n", "only the fixed State dispatch"},
+        {"New Storage.s bus1=b state=floating\n", "idling, charging or discharging"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[2048];
+        snprintf(text, sizeof text, "%s%s%s", head, base, bad[i].der);
+        struct sim_err err = {{0}};
+        fdr_circuit *cb = fdr_load_dss_string(text, "case.dss", NULL, NULL, &err);
+        CHECK(cb == NULL, "accepted: %s", bad[i].der);
+        CHECK_STR_CONTAINS(err.msg, bad[i].want);
+        fdr_circuit_free(cb);
+    }
+}
+
 int main(void)
 {
     test_opendss();
@@ -552,5 +638,6 @@ int main(void)
     test_centre_tap();
     test_capcontrol();
     test_switches();
+    test_der();
     return check_done("test_feeder_nodal");
 }
