@@ -40,8 +40,9 @@
 
 #include "solver_impl.h"
 
-/* Tolerance of the power flows between control actions (pu). */
-#define CTL_TOL 1e-6
+/* Tolerance of the power flows between control actions (pu): OpenDSS's own,
+ * so that a decision on the edge of a band goes the way OpenDSS's does. */
+#define CTL_TOL 1e-4
 
 /* A CapControl's measurement over the monitored terminal's phases. */
 static double cc_select(const double *v, int n, int sel)
@@ -204,7 +205,7 @@ int fdr_solve_time(fdr_solver *s, double t, int *iterations, struct sim_err *err
     int max_ci = c->max_control_iter > 0 ? c->max_control_iter : 10;
     /* (no loose tolerance here: most steps have no action, and one solve
      * to the tolerance is cheaper than a loose one and a second) */
-    int ctl = c->nregc > 0 || c->ncapctrls > 0;
+    int ctl = !c->controls_off && (c->nregc > 0 || c->ncapctrls > 0);
     for (int ci = 1;; ci++) {
         rc = s->ns ? fdr_nsolve_power_flow(s, &it, err) : fdr_sweep_power_flow(s, &it, err);
         total += it;
@@ -310,11 +311,11 @@ int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
     int total = 0, it = 0, rc;
     s->control_iterations = 0;
     int max_ci = c->max_control_iter > 0 ? c->max_control_iter : 10;
-    /* while controls may still act, the power flow stops at CTL_TOL (its
-     * answer is then well inside any band's resolution); the last solve
-     * goes on to the solver's own tolerance from there */
+    /* while controls may still act, the power flow stops at CTL_TOL, as
+     * OpenDSS's does; the last solve goes on to the solver's own tolerance
+     * from there */
     const double tol = s->tol;
-    int ctl = c->nregc > 0 || c->ncapctrls > 0;
+    int ctl = !c->controls_off && (c->nregc > 0 || c->ncapctrls > 0);
     if (ctl && tol < CTL_TOL)
         s->tol = CTL_TOL;
     for (int ci = 1;; ci++) {

@@ -3474,12 +3474,29 @@ static int cmd_set(struct pctx *p, struct tok *t, int n)
     for (int i = 0; i < n; i++) {
         if (!t[i].name)
             return perr(p, "Set: '%s' without a value", t[i].value);
+        size_t nl = strlen(t[i].name);
+        if (!strncasecmp(t[i].name, "mark", 4) ||
+            (nl > 10 && !strcasecmp(t[i].name + nl - 10, "markersize")) ||
+            (nl > 10 && !strcasecmp(t[i].name + nl - 10, "markercode"))) {
+            /* plot markers (markCapacitors, CapMarkerSize, ...): output only */
+            size_t len = strlen(skipped);
+            snprintf(skipped + len, sizeof skipped - len, "%s%s=%s", len ? " " : "", t[i].name,
+                     t[i].value);
+            continue;
+        }
         int id = match_name(opts, t[i].name);
         if (id < 0)
             return perr(p, "Set %s: option is %s", t[i].name,
                         id == -2 ? "ambiguous" : "not supported");
         const char *on = opts[id];
         int rc;
+        if (!strcmp(on, "controlmode")) {
+            /* OFF disables the controls; the others are the caller's choice
+             * (fdr_solve: static, fdr_solve_time: time) */
+            p->c->controls_off = !strcasecmp(t[i].value, "off");
+            if (p->c->controls_off)
+                continue;
+        }
         if (!strcmp(on, "voltagebases")) {
             if ((rc = get_nums(p, on, t[i].value, p->c->vbases, 16, &p->c->nvbases)))
                 return rc;

@@ -350,6 +350,7 @@ struct fdr_circuit {
     } * regc;
     int nregc;
     int max_control_iter;
+    int controls_off; /* Set controlmode=off: regulators and capacitor controls do nothing */
     struct fdr_lelem *lel;
     int nlel;
     int *load_el0, *load_nel; /* load -> first element, count */

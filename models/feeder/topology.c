@@ -79,6 +79,8 @@ void fdr_circuit_reset(fdr_circuit *c)
     c->nvbases = 0;
     c->base_freq = 60.0;
     c->loadmult = 1.0;
+    c->controls_off = 0;
+    c->max_control_iter = 0;
 }
 
 void fdr_circuit_free(fdr_circuit *c)

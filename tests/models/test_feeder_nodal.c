@@ -208,6 +208,13 @@ static void test_opendss(void)
     CHECK_INT(n, 8531);
     w = check_circuit("ieee-8500/Master.dss", "ieee8500", 0, 0, 1e-4, &n);
     CHECK(w < 3e-5, "IEEE 8500 at OpenDSS's tolerance: worst %.2e pu", w);
+    /* the same feeder with its lines from LineGeometry / WireData: 8561
+     * bus-nodes (the geometry version keeps some neutrals) */
+    w = check_circuit("ieee-8500/Master-geometry.dss", "ieee8500geom", 0, 0, 0, &n);
+    CHECK(w < 3e-4, "IEEE 8500 (geometries): worst %.2e pu", w);
+    CHECK_INT(n, 8561);
+    w = check_circuit("ieee-8500/Master-geometry.dss", "ieee8500geom", 0, 0, 1e-4, &n);
+    CHECK(w < 5e-5, "IEEE 8500 (geometries) at OpenDSS's tolerance: worst %.2e pu", w);
 }
 
 /* IEEE 34 by both solvers. */
