@@ -53,7 +53,8 @@ enum {
     CL_SWT,
     CL_GEN, /* Generator, PVSystem, Storage: fixed injections in loads */
     CL_PV,
-    CL_STOR
+    CL_STOR,
+    CL_CN /* CNData: concentric-neutral cables, kept in wires */
 };
 
 struct tok {
@@ -1589,6 +1590,35 @@ static int set_wire(struct pctx *p, struct fdr_wire *w, int id, const char *pn, 
     }
 }
 
+/* CNData: WireData's properties plus the concentric neutral's and the
+ * insulation's (OpenDSS's order). */
+static const char *const cn_props[] = {"k",         "diastrand", "gmrstrand", "rstrand", "epsr",
+                                       "inslayer",  "diains",    "diacable",  "rdc",     "rac",
+                                       "runits",    "gmrac",     "gmrunits",  "radius",  "radunits",
+                                       "normamps",  "emergamps", "diam",      "seasons", "ratings",
+                                       "capradius", "like",      NULL};
+
+static int set_cn(struct pctx *p, struct fdr_wire *w, int id, const char *pn, const char *val)
+{
+    int rc;
+    double d = 0;
+    if (id >= 8) /* the WireData part */
+        return set_wire(p, w, match_name(wire_props, cn_props[id]), pn, val);
+    if (id == 0) {
+        if ((rc = get_int(p, pn, val, &w->k)))
+            return rc;
+        return w->k >= 1 ? 0 : perr(p, "CNData.%s: k must be >= 1", w->name);
+    }
+    if ((rc = get_num(p, pn, val, &d)))
+        return rc;
+    if (!(d > 0))
+        return perr(p, "CNData.%s: %s must be > 0", w->name, pn);
+    double *dst[8] = {NULL,     &w->dia_strand, &w->gmr_strand, &w->r_strand,
+                      &w->epsr, &w->ins_layer,  &w->dia_ins,    &w->dia_cable};
+    *dst[id] = d;
+    return 0;
+}
+
 static int set_geometry(struct pctx *p, struct fdr_geometry *g, int id, const char *pn,
                         const char *val)
 {
@@ -1616,24 +1646,27 @@ static int set_geometry(struct pctx *p, struct fdr_geometry *g, int id, const ch
                         g->nconds);
         g->active = k - 1;
         return 0;
-    case LG_WIRE: {
-        int w = fdr_names_get(&p->c->wire_ix, val);
+    case LG_WIRE:
+    case LG_CNCABLE: {
+        int w = fdr_names_get(id == LG_WIRE ? &p->c->wire_ix : &p->c->cn_ix, val);
         if (w < 0)
-            return perr(p, "WireData '%s' is not defined", val);
+            return perr(p, "%s '%s' is not defined", id == LG_WIRE ? "WireData" : "CNData", val);
         g->wire[g->active] = w;
         return 0;
     }
-    case LG_WIRES: {
-        /* wires=[a b c n]: one per conductor */
+    case LG_WIRES:
+    case LG_CNCABLES: {
+        /* wires=[a b c n]: one per conductor (cncables: the first ones) */
         char buf[1024];
         snprintf(buf, sizeof buf, "%s", val);
         int n = 0;
         for (char *tok = strtok(buf, "[](){}\"' ,\t"); tok; tok = strtok(NULL, "[](){}\"' ,\t")) {
             if (n >= g->nconds)
                 return perr(p, "wires: more wires than nconds=%d", g->nconds);
-            int w = fdr_names_get(&p->c->wire_ix, tok);
+            int w = fdr_names_get(id == LG_WIRES ? &p->c->wire_ix : &p->c->cn_ix, tok);
             if (w < 0)
-                return perr(p, "WireData '%s' is not defined", tok);
+                return perr(p, "%s '%s' is not defined", id == LG_WIRES ? "WireData" : "CNData",
+                            tok);
             g->wire[n++] = w;
         }
         return 0;
@@ -2794,6 +2827,8 @@ static const char *const *class_props(int cl)
         return reactor_props;
     case CL_WIRE:
         return wire_props;
+    case CL_CN:
+        return cn_props;
     case CL_GEOM:
         return geom_props;
     case CL_CAP:
@@ -2823,7 +2858,7 @@ static const char *class_name(int cl)
         "",          "",           "Circuit",     "Vsource",    "LineCode",   "Line",
         "Load",      "LoadShape",  "Transformer", "Reactor",    "WireData",   "LineGeometry",
         "Capacitor", "RegControl", "XfmrCode",    "CapControl", "SwtControl", "Generator",
-        "PVSystem",  "Storage"};
+        "PVSystem",  "Storage",    "CNData"};
     return n[cl];
 }
 
@@ -2840,7 +2875,8 @@ static int class_of(const char *cls)
                {"linegeometry", CL_GEOM}, {"capacitor", CL_CAP},      {"regcontrol", CL_REG},
                {"xfmrcode", CL_XFCODE},   {"capcontrol", CL_CAPCTRL}, {"swtcontrol", CL_SWT},
                {"fuse", CL_SKIP},         {"recloser", CL_SKIP},      {"relay", CL_SKIP},
-               {"generator", CL_GEN},     {"pvsystem", CL_PV},        {"storage", CL_STOR}};
+               {"generator", CL_GEN},     {"pvsystem", CL_PV},        {"storage", CL_STOR},
+               {"cndata", CL_CN}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcasecmp(cls, map[i].name))
             return map[i].cl;
@@ -2864,10 +2900,12 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
                                  : cl == CL_XFCODE  ? &c->xfcode_ix
                                  : cl == CL_CAPCTRL ? &c->capctrl_ix
                                  : cl == CL_SWT     ? &c->swt_ix
+                                 : cl == CL_CN      ? &c->cn_ix
                                  : cl >= CL_GEN     ? &c->gen_ix
                                                     : &c->reg_ix;
     char full[2 * FDR_NAME_MAX];
-    if (cl >= CL_GEN) { /* kept under Class.NAME (loads hold several classes) */
+    if (cl == CL_GEN || cl == CL_PV ||
+        cl == CL_STOR) { /* kept under Class.NAME (loads hold several classes) */
         snprintf(full, sizeof full, "%s.%s", class_name(cl), other);
         other = full;
     }
@@ -2902,6 +2940,7 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
         LIKE(reactors);
         break;
     case CL_WIRE:
+    case CL_CN:
         LIKE(wires);
         break;
     case CL_GEOM:
@@ -3004,6 +3043,9 @@ static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
         case CL_WIRE:
             rc = set_wire(p, &c->wires[idx], id, pn, t[i].value);
             break;
+        case CL_CN:
+            rc = set_cn(p, &c->wires[idx], id, pn, t[i].value);
+            break;
         case CL_GEOM:
             rc = set_geometry(p, &c->geoms[idx], id, pn, t[i].value);
             break;
@@ -3065,6 +3107,9 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
     case CL_WIRE:
         ix = &c->wire_ix;
         break;
+    case CL_CN:
+        ix = &c->cn_ix;
+        break;
     case CL_GEOM:
         ix = &c->geom_ix;
         break;
@@ -3105,7 +3150,7 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         return perr(p, "%s without a name", class_name(cl));
     char full[FDR_NAME_MAX];
     const char *key = name;
-    if (cl >= CL_GEN) {
+    if (cl == CL_GEN || cl == CL_PV || cl == CL_STOR) {
         /* an element of loads, named and indexed as Class.NAME */
         int w = snprintf(full, sizeof full, "%s.%s", class_name(cl), name);
         if (w < 0 || (size_t)w >= sizeof full)
@@ -3184,6 +3229,7 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         }
         break;
     case CL_WIRE:
+    case CL_CN:
         rc = grow((void **)&c->wires, &c->wires_cap, c->nwires + 1, sizeof *c->wires);
         if (!rc) {
             k = c->nwires++;
@@ -3191,6 +3237,11 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             memset(w, 0, sizeof *w);
             strcpy(w->name, name);
             w->rdc = w->rac = w->gmr = w->radius = -1;
+            w->cn = cl == CL_CN;
+            w->k = 2; /* OpenDSS's defaults */
+            w->epsr = 2.3;
+            w->dia_strand = w->gmr_strand = w->r_strand = w->ins_layer = w->dia_ins = w->dia_cable =
+                -1;
             w->at = at;
         }
         break;

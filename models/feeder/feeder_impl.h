@@ -66,6 +66,12 @@ enum { FDR_EARTH_DERI = 0, FDR_EARTH_CARSON, FDR_EARTH_FULLCARSON };
  * radius (m). */
 struct fdr_lc_cond {
     double x_m, h_m, rdc, rac, gmr_m, radius_m;
+    /* a concentric-neutral cable (cn = 1, a phase conductor): k strands of
+     * GMR gmr_strand_m and r_strand (ohm/m) on a circle of radius rad_cn_m;
+     * insulation of relative permittivity epsr between radii r_in_m and
+     * r_out_m */
+    int cn, k;
+    double r_strand, gmr_strand_m, rad_cn_m, epsr, r_in_m, r_out_m;
 };
 
 /* Series impedance (ohm/m, np x np row-major into zout) and shunt
@@ -83,6 +89,11 @@ struct fdr_wire {
     char name[FDR_NAME_MAX];
     double rdc, rac, gmr, radius;
     int r_units, gmr_units, rad_units;
+    /* CNData (cn = 1): k strands of dia_strand (GMR gmr_strand, r_strand
+     * per length) around the insulation (dia_ins, ins_layer thick, epsr)
+     * of a cable of dia_cable; < 0: not given. Units as the wire's. */
+    int cn, k;
+    double dia_strand, gmr_strand, r_strand, epsr, ins_layer, dia_ins, dia_cable;
     struct fdr_loc at;
 };
 
@@ -325,9 +336,9 @@ struct fdr_circuit {
     int ngeoms, geoms_cap;
     int earth_model; /* Set EarthModel=, FDR_EARTH_* (OpenDSS's default: Deri) */
     struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix, reactor_ix, wire_ix,
-        geom_ix, cap_ix, reg_ix, xfcode_ix, capctrl_ix, swt_ix,
-        gen_ix; /* cap_ix: Capacitor name -> its element in loads; gen_ix: Class.NAME of Generators,
-                   PVSystems, Storages */
+        geom_ix, cap_ix, reg_ix, xfcode_ix, capctrl_ix, swt_ix, gen_ix,
+        cn_ix; /* cap_ix: Capacitor name -> its element in loads; gen_ix: Class.NAME of Generators,
+           PVSystems, Storages */
     double vbases[16];
     int nvbases;
     double base_freq;

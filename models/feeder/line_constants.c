@@ -24,6 +24,15 @@
  * ln(D'_ij / D_ij) (D' to the image of j), C = 2 pi e0 P^-1. Reduction:
  * Z_pp - Z_pn Z_nn^-1 Z_np for the series matrix; the phase block of C
  * (the neutrals held at earth potential) for the shunt.
+ * Concentric-neutral cables (CNData): each phase core's k neutral strands
+ * are one more conductor, of resistance R_strand / k and GMR
+ * (GMR_strand k R^(k-1))^(1/k) on the circle of radius R = (D_cable -
+ * D_strand) / 2, at R from its own core, (D^k - R^k)^(1/k) from other
+ * cables' cores and bare conductors and D from other cables' neutrals;
+ * all are Kron-reduced; each phase's capacitance is to its own screen
+ * only, 2 pi e0 er / ln(r_out / r_in) over its insulation (Kersting ch. 4
+ * and 5; OpenDSS's CNLineConstants treat them alike). Buried conductors
+ * have h < 0.
  * Constants as OpenDSS uses them (mu0 = 12.56637e-7 H/m, e0 = 8.854e-12
  * F/m, 658.5), so the computed matrices agree with its own.
  */
@@ -113,6 +122,30 @@ static int cinvert(double complex *a, int n)
     return rc;
 }
 
+/* The earth-return term Ze between conductors a and b (self: same). */
+static double complex earth(int model, double w, double freq, double rho, double complex me,
+                            double complex lf, const struct fdr_lc_cond *a,
+                            const struct fdr_lc_cond *b, int self)
+{
+    double dx = a->x_m - b->x_m, hi = a->h_m, hj = b->h_m;
+    if (model == FDR_EARTH_FULLCARSON) { /* images: buried conductors by their depth */
+        hi = fabs(hi);
+        hj = fabs(hj);
+    }
+    switch (model) {
+    case FDR_EARTH_CARSON:
+        return w * MU0 / 8.0 + I * (w * MU0 / TWO_PI) * log(658.5 * sqrt(rho / freq));
+    case FDR_EARTH_FULLCARSON: {
+        double d = self ? 2.0 * hi : hypot(hi + hj, dx);
+        double theta = self ? 0.0 : acos((hi + hj) / d);
+        return full_carson(d, theta, freq, rho) * (w * MU0 / M_PI);
+    }
+    default: /* Deri */
+        return self ? lf * clog(2.0 * (hi + 1.0 / me))
+                    : lf * clog(csqrt(cpow(hi + hj + 2.0 / me, 2) + dx * dx));
+    }
+}
+
 int fdr_line_constants(int nc, int np, const struct fdr_lc_cond *cd, double rho, double freq,
                        int model, double complex *zout, double *c_nf_out, char *why, size_t nwhy)
 {
@@ -121,8 +154,17 @@ int fdr_line_constants(int nc, int np, const struct fdr_lc_cond *cd, double rho,
                  FDR_LC_MAX);
         return -1;
     }
+    int ncn = 0; /* concentric neutrals, appended after the conductors */
+    for (int i = 0; i < nc; i++)
+        ncn += cd[i].cn != 0;
+    if (nc + ncn > FDR_LC_MAX) {
+        snprintf(why, nwhy, "%d conductors and concentric neutrals: up to %d supported", nc + ncn,
+                 FDR_LC_MAX);
+        return -1;
+    }
     for (int i = 0; i < nc; i++) {
-        if (!(cd[i].h_m > 0)) {
+        /* overhead above ground; cables at any depth (h < 0: buried) */
+        if (!(cd[i].h_m > 0) && !(ncn > 0 && cd[i].h_m != 0)) {
             snprintf(why, nwhy, "conductor %d: height must be > 0", i + 1);
             return -1;
         }
@@ -151,26 +193,15 @@ int fdr_line_constants(int nc, int np, const struct fdr_lc_cond *cd, double rho,
     double complex me = csqrt(I * w * MU0 / rho); /* Deri: 1 / complex depth */
     double complex z[FDR_LC_MAX * FDR_LC_MAX];
     double p[FDR_LC_MAX * FDR_LC_MAX];
+    const int N = nc + ncn; /* conductors, then the concentric neutrals */
+    int cn_of[FDR_LC_MAX];  /* row of a cable's concentric neutral */
+    for (int i = 0, m = nc; i < nc; i++)
+        cn_of[i] = cd[i].cn ? m++ : -1;
 
     for (int i = 0; i < nc; i++)
         for (int j = 0; j <= i; j++) {
+            double complex ze = earth(model, w, freq, rho, me, lf, &cd[i], &cd[j], i == j);
             double dx = cd[i].x_m - cd[j].x_m, hi = cd[i].h_m, hj = cd[j].h_m;
-            double complex ze;
-            switch (model) {
-            case FDR_EARTH_CARSON:
-                ze = w * MU0 / 8.0 + I * (w * MU0 / TWO_PI) * log(658.5 * sqrt(rho / freq));
-                break;
-            case FDR_EARTH_FULLCARSON: {
-                double d = i == j ? 2.0 * hi : hypot(hi + hj, dx);
-                double theta = i == j ? 0.0 : acos((hi + hj) / d);
-                ze = full_carson(d, theta, freq, rho) * (w * MU0 / M_PI);
-                break;
-            }
-            default: /* Deri */
-                ze = i == j ? lf * clog(2.0 * (hi + 1.0 / me))
-                            : lf * clog(csqrt(cpow(hi + hj + 2.0 / me, 2) + dx * dx));
-                break;
-            }
             double complex v;
             if (i == j) {
                 double complex zint;
@@ -184,22 +215,46 @@ int fdr_line_constants(int nc, int np, const struct fdr_lc_cond *cd, double rho,
                     v = creal(zint) + lf * log(1.0 / cd[i].gmr_m) + ze;
                 else
                     v = zint + lf * log(1.0 / cd[i].radius_m) + ze;
-                p[i * nc + i] = log(2.0 * hi / cd[i].radius_m);
+                p[i * nc + i] = log(2.0 * fabs(hi) / cd[i].radius_m);
             } else {
                 double dij = hypot(dx, hi - hj), dimg = hypot(dx, hi + hj);
                 v = lf * log(1.0 / dij) + ze;
                 p[i * nc + j] = p[j * nc + i] = log(dimg / dij);
             }
-            z[i * nc + j] = z[j * nc + i] = v;
+            z[i * N + j] = z[j * N + i] = v;
         }
 
+    /* the concentric neutrals: k strands of resistance r_strand / k and
+     * GMR (GMR_strand k R^(k-1))^(1/k) on the circle of radius R; to their
+     * own core at R, to other cables' cores and bare conductors at
+     * (D^k - R^k)^(1/k), to each other at the centres' distance */
+    for (int i = 0; i < nc; i++) {
+        if (!cd[i].cn)
+            continue;
+        int a = cn_of[i];
+        double R = cd[i].rad_cn_m, k = cd[i].k;
+        double gmr_cn = pow(cd[i].gmr_strand_m * k * pow(R, k - 1.0), 1.0 / k);
+        z[a * N + a] = cd[i].r_strand / k + lf * log(1.0 / gmr_cn) +
+                       earth(model, w, freq, rho, me, lf, &cd[i], &cd[i], 1);
+        for (int j = 0; j < nc; j++) {
+            double complex ze = earth(model, w, freq, rho, me, lf, &cd[i], &cd[j], i == j);
+            double d = hypot(cd[i].x_m - cd[j].x_m, cd[i].h_m - cd[j].h_m);
+            double dcore = i == j ? R : pow(pow(d, k) - pow(R, k), 1.0 / k);
+            z[a * N + j] = z[j * N + a] = lf * log(1.0 / dcore) + ze;
+            if (cd[j].cn && j != i) {
+                int b = cn_of[j];
+                z[a * N + b] = z[b * N + a] = lf * log(1.0 / d) + ze;
+            }
+        }
+    }
+
     /* Kron: Z_pp - Z_pn Z_nn^-1 Z_np */
-    int nn = nc - np;
+    int nn = N - np;
     if (nn > 0) {
         double complex zn[FDR_LC_MAX * FDR_LC_MAX];
         for (int a = 0; a < nn; a++)
             for (int b = 0; b < nn; b++)
-                zn[a * nn + b] = z[(np + a) * nc + np + b];
+                zn[a * nn + b] = z[(np + a) * N + np + b];
         if (cinvert(zn, nn)) {
             snprintf(why, nwhy, "the neutrals' impedance matrix is singular");
             return -1;
@@ -209,12 +264,25 @@ int fdr_line_constants(int nc, int np, const struct fdr_lc_cond *cd, double rho,
                 double complex s = 0;
                 for (int a = 0; a < nn; a++)
                     for (int b = 0; b < nn; b++)
-                        s += z[i * nc + np + a] * zn[a * nn + b] * z[(np + b) * nc + j];
-                zout[i * np + j] = z[i * nc + j] - s;
+                        s += z[i * N + np + a] * zn[a * nn + b] * z[(np + b) * N + j];
+                zout[i * np + j] = z[i * N + j] - s;
             }
     } else {
-        for (int i = 0; i < np * np; i++)
-            zout[i] = z[i];
+        for (int i = 0; i < np; i++)
+            for (int j = 0; j < np; j++)
+                zout[i * np + j] = z[i * N + j];
+    }
+
+    if (ncn > 0) {
+        /* shielded cables: each phase to its own screen only, 2 pi e0 er /
+         * ln(r_out / r_in) over its insulation; bare conductors none */
+        for (int i = 0; i < np; i++)
+            for (int j = 0; j < np; j++)
+                c_nf_out[i * np + j] =
+                    i == j && cd[i].cn
+                        ? TWO_PI * E0 * cd[i].epsr / log(cd[i].r_out_m / cd[i].r_in_m) * 1e9
+                        : 0.0;
+        return 0;
     }
 
     /* C = 2 pi e0 P^-1, then its phase block */

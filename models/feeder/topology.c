@@ -61,6 +61,7 @@ void fdr_circuit_reset(fdr_circuit *c)
     c->nwires = c->ngeoms = c->nregs = c->nxfcodes = c->ncapctrls = c->nswts = 0;
     fdr_names_free(&c->swt_ix);
     fdr_names_free(&c->gen_ix);
+    fdr_names_free(&c->cn_ix);
     fdr_names_free(&c->xfcode_ix);
     fdr_names_free(&c->capctrl_ix);
     c->earth_model = FDR_EARTH_DERI;
@@ -595,6 +596,36 @@ static int geometry_zdef(const fdr_circuit *c, struct fdr_linedef *l, struct sim
                                      .rac = rac,
                                      .gmr_m = gmr,
                                      .radius_m = rad};
+        if (w->cn) {
+            if (w->dia_strand < 0 || w->r_strand < 0 || w->dia_cable < 0 || w->dia_ins < 0 ||
+                w->ins_layer < 0)
+                return fdr_err_at(c, err, w->at,
+                                  "CNData.%s: k, DiaStrand, Rstrand, DiaCable, DiaIns and "
+                                  "InsLayer must all be given%s",
+                                  w->name, "");
+            if (i >= g->nphases)
+                return fdr_err_at(c, err, g->at,
+                                  "LineGeometry.%s: a concentric-neutral cable must be a phase "
+                                  "conductor (1 to nphases)%s",
+                                  g->name, "");
+            double ds = wire_len_m(w->dia_strand, w->rad_units);
+            double dc = wire_len_m(w->dia_cable, w->rad_units);
+            double ri = wire_len_m(w->dia_ins, w->rad_units) / 2.0;
+            cd[i].cn = 1;
+            cd[i].k = w->k;
+            cd[i].r_strand = w->r_strand / ru;
+            cd[i].gmr_strand_m =
+                w->gmr_strand > 0 ? wire_len_m(w->gmr_strand, w->gmr_units) : 0.7788 * 0.5 * ds;
+            cd[i].rad_cn_m = 0.5 * (dc - ds);
+            cd[i].epsr = w->epsr;
+            cd[i].r_out_m = ri;
+            cd[i].r_in_m = ri - wire_len_m(w->ins_layer, w->rad_units);
+            if (!(cd[i].r_in_m > 0) || !(cd[i].rad_cn_m > 0))
+                return fdr_err_at(c, err, w->at,
+                                  "CNData.%s: the insulation or the cable is thinner than its "
+                                  "layers%s",
+                                  w->name, "");
+        }
     }
     int np = g->reduce ? g->nphases : g->nconds;
     if (np > 3)

@@ -195,9 +195,52 @@ static double check_circuit(const char *dss, const char *refcsv, const char *del
     return worst;
 }
 
+/* A concentric-neutral cable (CNData) in a LineGeometry: the IEEE 13-node
+ * feeder's underground line 606 from the 250 kcmil 1/3-neutral cable,
+ * against the phase impedance and capacitance matrices OpenDSS computed
+ * from exactly these definitions, which its IEEE13Nodeckt.dss prints as
+ * LineCode mtx606 (ohm and nF per mile; tests/data/feeder/ieee-13/,
+ * "Corrected mtx606 Feb 3 2016"). */
+static void test_cn_cable(void)
+{
+    static const char *text =
+        "Clear\nNew Circuit.t basekv=4.16\n"
+        "New CNDATA.250_1/3 k=13 DiaStrand=0.064 Rstrand=2.816666667 epsR=2.3\n"
+        "~ InsLayer=0.220 DiaIns=1.06 DiaCable=1.16 Rac=0.076705 GMRac=0.20568 diam=0.573\n"
+        "~ Runits=kft Radunits=in GMRunits=in\n"
+        "New LineGeometry.606 nconds=3 nphases=3 units=ft\n"
+        "~ cond=1 cncable=250_1/3 x=-0.5 h= -4\n"
+        "~ cond=2 cncable=250_1/3 x=0   h= -4\n"
+        "~ cond=3 cncable=250_1/3 x=0.5  h= -4\n"
+        "New Line.l1 bus1=sourcebus bus2=b geometry=606 length=1 units=mi\n";
+    static const double r[9] = {0.791721, 0.318476, 0.28345,  0.318476, 0.781649,
+                                0.318476, 0.28345,  0.318476, 0.791721};
+    static const double x[9] = {0.438352,  0.0276838,  -0.0184204, 0.0276838, 0.396697,
+                                0.0276838, -0.0184204, 0.0276838,  0.438352};
+    struct sim_err err = {{0}};
+    fdr_circuit *c = fdr_load_dss_string(text, "cn.dss", NULL, NULL, &err);
+    CHECK(c != NULL, "%s", err.msg);
+    if (!c)
+        return;
+    const struct fdr_zdef *d = &c->lines[fdr_line_find(c, "l1")].z;
+    CHECK_INT(d->nph, 3);
+    double worst = 0, worst_c = 0;
+    for (int i = 0; i < 9 && d->nph == 3; i++) {
+        worst = fmax(worst, fabs(d->rm[i] * MI - r[i]) / 0.79);
+        worst = fmax(worst, fabs(d->xm[i] * MI - x[i]) / 0.79);
+        double want_c = i % 4 == 0 ? 383.948 : 0.0;
+        worst_c = fmax(worst_c, fabs(d->cm[i] * MI - want_c) / 383.948);
+    }
+    printf("CN cable 606: worst %.1e of |Z| and %.1e of C from OpenDSS's mtx606\n", worst, worst_c);
+    CHECK(worst < 2e-4, "CN cable impedance off by %.2e", worst);
+    CHECK(worst_c < 1e-4, "CN cable capacitance off by %.2e", worst_c);
+    fdr_circuit_free(c);
+}
+
 int main(void)
 {
     test_kersting();
+    test_cn_cable();
     /* OpenDSS converges to 1e-4 of its voltage change per iteration: its
      * own answer is that close to the solution, so 2e-4 is what can be
      * asked of a comparison */
@@ -208,8 +251,7 @@ int main(void)
                         NULL, 12) < 2e-4,
           "4-node D-Y against OpenDSS");
     CHECK(check_circuit("ieee-dist/34Bus/ieee34Mod1.dss",
-                        "ieee-dist/34Bus/ieee34-opendss-voltages.csv",
-                        NULL, 95) < 2e-4,
+                        "ieee-dist/34Bus/ieee34-opendss-voltages.csv", NULL, 95) < 2e-4,
           "IEEE 34 against OpenDSS");
     return check_done("test_feeder_geometry");
 }

@@ -82,6 +82,15 @@ static void errors(void)
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc spacing=s1\n",
                  "case.dss:4: Line property 'spacing' is not supported");
     expect_error("New WireData.w Rac=-1\n", "case.dss:4: WireData.w: Rac must be > 0");
+    expect_error("New CNData.c k=13 DiaStrand=0.064 Rstrand=2.8 Rac=0.07 diam=0.5\n"
+                 "New LineGeometry.g nconds=1 nphases=1 cond=1 cncable=c x=0 h=-1\n"
+                 "New Line.a bus1=sourcebus.1 bus2=b.1 geometry=g length=1 phases=1\n",
+                 "case.dss:4: CNData.c: k, DiaStrand, Rstrand, DiaCable, DiaIns and InsLayer must "
+                 "all be given");
+    expect_error("New LineGeometry.g nconds=1 nphases=1 cond=1 cncable=nope\n",
+                 "case.dss:4: CNData 'nope' is not defined");
+    expect_error("New LineGeometry.g nconds=1 nphases=1 tscable=t\n",
+                 "LineGeometry property 'tscable' is not supported");
     expect_error("New LineGeometry.g nconds=2\n~ cond=3\n",
                  "case.dss:5: cond=3: the geometry has 2 conductors");
     expect_error("Set earthmodel=flat\n",
