@@ -54,7 +54,8 @@ enum {
     CL_GEN, /* Generator, PVSystem, Storage: fixed injections in loads */
     CL_PV,
     CL_STOR,
-    CL_CN /* CNData: concentric-neutral cables, kept in wires */
+    CL_CN,     /* CNData: concentric-neutral cables, kept in wires */
+    CL_SPACING /* LineSpacing: positions only, kept in geoms */
 };
 
 struct tok {
@@ -1590,6 +1591,70 @@ static int set_wire(struct pctx *p, struct fdr_wire *w, int id, const char *pn, 
     }
 }
 
+static const char *const spacing_props[] = {"nconds", "nphases", "x", "h", "units", "like", NULL};
+
+/* LineSpacing: the conductors' positions (x=[...] h=[...]), no wires. */
+static int set_spacing(struct pctx *p, struct fdr_geometry *g, int id, const char *pn,
+                       const char *val)
+{
+    int rc;
+    switch (id) {
+    case 0:
+    case 1: {
+        int n = 0;
+        if ((rc = get_int(p, pn, val, &n)))
+            return rc;
+        if (n < 1 || n > FDR_LC_MAX)
+            return perr(p, "%s=%d: 1 to %d conductors supported", pn, n, FDR_LC_MAX);
+        *(id == 0 ? &g->nconds : &g->nphases) = n;
+        return 0;
+    }
+    case 2:
+    case 3: {
+        double v[FDR_LC_MAX];
+        int n = 0;
+        if ((rc = get_nums(p, pn, val, v, FDR_LC_MAX, &n)))
+            return rc;
+        if (n > g->nconds)
+            return perr(p, "%s: %d values for nconds=%d", pn, n, g->nconds);
+        for (int k = 0; k < n; k++)
+            (id == 2 ? g->x : g->h)[k] = v[k];
+        return 0;
+    }
+    case 4:
+        if ((rc = get_units(p, pn, val, &g->units[0])))
+            return rc;
+        for (int k = 1; k < FDR_LC_MAX; k++)
+            g->units[k] = g->units[0];
+        return 0;
+    default:
+        return not_modelled(p, "LineSpacing", pn);
+    }
+}
+
+/* Line wires=[...] / cncables=[...]: the wires of its spacing's conductors
+ * (cable phases first, then the bare wires). */
+static int line_wires(struct pctx *p, struct fdr_linedef *l, int cn, const char *pn,
+                      const char *val)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", val);
+    int n = cn ? 0 : l->ncn, k = 0;
+    for (char *tok = strtok(buf, "[](){}\"' ,\t"); tok; tok = strtok(NULL, "[](){}\"' ,\t")) {
+        if (n >= FDR_LC_MAX)
+            return perr(p, "%s: more than %d conductors", pn, FDR_LC_MAX);
+        int w = fdr_names_get(cn ? &p->c->cn_ix : &p->c->wire_ix, tok);
+        if (w < 0)
+            return perr(p, "%s '%s' is not defined", cn ? "CNData" : "WireData", tok);
+        l->wire[n++] = w;
+        k++;
+    }
+    if (cn)
+        l->ncn = k;
+    l->nwire = n > l->nwire ? n : l->nwire;
+    return 0;
+}
+
 /* CNData: WireData's properties plus the concentric neutral's and the
  * insulation's (OpenDSS's order). */
 static const char *const cn_props[] = {"k",         "diastrand", "gmrstrand", "rstrand", "epsr",
@@ -1734,7 +1799,7 @@ static int set_line(struct pctx *p, struct fdr_linedef *l, int id, const char *p
         /* as OpenDSS: a closed switch is a short line of 1 + j1 ohm per
          * unit length (both sequences), c1 1.1 nF, c0 1 nF, 0.001 long,
          * units none; later properties may still change it */
-        l->geometry = -1;
+        l->geometry = l->spacing = -1;
         l->code[0] = '\0';
         memset(&l->z, 0, sizeof l->z);
         l->z.nph = l->phases;
@@ -1758,6 +1823,7 @@ static int set_line(struct pctx *p, struct fdr_linedef *l, int id, const char *p
             return perr(p, "LineGeometry '%s' is not defined", val);
         const struct fdr_geometry *g = &p->c->geoms[k];
         l->geometry = k;
+        l->spacing = -1;
         l->phases = g->reduce ? g->nphases : g->nconds;
         return 0;
     }
@@ -1778,9 +1844,18 @@ static int set_line(struct pctx *p, struct fdr_linedef *l, int id, const char *p
             return rc;
         l->disabled = !l->disabled;
         return 0;
-    case LN_SPACING:
+    case LN_SPACING: {
+        int k = fdr_names_get(&p->c->spacing_ix, val);
+        if (k < 0)
+            return perr(p, "LineSpacing '%s' is not defined", val);
+        l->spacing = k;
+        l->geometry = -1;
+        l->phases = p->c->spacings[k].nphases;
+        return 0;
+    }
     case LN_WIRES:
     case LN_CNCABLES:
+        return line_wires(p, l, id == LN_CNCABLES, pn, val);
     case LN_TSCABLES:
     case LN_LIKE:
         return not_modelled(p, "Line", pn);
@@ -2829,6 +2904,8 @@ static const char *const *class_props(int cl)
         return wire_props;
     case CL_CN:
         return cn_props;
+    case CL_SPACING:
+        return spacing_props;
     case CL_GEOM:
         return geom_props;
     case CL_CAP:
@@ -2858,7 +2935,7 @@ static const char *class_name(int cl)
         "",          "",           "Circuit",     "Vsource",    "LineCode",   "Line",
         "Load",      "LoadShape",  "Transformer", "Reactor",    "WireData",   "LineGeometry",
         "Capacitor", "RegControl", "XfmrCode",    "CapControl", "SwtControl", "Generator",
-        "PVSystem",  "Storage",    "CNData"};
+        "PVSystem",  "Storage",    "CNData",      "LineSpacing"};
     return n[cl];
 }
 
@@ -2876,7 +2953,7 @@ static int class_of(const char *cls)
                {"xfmrcode", CL_XFCODE},   {"capcontrol", CL_CAPCTRL}, {"swtcontrol", CL_SWT},
                {"fuse", CL_SKIP},         {"recloser", CL_SKIP},      {"relay", CL_SKIP},
                {"generator", CL_GEN},     {"pvsystem", CL_PV},        {"storage", CL_STOR},
-               {"cndata", CL_CN}};
+               {"cndata", CL_CN},         {"linespacing", CL_SPACING}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcasecmp(cls, map[i].name))
             return map[i].cl;
@@ -2901,6 +2978,7 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
                                  : cl == CL_CAPCTRL ? &c->capctrl_ix
                                  : cl == CL_SWT     ? &c->swt_ix
                                  : cl == CL_CN      ? &c->cn_ix
+                                 : cl == CL_SPACING ? &c->spacing_ix
                                  : cl >= CL_GEN     ? &c->gen_ix
                                                     : &c->reg_ix;
     char full[2 * FDR_NAME_MAX];
@@ -2942,6 +3020,9 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
     case CL_WIRE:
     case CL_CN:
         LIKE(wires);
+        break;
+    case CL_SPACING:
+        LIKE(spacings);
         break;
     case CL_GEOM:
         LIKE(geoms);
@@ -3046,6 +3127,9 @@ static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
         case CL_CN:
             rc = set_cn(p, &c->wires[idx], id, pn, t[i].value);
             break;
+        case CL_SPACING:
+            rc = set_spacing(p, &c->spacings[idx], id, pn, t[i].value);
+            break;
         case CL_GEOM:
             rc = set_geometry(p, &c->geoms[idx], id, pn, t[i].value);
             break;
@@ -3109,6 +3193,9 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         break;
     case CL_CN:
         ix = &c->cn_ix;
+        break;
+    case CL_SPACING:
+        ix = &c->spacing_ix;
         break;
     case CL_GEOM:
         ix = &c->geom_ix;
@@ -3191,7 +3278,7 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             zdef_default(&l->z);
             l->phases = 3;
             l->length = 1.0;
-            l->geometry = -1;
+            l->geometry = l->spacing = -1;
             l->rho = 100.0;
             l->earth = c->earth_model;
             l->at = at;
@@ -3312,6 +3399,22 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             r->delay = 15;
             r->tapdelay = 2;
             r->at = at;
+        }
+        break;
+    case CL_SPACING:
+        rc = grow((void **)&c->spacings, &c->spacings_cap, c->nspacings + 1, sizeof *c->spacings);
+        if (!rc) {
+            k = c->nspacings++;
+            struct fdr_geometry *g = &c->spacings[k];
+            memset(g, 0, sizeof *g);
+            strcpy(g->name, name);
+            g->nconds = g->nphases = 3;
+            g->reduce = 1;
+            for (int j = 0; j < FDR_LC_MAX; j++) {
+                g->wire[j] = -1;
+                g->units[j] = FDR_U_FT;
+            }
+            g->at = at;
         }
         break;
     case CL_GEOM:

@@ -125,8 +125,10 @@ struct fdr_linedef {
     int disabled;  /* enabled=false: not part of the circuit (dropped before compiling) */
     int open_term; /* bit 0 / 1: terminal 1 / 2 open (Open command, SwtControl) */
     int geometry;  /* LineGeometry index, -1: impedances from z */
-    double rho;    /* earth resistivity for the geometry, ohm m */
-    int earth;     /* FDR_EARTH_*, the circuit's model when the line was defined */
+    int spacing;   /* LineSpacing index (with wire[]), -1: none */
+    int wire[FDR_LC_MAX], nwire, ncn; /* spacing's wires: cables (ncn) first */
+    double rho;                       /* earth resistivity for the geometry, ohm m */
+    int earth; /* FDR_EARTH_*, the circuit's model when the line was defined */
     struct fdr_loc at;
 };
 
@@ -334,11 +336,13 @@ struct fdr_circuit {
     int nswts, swts_cap;
     struct fdr_geometry *geoms;
     int ngeoms, geoms_cap;
+    struct fdr_geometry *spacings; /* LineSpacing: positions, no wires */
+    int nspacings, spacings_cap;
     int earth_model; /* Set EarthModel=, FDR_EARTH_* (OpenDSS's default: Deri) */
     struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix, reactor_ix, wire_ix,
-        geom_ix, cap_ix, reg_ix, xfcode_ix, capctrl_ix, swt_ix, gen_ix,
-        cn_ix; /* cap_ix: Capacitor name -> its element in loads; gen_ix: Class.NAME of Generators,
-           PVSystems, Storages */
+        geom_ix, cap_ix, reg_ix, xfcode_ix, capctrl_ix, swt_ix, gen_ix, cn_ix,
+        spacing_ix; /* cap_ix: Capacitor name -> its element in loads; gen_ix: Class.NAME of
+    Generators, PVSystems, Storages */
     double vbases[16];
     int nvbases;
     double base_freq;

@@ -62,6 +62,8 @@ void fdr_circuit_reset(fdr_circuit *c)
     fdr_names_free(&c->swt_ix);
     fdr_names_free(&c->gen_ix);
     fdr_names_free(&c->cn_ix);
+    fdr_names_free(&c->spacing_ix);
+    c->nspacings = 0;
     fdr_names_free(&c->xfcode_ix);
     fdr_names_free(&c->capctrl_ix);
     c->earth_model = FDR_EARTH_DERI;
@@ -97,6 +99,7 @@ void fdr_circuit_free(fdr_circuit *c)
     free(c->reactors);
     free(c->wires);
     free(c->geoms);
+    free(c->spacings);
     free(c->regs);
     free(c->xfcodes);
     free(c->capctrls);
@@ -566,7 +569,24 @@ static double wire_len_m(double v, int units)
  * from Rdc x 1.02 and back, GMR 0.7788 of the radius and back). */
 static int geometry_zdef(const fdr_circuit *c, struct fdr_linedef *l, struct sim_err *err)
 {
-    const struct fdr_geometry *g = &c->geoms[l->geometry];
+    struct fdr_geometry sp;
+    const struct fdr_geometry *g;
+    if (l->spacing >= 0) {
+        /* a LineSpacing with the line's wires: a geometry whose neutrals
+         * (the conductors beyond nphases) are Kron-reduced */
+        sp = c->spacings[l->spacing];
+        if (l->nwire < sp.nconds)
+            return fdr_err_at(c, err, l->at,
+                              "Line.%s: its spacing has more conductors than wires= / "
+                              "cncables= give%s",
+                              l->name, "");
+        for (int i = 0; i < sp.nconds; i++)
+            sp.wire[i] = l->wire[i];
+        sp.reduce = 1;
+        g = &sp;
+    } else {
+        g = &c->geoms[l->geometry];
+    }
     struct fdr_lc_cond cd[FDR_LC_MAX];
     for (int i = 0; i < g->nconds; i++) {
         if (g->wire[i] < 0)
@@ -661,7 +681,7 @@ static int compile_radial(fdr_circuit *c, struct sim_err *err)
             return fdr_err_at(c, err, c->lines[i].at, "Line.%s is open%s", c->lines[i].name, "");
         }
     for (int i = 0; i < c->nlines; i++)
-        if (c->lines[i].geometry >= 0) {
+        if (c->lines[i].geometry >= 0 || c->lines[i].spacing >= 0) {
             int grc = geometry_zdef(c, &c->lines[i], err);
             if (grc)
                 return grc;

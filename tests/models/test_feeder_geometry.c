@@ -237,10 +237,55 @@ static void test_cn_cable(void)
     fdr_circuit_free(c);
 }
 
+/* LineSpacing + wires= on the line is the same line as the LineGeometry
+ * of those wires at those positions (Kersting's 4-wire line). */
+static void test_spacing(void)
+{
+    static const char *text =
+        "Clear\nNew Circuit.t basekv=4.16\n"
+        "New WireData.ACSR_336 GMRac=0.0255 Rac=0.306 Runits=mi GMRunits=ft diam=0.721 "
+        "Radunits=in\n"
+        "New WireData.ACSR_4/0 GMRac=0.00814 Rac=0.592 Runits=mi GMRunits=ft diam=0.563 "
+        "Radunits=in\n"
+        "New LineSpacing.500 nconds=4 nphases=3 units=ft x=[-4 -1.5 3 0] h=[28 28 28 24]\n"
+        "New Line.l1 bus1=sourcebus bus2=b spacing=500 wires=[ACSR_336 ACSR_336 ACSR_336 "
+        "ACSR_4/0] length=1 units=mi\n"
+        "New LineGeometry.g nconds=4 nphases=3 reduce=yes\n"
+        "~ cond=1 wire=ACSR_336 x=-4 h=28 units=ft\n~ cond=2 wire=ACSR_336 x=-1.5 h=28\n"
+        "~ cond=3 wire=ACSR_336 x=3 h=28\n~ cond=4 wire=ACSR_4/0 x=0 h=24\n"
+        "New Line.l2 bus1=sourcebus bus2=c geometry=g length=1 units=mi\n";
+    struct sim_err err = {{0}};
+    fdr_circuit *c = fdr_load_dss_string(text, "sp.dss", NULL, NULL, &err);
+    CHECK(c != NULL, "%s", err.msg);
+    if (!c)
+        return;
+    const struct fdr_zdef *a = &c->lines[fdr_line_find(c, "l1")].z,
+                          *b = &c->lines[fdr_line_find(c, "l2")].z;
+    CHECK_INT(a->nph, 3);
+    int same = a->nph == b->nph;
+    for (int i = 0; same && i < 9; i++)
+        same = a->rm[i] == b->rm[i] && a->xm[i] == b->xm[i] && a->cm[i] == b->cm[i];
+    CHECK(same, "spacing + wires differs from the geometry");
+    CHECK_NEAR(a->rm[0] * MI, 0.4576, 0.01); /* Kersting 4.1: 0.4576 + j1.0780 ohm/mi */
+    fdr_circuit_free(c);
+    /* too few wires for the spacing */
+    c = fdr_load_dss_string(
+        "Clear\nNew Circuit.t basekv=4.16\n"
+        "New WireData.w GMRac=0.0255 Rac=0.306 Runits=mi GMRunits=ft diam=0.721 "
+        "Radunits=in\n"
+        "New LineSpacing.s nconds=4 nphases=3 x=[-4 -1.5 3 0] h=[28 28 28 24]\n"
+        "New Line.l1 bus1=sourcebus bus2=b spacing=s wires=[w w w]\n",
+        "sp.dss", NULL, NULL, &err);
+    CHECK(c == NULL, "a spacing with too few wires accepted");
+    CHECK_STR_CONTAINS(err.msg, "sp.dss:5: Line.l1: its spacing has more conductors than wires=");
+    fdr_circuit_free(c);
+}
+
 int main(void)
 {
     test_kersting();
     test_cn_cable();
+    test_spacing();
     /* OpenDSS converges to 1e-4 of its voltage change per iteration: its
      * own answer is that close to the solution, so 2e-4 is what can be
      * asked of a comparison */
