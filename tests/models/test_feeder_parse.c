@@ -80,7 +80,7 @@ static void errors(void)
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc geometry=g1\n",
                  "case.dss:4: LineGeometry 'g1' is not defined");
     expect_error("New Line.a bus1=sourcebus bus2=b linecode=lc spacing=s1\n",
-                 "case.dss:4: Line property 'spacing' is not supported");
+                 "case.dss:4: LineSpacing 's1' is not defined");
     expect_error("New WireData.w Rac=-1\n", "case.dss:4: WireData.w: Rac must be > 0");
     expect_error("New CNData.c k=13 DiaStrand=0.064 Rstrand=2.8 Rac=0.07 diam=0.5\n"
                  "New LineGeometry.g nconds=1 nphases=1 cond=1 cncable=c x=0 h=-1\n"
