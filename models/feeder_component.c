@@ -97,9 +97,14 @@ struct feeder {
     int *lrec_sig;  /* 4 signals each: i_a, i_b, i_c (A), loading (%) */
     int sig_p[3], sig_q[3], sig_pt, sig_qt, sig_s, sig_loading, sig_loss, sig_phv, sig_loads,
         sig_it, sig_conv, sig_vmin, sig_vmax, sig_line;
-    int failing;   /* steps failed in a row */
-    int told;      /* parser warnings logged (first step: hooks are set after init) */
-    int xfmr_over; /* transformer above 100 % */
+    int nreg, ncc;    /* regulators (RegControl) and capacitor controls */
+    int *reg_sig;     /* per regulator: tap_<name>_pu */
+    double *reg_last; /* ... its tap at the last published step */
+    int *cc_sig;      /* per CapControl: cap_<name>_steps */
+    int *cc_last;     /* ... its steps in service then */
+    int failing;      /* steps failed in a row */
+    int told;         /* parser warnings logged (first step: hooks are set after init) */
+    int xfmr_over;    /* transformer above 100 % */
 };
 
 static void feeder_destroy(void *self)
@@ -118,6 +123,10 @@ static void feeder_destroy(void *self)
     free(f->rec);
     free(f->lrec_line);
     free(f->lrec_sig);
+    free(f->reg_sig);
+    free(f->reg_last);
+    free(f->cc_sig);
+    free(f->cc_last);
     free(f);
 }
 
@@ -179,6 +188,26 @@ static void publish(struct feeder *f, int iterations, int events)
     sim_bus_set(k, f->sig_loads, loads);
     sim_bus_set(k, f->sig_it, iterations);
     sim_bus_set(k, f->sig_conv, 1);
+
+    /* regulator taps and switched capacitors: signals, and an event per
+     * change (tap changes and switchings inside a time series) */
+    for (int r = 0; r < f->nreg; r++) {
+        double tap = fdr_regulator_tap(s, r);
+        sim_bus_set(k, f->reg_sig[r], tap);
+        if (events && tap != f->reg_last[r] && !isnan(f->reg_last[r]))
+            sim_log(k, f->id, "tap_change", SIM_INFO, tap, "regulator %s: tap %.5f -> %.5f",
+                    fdr_regulator_name(c, r), f->reg_last[r], tap);
+        f->reg_last[r] = tap;
+    }
+    for (int i = 0; i < f->ncc; i++) {
+        int st = fdr_capcontrol_steps(s, i);
+        sim_bus_set(k, f->cc_sig[i], st);
+        if (events && st != f->cc_last[i] && f->cc_last[i] >= 0)
+            sim_log(k, f->id, "cap_switch", SIM_INFO, st,
+                    "capacitor control %s: %d -> %d steps in service", fdr_capcontrol_name(c, i),
+                    f->cc_last[i], st);
+        f->cc_last[i] = st;
+    }
 
     if (events) {
         if (loading > 100.0 && !f->xfmr_over)
@@ -550,9 +579,9 @@ static int conn_dss(struct sbuf *b, const fdr_circuit *c, const struct conn *cn,
     static const char tail[] = "kW=0 kvar=0 model=1 vminpu=0 vmaxpu=100 status=fixed";
     if (cn->src_load >= 0) {
         const struct fdr_loaddef *l = &c->loads[cn->src_load];
-        int rc = sb_printf(b, "New Load.%s%d bus1=%s phases=%d conn=%s kV=%.17g %s\n", CONN_PREFIX,
-                           i, l->bus, l->phases, l->conn == FDR_DELTA ? "delta" : "wye", l->kv,
-                           tail);
+        int rc =
+            sb_printf(b, "New Load.%s%d bus1=%s phases=%d conn=%s kV=%.17g %s\n", CONN_PREFIX, i,
+                      l->bus, l->phases, l->conn == FDR_DELTA ? "delta" : "wye", l->kv, tail);
         if (!rc && cn->replaces)
             rc = sb_printf(b, "Edit %s enabled=no\n", l->name);
         return rc;
@@ -643,8 +672,8 @@ static int feeder_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *n
     if (!strcmp(controls, "time")) {
         f->time_controls = 1;
     } else if (strcmp(controls, "static")) {
-        rc = scn_errf(cfg, "controls", err, "expected \"static\" or \"time\", got \"%s\"",
-                      controls);
+        rc =
+            scn_errf(cfg, "controls", err, "expected \"static\" or \"time\", got \"%s\"", controls);
         goto fail;
     }
     if ((rc = scn_string(cfg, "loadshape_clock", 0, "local", &clock, err)) != 0 ||
@@ -894,6 +923,28 @@ static int feeder_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *n
     };
     for (size_t i = 0; i < sizeof outs / sizeof outs[0] && !rc; i++)
         rc = publish_sig(f, outs[i].local, outs[i].unit, 0, outs[i].sig, err);
+    f->nreg = fdr_regulator_count(c);
+    f->ncc = fdr_capcontrol_count(c);
+    f->reg_sig = calloc((size_t)f->nreg + 1, sizeof *f->reg_sig);
+    f->reg_last = calloc((size_t)f->nreg + 1, sizeof *f->reg_last);
+    f->cc_sig = calloc((size_t)f->ncc + 1, sizeof *f->cc_sig);
+    f->cc_last = calloc((size_t)f->ncc + 1, sizeof *f->cc_last);
+    if (!rc && (!f->reg_sig || !f->reg_last || !f->cc_sig || !f->cc_last))
+        rc = sim_errf(err, SIM_ENOMEM, "out of memory");
+    for (int r = 0; r < f->nreg && !rc; r++) {
+        char clean[80], local[128];
+        sanitize(clean, sizeof clean, fdr_regulator_name(c, r));
+        snprintf(local, sizeof local, "tap_%s_pu", clean);
+        f->reg_last[r] = NAN;
+        rc = publish_sig(f, local, "pu", 1, &f->reg_sig[r], err);
+    }
+    for (int i = 0; i < f->ncc && !rc; i++) {
+        char clean[80], local[128];
+        sanitize(clean, sizeof clean, fdr_capcontrol_name(c, i));
+        snprintf(local, sizeof local, "cap_%s_steps", clean);
+        f->cc_last[i] = -1;
+        rc = publish_sig(f, local, "1", 0, &f->cc_sig[i], err);
+    }
     for (int i = 0; i < f->nrec && !rc; i++) {
         char clean[80], local[128];
         sanitize(clean, sizeof clean, rec_label[i]);

@@ -141,6 +141,21 @@ int main(void)
     CHECK(relief > 350.0 && relief < 450.0, "relief %.1f kW", relief);
     CHECK(above[1] > 60 && above[0] < above[1] / 2, "minutes above the threshold: %d vs %d",
           above[0], above[1]);
+    /* regulator taps: one signal each, and a tap_change event whenever one
+     * moves, whose value is the new tap the signal shows at that minute */
+    CHECK_INT(scalar("SELECT count(*) FROM signals WHERE run_id = 1 AND name LIKE "
+                     "'feeder.tap_%_pu'"),
+              7);
+    long long changes = scalar("SELECT count(*) FROM events WHERE run_id = 1 AND kind = "
+                               "'tap_change'");
+    long long consistent =
+        scalar("SELECT count(*) FROM events e JOIN signals g ON g.run_id = e.run_id AND g.name = "
+               "'feeder.tap_' || substr(e.message, 11, instr(e.message, ':') - 11) || '_pu' "
+               "JOIN samples x ON x.signal_id = g.id AND x.t_us = e.t_us WHERE e.run_id = 1 AND "
+               "e.kind = 'tap_change' AND abs(x.value - e.value) < 1e-12");
+    printf("%lld tap changes logged, %lld matching the tap signals\n", changes, consistent);
+    CHECK(changes > 10, "tap changes: %lld", changes);
+    CHECK(consistent == changes, "%lld of %lld tap events match their signal", consistent, changes);
     sqlite3_close(db);
 
     flexbed_run(tmpdir, 60, &r, "ledger", "verify", dbp, NULL);
