@@ -222,7 +222,8 @@ static void publish(struct feeder *f, int iterations, int events)
     const double lo2 = f->v_lo * f->v_lo, hi2 = f->v_hi * f->v_hi;
     struct evcount low = {0, 0}, high = {0, 0};
     for (int b = 0; b < fdr_bus_count(c); b++) {
-        unsigned mask = fdr_bus_phases(c, b);
+        /* a dead bus (behind an open switch) is not a voltage problem */
+        unsigned mask = fdr_bus_energised(c, b) ? fdr_bus_phases(c, b) : 0u;
         for (int ph = 1; ph <= 3; ph++) {
             if (!(mask & (1u << (ph - 1))))
                 continue;

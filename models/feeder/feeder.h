@@ -97,6 +97,9 @@ double fdr_bus_kv_base(const fdr_circuit *c, int bus);  /* line-to-line kV */
 unsigned fdr_bus_phases(const fdr_circuit *c, int bus); /* bit p-1 set: phase p present */
 /* 1 if the bus has an explicit neutral node 4 (see fdr_bus_v), else 0. */
 int fdr_bus_has_neutral(const fdr_circuit *c, int bus);
+/* 0 if the bus is dead (reached only through open switches: its voltages
+ * are 0 and its loads draw nothing), else 1. */
+int fdr_bus_energised(const fdr_circuit *c, int bus);
 
 int fdr_line_count(const fdr_circuit *c);
 const char *fdr_line_name(const fdr_circuit *c, int line);

@@ -888,3 +888,10 @@ done:
     free(ldt);
     return rc;
 }
+
+int fdr_bus_energised(const fdr_circuit *c, int bus)
+{
+    if (bus < 0 || bus >= c->nbuses)
+        return 0;
+    return !(c->nod && c->nod->dead && c->nod->dead[bus]);
+}

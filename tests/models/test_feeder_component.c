@@ -479,6 +479,43 @@ static void test_element_binding(const char *dir)
                  "give one of", 0);
 }
 
+/* A bus behind an open switch is dead: it is left out of the voltage
+ * extremes and events (it is not a voltage problem). */
+static void test_dead_bus(const char *dir)
+{
+    char path[256], text[4096];
+    snprintf(path, sizeof path, "%s/master-open.dss", dir);
+    snprintf(text, sizeof text,
+             "%sNew Line.sw bus1=b2 bus2=far switch=yes\n"
+             "New Load.F bus1=far.1 phases=1 kV=0.23 kW=1\nOpen Line.sw term=1\n",
+             master_dss);
+    write_file(path, text);
+    sim_kernel *k = NULL;
+    struct scn_scenario sc = {0};
+    struct sim_err err = {{0}};
+    int rc = load_scenario(dir,
+                           "  {\"name\": \"fdr\", \"type\": \"feeder\", \"circuit\": "
+                           "\"master-open.dss\", \"record_buses\": [\"far\"]}\n",
+                           &k, &sc, &err);
+    CHECK(rc == 0, "scn_load: %s", err.msg);
+    if (rc == 0)
+        rc = sim_kernel_init(k, &err);
+    CHECK(rc == 0, "init: %s", err.msg);
+    int ivmin = rc == 0 ? sim_bus_find(k, "fdr.v_min_pu") : -1;
+    int ifar = rc == 0 ? sim_bus_find(k, "fdr.v_far_a_pu") : -1;
+    if (rc == 0)
+        rc = sim_kernel_run(k, &err);
+    CHECK(rc == 0, "run: %s", err.msg);
+    if (rc == 0 && ivmin >= 0 && ifar >= 0) {
+        printf("open switch: dead bus far at %.3f pu, v_min of the live feeder %.4f pu\n",
+               sim_bus_get(k, ifar), sim_bus_get(k, ivmin));
+        CHECK(sim_bus_get(k, ifar) == 0, "the dead bus reads 0 pu");
+        CHECK(sim_bus_get(k, ivmin) > 0.8, "v_min %.4f counts the dead bus", sim_bus_get(k, ivmin));
+    }
+    sim_kernel_free(k);
+    scn_scenario_clear(&sc);
+}
+
 static void test_bad_input(const char *dir)
 {
 #define FD "  {\"name\": \"fdr\", \"type\": \"feeder\", \"circuit\": \"master.dss\", "
@@ -532,6 +569,7 @@ int main(void)
     test_record_all(dir);
     test_bad_input(dir);
     test_element_binding(dir);
+    test_dead_bus(dir);
     static const char *const files[] = {"master.dss", "check.dss", "pv.csv",
                                         "ev.csv",     "ev2.csv",   "s.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {

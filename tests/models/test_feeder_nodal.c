@@ -494,6 +494,9 @@ static void test_switches(void)
         if (cases[i].c_dead) {
             CHECK(vc == 0 && lc == 0, "case %zu: bus c must be dead", i);
             CHECK(fdr_bus_phases(c, fdr_bus_find(c, "c")) == 7u, "a dead bus keeps its phases");
+            CHECK(!fdr_bus_energised(c, fdr_bus_find(c, "c")) &&
+                      fdr_bus_energised(c, fdr_bus_find(c, "b")),
+                  "case %zu: b live, c dead", i);
             CHECK(fabs(p - (p_closed - 50)) < 0.5, "case %zu: %.3f kW", i, p);
             CHECK_INT(fdr_line_i(s, fdr_line_find(c, "sw"), 1, 1) == 0, 1);
         } else {
