@@ -54,8 +54,9 @@ enum {
     CL_GEN, /* Generator, PVSystem, Storage: fixed injections in loads */
     CL_PV,
     CL_STOR,
-    CL_CN,     /* CNData: concentric-neutral cables, kept in wires */
-    CL_SPACING /* LineSpacing: positions only, kept in geoms */
+    CL_CN,      /* CNData: concentric-neutral cables, kept in wires */
+    CL_SPACING, /* LineSpacing: positions only, kept in geoms */
+    CL_TS       /* TSData: tape-shielded cables, kept in wires */
 };
 
 struct tok {
@@ -1655,6 +1656,36 @@ static int line_wires(struct pctx *p, struct fdr_linedef *l, int cn, const char 
     return 0;
 }
 
+/* TSData: WireData's properties plus the tape shield's and the insulation's
+ * (OpenDSS's order). */
+static const char *const ts_props[] = {"diashield", "tapelayer", "tapelap", "epsr",     "inslayer",
+                                       "diains",    "diacable",  "rdc",     "rac",      "runits",
+                                       "gmrac",     "gmrunits",  "radius",  "radunits", "normamps",
+                                       "emergamps", "diam",      "seasons", "ratings",  "capradius",
+                                       "like",      NULL};
+
+static int set_ts(struct pctx *p, struct fdr_wire *w, int id, const char *pn, const char *val)
+{
+    int rc;
+    double d = 0;
+    if (id >= 7)
+        return set_wire(p, w, match_name(wire_props, ts_props[id]), pn, val);
+    if ((rc = get_num(p, pn, val, &d)))
+        return rc;
+    if (id == 2) {
+        if (d < 0 || d >= 100)
+            return perr(p, "TSData.%s: TapeLap=%g: 0 to 100 %%", w->name, d);
+        w->tape_lap = d;
+        return 0;
+    }
+    if (!(d > 0))
+        return perr(p, "TSData.%s: %s must be > 0", w->name, pn);
+    double *dst[7] = {&w->dia_shield, &w->tape_layer, NULL,         &w->epsr,
+                      &w->ins_layer,  &w->dia_ins,    &w->dia_cable};
+    *dst[id] = d;
+    return 0;
+}
+
 /* CNData: WireData's properties plus the concentric neutral's and the
  * insulation's (OpenDSS's order). */
 static const char *const cn_props[] = {"k",         "diastrand", "gmrstrand", "rstrand", "epsr",
@@ -1712,15 +1743,21 @@ static int set_geometry(struct pctx *p, struct fdr_geometry *g, int id, const ch
         g->active = k - 1;
         return 0;
     case LG_WIRE:
-    case LG_CNCABLE: {
-        int w = fdr_names_get(id == LG_WIRE ? &p->c->wire_ix : &p->c->cn_ix, val);
+    case LG_CNCABLE:
+    case LG_TSCABLE: {
+        const char *what = id == LG_WIRE ? "WireData" : id == LG_CNCABLE ? "CNData" : "TSData";
+        int w = fdr_names_get(id == LG_WIRE      ? &p->c->wire_ix
+                              : id == LG_CNCABLE ? &p->c->cn_ix
+                                                 : &p->c->ts_ix,
+                              val);
         if (w < 0)
-            return perr(p, "%s '%s' is not defined", id == LG_WIRE ? "WireData" : "CNData", val);
+            return perr(p, "%s '%s' is not defined", what, val);
         g->wire[g->active] = w;
         return 0;
     }
     case LG_WIRES:
-    case LG_CNCABLES: {
+    case LG_CNCABLES:
+    case LG_TSCABLES: {
         /* wires=[a b c n]: one per conductor (cncables: the first ones) */
         char buf[1024];
         snprintf(buf, sizeof buf, "%s", val);
@@ -1728,9 +1765,15 @@ static int set_geometry(struct pctx *p, struct fdr_geometry *g, int id, const ch
         for (char *tok = strtok(buf, "[](){}\"' ,\t"); tok; tok = strtok(NULL, "[](){}\"' ,\t")) {
             if (n >= g->nconds)
                 return perr(p, "wires: more wires than nconds=%d", g->nconds);
-            int w = fdr_names_get(id == LG_WIRES ? &p->c->wire_ix : &p->c->cn_ix, tok);
+            int w = fdr_names_get(id == LG_WIRES      ? &p->c->wire_ix
+                                  : id == LG_CNCABLES ? &p->c->cn_ix
+                                                      : &p->c->ts_ix,
+                                  tok);
             if (w < 0)
-                return perr(p, "%s '%s' is not defined", id == LG_WIRES ? "WireData" : "CNData",
+                return perr(p, "%s '%s' is not defined",
+                            id == LG_WIRES      ? "WireData"
+                            : id == LG_CNCABLES ? "CNData"
+                                                : "TSData",
                             tok);
             g->wire[n++] = w;
         }
@@ -2906,6 +2949,8 @@ static const char *const *class_props(int cl)
         return cn_props;
     case CL_SPACING:
         return spacing_props;
+    case CL_TS:
+        return ts_props;
     case CL_GEOM:
         return geom_props;
     case CL_CAP:
@@ -2932,10 +2977,10 @@ static const char *const *class_props(int cl)
 static const char *class_name(int cl)
 {
     static const char *const n[] = {
-        "",          "",           "Circuit",     "Vsource",    "LineCode",   "Line",
-        "Load",      "LoadShape",  "Transformer", "Reactor",    "WireData",   "LineGeometry",
-        "Capacitor", "RegControl", "XfmrCode",    "CapControl", "SwtControl", "Generator",
-        "PVSystem",  "Storage",    "CNData",      "LineSpacing"};
+        "",          "",           "Circuit",     "Vsource",     "LineCode",   "Line",
+        "Load",      "LoadShape",  "Transformer", "Reactor",     "WireData",   "LineGeometry",
+        "Capacitor", "RegControl", "XfmrCode",    "CapControl",  "SwtControl", "Generator",
+        "PVSystem",  "Storage",    "CNData",      "LineSpacing", "TSData"};
     return n[cl];
 }
 
@@ -2945,15 +2990,15 @@ static int class_of(const char *cls)
     static const struct {
         const char *name;
         int cl;
-    } map[] = {{"circuit", CL_CIRCUIT},   {"vsource", CL_VSOURCE},    {"linecode", CL_LINECODE},
-               {"line", CL_LINE},         {"load", CL_LOAD},          {"loadshape", CL_SHAPE},
-               {"transformer", CL_XFMR},  {"monitor", CL_SKIP},       {"energymeter", CL_SKIP},
-               {"sensor", CL_SKIP},       {"reactor", CL_REACTOR},    {"wiredata", CL_WIRE},
-               {"linegeometry", CL_GEOM}, {"capacitor", CL_CAP},      {"regcontrol", CL_REG},
-               {"xfmrcode", CL_XFCODE},   {"capcontrol", CL_CAPCTRL}, {"swtcontrol", CL_SWT},
-               {"fuse", CL_SKIP},         {"recloser", CL_SKIP},      {"relay", CL_SKIP},
-               {"generator", CL_GEN},     {"pvsystem", CL_PV},        {"storage", CL_STOR},
-               {"cndata", CL_CN},         {"linespacing", CL_SPACING}};
+    } map[] = {{"circuit", CL_CIRCUIT},   {"vsource", CL_VSOURCE},     {"linecode", CL_LINECODE},
+               {"line", CL_LINE},         {"load", CL_LOAD},           {"loadshape", CL_SHAPE},
+               {"transformer", CL_XFMR},  {"monitor", CL_SKIP},        {"energymeter", CL_SKIP},
+               {"sensor", CL_SKIP},       {"reactor", CL_REACTOR},     {"wiredata", CL_WIRE},
+               {"linegeometry", CL_GEOM}, {"capacitor", CL_CAP},       {"regcontrol", CL_REG},
+               {"xfmrcode", CL_XFCODE},   {"capcontrol", CL_CAPCTRL},  {"swtcontrol", CL_SWT},
+               {"fuse", CL_SKIP},         {"recloser", CL_SKIP},       {"relay", CL_SKIP},
+               {"generator", CL_GEN},     {"pvsystem", CL_PV},         {"storage", CL_STOR},
+               {"cndata", CL_CN},         {"linespacing", CL_SPACING}, {"tsdata", CL_TS}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcasecmp(cls, map[i].name))
             return map[i].cl;
@@ -2979,6 +3024,7 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
                                  : cl == CL_SWT     ? &c->swt_ix
                                  : cl == CL_CN      ? &c->cn_ix
                                  : cl == CL_SPACING ? &c->spacing_ix
+                                 : cl == CL_TS      ? &c->ts_ix
                                  : cl >= CL_GEN     ? &c->gen_ix
                                                     : &c->reg_ix;
     char full[2 * FDR_NAME_MAX];
@@ -3019,6 +3065,7 @@ static int make_like(struct pctx *p, int cl, int idx, const char *other)
         break;
     case CL_WIRE:
     case CL_CN:
+    case CL_TS:
         LIKE(wires);
         break;
     case CL_SPACING:
@@ -3130,6 +3177,9 @@ static int apply_props(struct pctx *p, int cl, int idx, struct tok *t, int n)
         case CL_SPACING:
             rc = set_spacing(p, &c->spacings[idx], id, pn, t[i].value);
             break;
+        case CL_TS:
+            rc = set_ts(p, &c->wires[idx], id, pn, t[i].value);
+            break;
         case CL_GEOM:
             rc = set_geometry(p, &c->geoms[idx], id, pn, t[i].value);
             break;
@@ -3196,6 +3246,9 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         break;
     case CL_SPACING:
         ix = &c->spacing_ix;
+        break;
+    case CL_TS:
+        ix = &c->ts_ix;
         break;
     case CL_GEOM:
         ix = &c->geom_ix;
@@ -3317,6 +3370,7 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
         break;
     case CL_WIRE:
     case CL_CN:
+    case CL_TS:
         rc = grow((void **)&c->wires, &c->wires_cap, c->nwires + 1, sizeof *c->wires);
         if (!rc) {
             k = c->nwires++;
@@ -3325,6 +3379,9 @@ static int object(struct pctx *p, int cl, const char *name, int create, int *idx
             strcpy(w->name, name);
             w->rdc = w->rac = w->gmr = w->radius = -1;
             w->cn = cl == CL_CN;
+            w->ts = cl == CL_TS;
+            w->tape_lap = 20; /* OpenDSS's default, % */
+            w->dia_shield = w->tape_layer = -1;
             w->k = 2; /* OpenDSS's defaults */
             w->epsr = 2.3;
             w->dia_strand = w->gmr_strand = w->r_strand = w->ins_layer = w->dia_ins = w->dia_cable =

@@ -72,6 +72,7 @@ struct fdr_lc_cond {
      * r_out_m */
     int cn, k;
     double r_strand, gmr_strand_m, rad_cn_m, epsr, r_in_m, r_out_m;
+    int ts; /* the screen is a tape (k = 1): other cores see it at the centres' distance */
 };
 
 /* Series impedance (ohm/m, np x np row-major into zout) and shunt
@@ -94,6 +95,10 @@ struct fdr_wire {
      * of a cable of dia_cable; < 0: not given. Units as the wire's. */
     int cn, k;
     double dia_strand, gmr_strand, r_strand, epsr, ins_layer, dia_ins, dia_cable;
+    /* TSData (ts = 1): a copper tape shield of outer diameter dia_shield,
+     * tape_layer thick, lapped tape_lap % */
+    int ts;
+    double dia_shield, tape_layer, tape_lap;
     struct fdr_loc at;
 };
 
@@ -339,10 +344,10 @@ struct fdr_circuit {
     struct fdr_geometry *spacings; /* LineSpacing: positions, no wires */
     int nspacings, spacings_cap;
     int earth_model; /* Set EarthModel=, FDR_EARTH_* (OpenDSS's default: Deri) */
+    /* name -> index maps; cap_ix: Capacitor name -> its element in loads;
+     * gen_ix: Class.NAME of Generators, PVSystems, Storages (in loads) */
     struct fdr_names code_ix, line_ix, load_ix, shape_ix, xfmr_ix, bus_ix, reactor_ix, wire_ix,
-        geom_ix, cap_ix, reg_ix, xfcode_ix, capctrl_ix, swt_ix, gen_ix, cn_ix,
-        spacing_ix; /* cap_ix: Capacitor name -> its element in loads; gen_ix: Class.NAME of
-    Generators, PVSystems, Storages */
+        geom_ix, cap_ix, reg_ix, xfcode_ix, capctrl_ix, swt_ix, gen_ix, cn_ix, spacing_ix, ts_ix;
     double vbases[16];
     int nvbases;
     double base_freq;

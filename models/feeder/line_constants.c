@@ -239,7 +239,7 @@ int fdr_line_constants(int nc, int np, const struct fdr_lc_cond *cd, double rho,
         for (int j = 0; j < nc; j++) {
             double complex ze = earth(model, w, freq, rho, me, lf, &cd[i], &cd[j], i == j);
             double d = hypot(cd[i].x_m - cd[j].x_m, cd[i].h_m - cd[j].h_m);
-            double dcore = i == j ? R : pow(pow(d, k) - pow(R, k), 1.0 / k);
+            double dcore = i == j ? R : cd[i].ts ? d : pow(pow(d, k) - pow(R, k), 1.0 / k);
             z[a * N + j] = z[j * N + a] = lf * log(1.0 / dcore) + ze;
             if (cd[j].cn && j != i) {
                 int b = cn_of[j];

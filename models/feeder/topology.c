@@ -63,6 +63,7 @@ void fdr_circuit_reset(fdr_circuit *c)
     fdr_names_free(&c->gen_ix);
     fdr_names_free(&c->cn_ix);
     fdr_names_free(&c->spacing_ix);
+    fdr_names_free(&c->ts_ix);
     c->nspacings = 0;
     fdr_names_free(&c->xfcode_ix);
     fdr_names_free(&c->capctrl_ix);
@@ -616,7 +617,36 @@ static int geometry_zdef(const fdr_circuit *c, struct fdr_linedef *l, struct sim
                                      .rac = rac,
                                      .gmr_m = gmr,
                                      .radius_m = rad};
-        if (w->cn) {
+        if (w->ts) {
+            if (w->dia_shield < 0 || w->tape_layer < 0 || w->dia_ins < 0 || w->ins_layer < 0)
+                return fdr_err_at(c, err, w->at,
+                                  "TSData.%s: DiaShield, TapeLayer, DiaIns and InsLayer must all "
+                                  "be given%s",
+                                  w->name, "");
+            if (i >= g->nphases)
+                return fdr_err_at(c, err, g->at,
+                                  "LineGeometry.%s: a tape-shielded cable must be a phase "
+                                  "conductor (1 to nphases)%s",
+                                  g->name, "");
+            double ds = wire_len_m(w->dia_shield, w->rad_units);
+            double tl = wire_len_m(w->tape_layer, w->rad_units);
+            double ri = wire_len_m(w->dia_ins, w->rad_units) / 2.0;
+            /* copper tape (rho 2.3718e-8 ohm m): R = rho / (pi Ds T sqrt(50 / (100 - lap))),
+             * GMR to the middle of the tape */
+            cd[i].cn = 1;
+            cd[i].ts = 1;
+            cd[i].k = 1;
+            cd[i].r_strand = 2.3718e-8 / (M_PI * ds * tl * sqrt(50.0 / (100.0 - w->tape_lap)));
+            cd[i].gmr_strand_m = cd[i].rad_cn_m = 0.5 * (ds - tl);
+            cd[i].epsr = w->epsr;
+            cd[i].r_out_m = ri;
+            cd[i].r_in_m = ri - wire_len_m(w->ins_layer, w->rad_units);
+            if (!(cd[i].r_in_m > 0) || !(cd[i].rad_cn_m > 0))
+                return fdr_err_at(c, err, w->at,
+                                  "TSData.%s: the insulation or the shield is thinner than its "
+                                  "layers%s",
+                                  w->name, "");
+        } else if (w->cn) {
             if (w->dia_strand < 0 || w->r_strand < 0 || w->dia_cable < 0 || w->dia_ins < 0 ||
                 w->ins_layer < 0)
                 return fdr_err_at(c, err, w->at,

@@ -281,10 +281,41 @@ static void test_spacing(void)
     fdr_circuit_free(c);
 }
 
+/* A tape-shielded cable (TSData): Kersting's example of a single-phase
+ * 1/0 AA tape-shielded cable (shield 0.88 in, 5 mil, as his formula: 50 %
+ * lap) with a 1/0 copper neutral 3 in away, modified Carson: the phase
+ * impedance 1.3218 + j0.6744 ohm/mile as printed (Distribution System
+ * Modeling and Analysis, the tape-shielded cable example of chapter 4). */
+static void test_ts_cable(void)
+{
+    static const char *text =
+        "Clear\nNew Circuit.t basekv=4.16\nSet EarthModel=Carson\n"
+        "New WireData.1/0CU GMRac=0.01113 Rac=0.607 Runits=mi GMRunits=ft diam=0.368 "
+        "Radunits=in\n"
+        "New TSData.1/0AA DiaShield=0.88 TapeLayer=0.005 TapeLap=50 EpsR=2.3 InsLayer=0.22 "
+        "DiaIns=0.82 DiaCable=0.9\n"
+        "~ Rac=0.97 Runits=mi GMRac=0.0111 GMRunits=ft diam=0.368 Radunits=in\n"
+        "New LineGeometry.ts nconds=2 nphases=1 reduce=yes units=in\n"
+        "~ cond=1 tscable=1/0AA x=0 h=-48\n~ cond=2 wire=1/0CU x=3 h=-48\n"
+        "New Line.l1 bus1=sourcebus.1 bus2=b.1 phases=1 geometry=ts length=1 units=mi\n";
+    struct sim_err err = {{0}};
+    fdr_circuit *c = fdr_load_dss_string(text, "ts.dss", NULL, NULL, &err);
+    CHECK(c != NULL, "%s", err.msg);
+    if (!c)
+        return;
+    const struct fdr_zdef *d = &c->lines[fdr_line_find(c, "l1")].z;
+    printf("tape-shielded cable: z = %.4f + j%.4f ohm/mi (Kersting 1.3218 + j0.6744)\n",
+           d->rm[0] * MI, d->xm[0] * MI);
+    CHECK_NEAR(d->rm[0] * MI, 1.3218, 5e-5);
+    CHECK_NEAR(d->xm[0] * MI, 0.6744, 5e-5);
+    fdr_circuit_free(c);
+}
+
 int main(void)
 {
     test_kersting();
     test_cn_cable();
+    test_ts_cable();
     test_spacing();
     /* OpenDSS converges to 1e-4 of its voltage change per iteration: its
      * own answer is that close to the solution, so 2e-4 is what can be

@@ -90,7 +90,8 @@ static void errors(void)
     expect_error("New LineGeometry.g nconds=1 nphases=1 cond=1 cncable=nope\n",
                  "case.dss:4: CNData 'nope' is not defined");
     expect_error("New LineGeometry.g nconds=1 nphases=1 tscable=t\n",
-                 "LineGeometry property 'tscable' is not supported");
+                 "case.dss:4: TSData 't' is not defined");
+    expect_error("New TSData.t TapeLap=100\n", "case.dss:4: TSData.t: TapeLap=100: 0 to 100 %");
     expect_error("New LineGeometry.g nconds=2\n~ cond=3\n",
                  "case.dss:5: cond=3: the geometry has 2 conductors");
     expect_error("Set earthmodel=flat\n",
