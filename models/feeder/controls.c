@@ -140,6 +140,22 @@ static void cc_apply(fdr_solver *s, int k, int dir)
     fdr_set_load(s, d->cap, 0, -kvar);
 }
 
+/* What regulator r's relay reads: the monitored winding's voltage vw
+ * through the PT, plus line-drop compensation (R + jX) times the winding's
+ * current through the CT (OpenDSS: the current into the terminal, so this
+ * is V - Z I_out). */
+static double complex relay_voltage(const fdr_solver *s, int r)
+{
+    const fdr_circuit *c = s->c;
+    const struct fdr_regc *g = &c->regc[r];
+    const struct fdr_regdef *rd = &c->regs[g->reg];
+    double complex vw = s->ns ? fdr_nsolve_winding_v(s, r) : fdr_sweep_winding_v(s, r);
+    double complex vc = vw / rd->ptratio;
+    if (rd->r != 0 || rd->x != 0)
+        vc += (rd->r + I * rd->x) * fdr_xfmr_i(s, g->xf, rd->winding, 1) / rd->ctprim;
+    return vc;
+}
+
 /* Does the regulator want to move? *pending: the whole rounded change,
  * signed for its tapped winding (OpenDSS's PendingTapChange). */
 static int reg_out_of_band(const fdr_circuit *c, int r, double va, double *pending)
@@ -216,7 +232,7 @@ int fdr_solve_time(fdr_solver *s, double t, int *iterations, struct sim_err *err
         for (int r = 0; r < c->nregc; r++) {
             const struct fdr_regc *g = &c->regc[r];
             const struct fdr_regdef *rd = &c->regs[g->reg];
-            double complex vc = s->ns ? fdr_nsolve_reg_voltage(s, r) : fdr_sweep_reg_voltage(s, r);
+            double complex vc = relay_voltage(s, r);
             double pend;
             if (reg_out_of_band(c, r, cabs(vc), &pend)) {
                 s->reg_pending[r] = pend;
@@ -328,7 +344,7 @@ int fdr_solve(fdr_solver *s, int *iterations, struct sim_err *err)
          * shortest delay among those that want to act do so */
         double tmin = INFINITY;
         for (int r = 0; r < c->nregc; r++) {
-            double complex vc = s->ns ? fdr_nsolve_reg_voltage(s, r) : fdr_sweep_reg_voltage(s, r);
+            double complex vc = relay_voltage(s, r);
             s->reg_want[r] = fdr_reg_step(c, r, cabs(vc), s->tap[r], &s->reg_nt[r]);
             if (s->reg_want[r])
                 tmin = fmin(tmin, c->regs[c->regc[r].reg].delay);

@@ -1658,11 +1658,12 @@ static int line_wires(struct pctx *p, struct fdr_linedef *l, int cn, const char 
 
 /* TSData: WireData's properties plus the tape shield's and the insulation's
  * (OpenDSS's order). */
-static const char *const ts_props[] = {"diashield", "tapelayer", "tapelap", "epsr",     "inslayer",
-                                       "diains",    "diacable",  "rdc",     "rac",      "runits",
-                                       "gmrac",     "gmrunits",  "radius",  "radunits", "normamps",
-                                       "emergamps", "diam",      "seasons", "ratings",  "capradius",
-                                       "like",      NULL};
+/* clang-format off */
+static const char *const ts_props[] = {
+    "diashield", "tapelayer", "tapelap", "epsr", "inslayer", "diains", "diacable", "rdc", "rac",
+    "runits", "gmrac", "gmrunits", "radius", "radunits", "normamps", "emergamps", "diam",
+    "seasons", "ratings", "capradius", "like", NULL};
+/* clang-format on */
 
 static int set_ts(struct pctx *p, struct fdr_wire *w, int id, const char *pn, const char *val)
 {
@@ -1688,11 +1689,12 @@ static int set_ts(struct pctx *p, struct fdr_wire *w, int id, const char *pn, co
 
 /* CNData: WireData's properties plus the concentric neutral's and the
  * insulation's (OpenDSS's order). */
-static const char *const cn_props[] = {"k",         "diastrand", "gmrstrand", "rstrand", "epsr",
-                                       "inslayer",  "diains",    "diacable",  "rdc",     "rac",
-                                       "runits",    "gmrac",     "gmrunits",  "radius",  "radunits",
-                                       "normamps",  "emergamps", "diam",      "seasons", "ratings",
-                                       "capradius", "like",      NULL};
+/* clang-format off */
+static const char *const cn_props[] = {
+    "k", "diastrand", "gmrstrand", "rstrand", "epsr", "inslayer", "diains", "diacable", "rdc",
+    "rac", "runits", "gmrac", "gmrunits", "radius", "radunits", "normamps", "emergamps", "diam",
+    "seasons", "ratings", "capradius", "like", NULL};
+/* clang-format on */
 
 static int set_cn(struct pctx *p, struct fdr_wire *w, int id, const char *pn, const char *val)
 {
@@ -2471,135 +2473,37 @@ static int set_swt(struct pctx *p, struct fdr_swtdef *d, int id, const char *pn,
  * harmonics, fuel and inverter controls are accepted and ignored;
  * anything that would change the steady-state injection and is not
  * modelled is an error. */
+/* clang-format off */
 static const char *const gen_props[] = {
-    "phases",    "bus1",       "kv",       "kw",        "pf",       "kvar",       "model",
-    "vminpu",    "vmaxpu",     "yearly",   "daily",     "duty",     "dispmode",   "dispvalue",
-    "conn",      "rneut",      "xneut",    "status",    "class",    "vpu",        "maxkvar",
-    "minkvar",   "pvfactor",   "forceon",  "kva",       "mva",      "xd",         "xdp",
-    "xdpp",      "h",          "d",        "usermodel", "userdata", "shaftmodel", "shaftdata",
-    "dutystart", "debugtrace", "balanced", "xrdp",      "usefuel",  "fuelkwh",    "%fuel",
-    "%reserve",  "refuel",     "spectrum", "basefreq",  "enabled",  "like",       NULL};
-static const char *const pv_props[] = {"phases",
-                                       "bus1",
-                                       "kv",
-                                       "irradiance",
-                                       "pmpp",
-                                       "%pmpp",
-                                       "temperature",
-                                       "pf",
-                                       "conn",
-                                       "kvar",
-                                       "kva",
-                                       "%cutin",
-                                       "%cutout",
-                                       "effcurve",
-                                       "p-tcurve",
-                                       "%r",
-                                       "%x",
-                                       "model",
-                                       "vminpu",
-                                       "vmaxpu",
-                                       "balanced",
-                                       "limitcurrent",
-                                       "yearly",
-                                       "daily",
-                                       "duty",
-                                       "tyearly",
-                                       "tdaily",
-                                       "tduty",
-                                       "class",
-                                       "usermodel",
-                                       "userdata",
-                                       "debugtrace",
-                                       "varfollowinverter",
-                                       "dutystart",
-                                       "wattpriority",
-                                       "pfpriority",
-                                       "%pminnovars",
-                                       "%pminkvarmax",
-                                       "kvarmax",
-                                       "kvarmaxabs",
-                                       "kvdc",
-                                       "kp",
-                                       "pitol",
-                                       "safevoltage",
-                                       "safemode",
-                                       "dynamiceq",
-                                       "dynout",
-                                       "controlmode",
-                                       "amplimit",
-                                       "amplimitgain",
-                                       "spectrum",
-                                       "basefreq",
-                                       "enabled",
-                                       "like",
-                                       NULL};
-static const char *const stor_props[] = {"phases",
-                                         "bus1",
-                                         "kv",
-                                         "conn",
-                                         "kw",
-                                         "kvar",
-                                         "pf",
-                                         "kva",
-                                         "%cutin",
-                                         "%cutout",
-                                         "effcurve",
-                                         "varfollowinverter",
-                                         "kvarmax",
-                                         "kvarmaxabs",
-                                         "wattpriority",
-                                         "pfpriority",
-                                         "%pminnovars",
-                                         "%pminkvarmax",
-                                         "kwrated",
-                                         "%kwrated",
-                                         "kwhrated",
-                                         "kwhstored",
-                                         "%stored",
-                                         "%reserve",
-                                         "state",
-                                         "%discharge",
-                                         "%charge",
-                                         "%effcharge",
-                                         "%effdischarge",
-                                         "%idlingkw",
-                                         "%idlingkvar",
-                                         "%r",
-                                         "%x",
-                                         "model",
-                                         "vminpu",
-                                         "vmaxpu",
-                                         "balanced",
-                                         "limitcurrent",
-                                         "yearly",
-                                         "daily",
-                                         "duty",
-                                         "dispmode",
-                                         "dischargetrigger",
-                                         "chargetrigger",
-                                         "timechargetrig",
-                                         "class",
-                                         "dynadll",
-                                         "dynadata",
-                                         "usermodel",
-                                         "userdata",
-                                         "debugtrace",
-                                         "kvdc",
-                                         "kp",
-                                         "pitol",
-                                         "safevoltage",
-                                         "safemode",
-                                         "dynamiceq",
-                                         "dynout",
-                                         "controlmode",
-                                         "amplimit",
-                                         "amplimitgain",
-                                         "spectrum",
-                                         "basefreq",
-                                         "enabled",
-                                         "like",
-                                         NULL};
+    "phases", "bus1", "kv", "kw", "pf", "kvar", "model", "vminpu", "vmaxpu", "yearly", "daily",
+    "duty", "dispmode", "dispvalue", "conn", "rneut", "xneut", "status", "class", "vpu",
+    "maxkvar", "minkvar", "pvfactor", "forceon", "kva", "mva", "xd", "xdp", "xdpp", "h", "d",
+    "usermodel", "userdata", "shaftmodel", "shaftdata", "dutystart", "debugtrace", "balanced",
+    "xrdp", "usefuel", "fuelkwh", "%fuel", "%reserve", "refuel", "spectrum", "basefreq",
+    "enabled", "like", NULL};
+/* clang-format on */
+/* clang-format off */
+static const char *const pv_props[] = {
+    "phases", "bus1", "kv", "irradiance", "pmpp", "%pmpp", "temperature", "pf", "conn", "kvar",
+    "kva", "%cutin", "%cutout", "effcurve", "p-tcurve", "%r", "%x", "model", "vminpu", "vmaxpu",
+    "balanced", "limitcurrent", "yearly", "daily", "duty", "tyearly", "tdaily", "tduty", "class",
+    "usermodel", "userdata", "debugtrace", "varfollowinverter", "dutystart", "wattpriority",
+    "pfpriority", "%pminnovars", "%pminkvarmax", "kvarmax", "kvarmaxabs", "kvdc", "kp", "pitol",
+    "safevoltage", "safemode", "dynamiceq", "dynout", "controlmode", "amplimit", "amplimitgain",
+    "spectrum", "basefreq", "enabled", "like", NULL};
+/* clang-format on */
+/* clang-format off */
+static const char *const stor_props[] = {
+    "phases", "bus1", "kv", "conn", "kw", "kvar", "pf", "kva", "%cutin", "%cutout", "effcurve",
+    "varfollowinverter", "kvarmax", "kvarmaxabs", "wattpriority", "pfpriority", "%pminnovars",
+    "%pminkvarmax", "kwrated", "%kwrated", "kwhrated", "kwhstored", "%stored", "%reserve",
+    "state", "%discharge", "%charge", "%effcharge", "%effdischarge", "%idlingkw", "%idlingkvar",
+    "%r", "%x", "model", "vminpu", "vmaxpu", "balanced", "limitcurrent", "yearly", "daily",
+    "duty", "dispmode", "dischargetrigger", "chargetrigger", "timechargetrig", "class", "dynadll",
+    "dynadata", "usermodel", "userdata", "debugtrace", "kvdc", "kp", "pitol", "safevoltage",
+    "safemode", "dynamiceq", "dynout", "controlmode", "amplimit", "amplimitgain", "spectrum",
+    "basefreq", "enabled", "like", NULL};
+/* clang-format on */
 
 /* The injection a Generator / PVSystem / Storage's properties set. */
 static void gen_update(struct fdr_loaddef *l)

@@ -247,17 +247,11 @@ static double complex winding_v(const fdr_solver *s, int x, int w)
     return node_v(s, cn[a]) - node_v(s, cn[b]);
 }
 
-double complex fdr_nsolve_reg_voltage(const fdr_solver *s, int r)
+double complex fdr_nsolve_winding_v(const fdr_solver *s, int r)
 {
     const fdr_circuit *c = s->c;
     const struct fdr_regc *g = &c->regc[r];
-    const struct fdr_regdef *rd = &c->regs[g->reg];
-    double complex vc = winding_v(s, g->xf, rd->winding - 1) / rd->ptratio;
-    if (rd->r != 0 || rd->x != 0) {
-        double complex i_in = fdr_nsolve_xfmr_i(s, g->xf, rd->winding, 1);
-        vc += (rd->r + I * rd->x) * i_in / rd->ctprim;
-    }
-    return vc;
+    return winding_v(s, g->xf, c->regs[g->reg].winding - 1);
 }
 
 void fdr_nsolve_set_tap(fdr_solver *s, int r, double nt)

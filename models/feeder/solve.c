@@ -474,22 +474,15 @@ int fdr_reg_step(const fdr_circuit *c, int r, double va, double tap, double *nt_
     return 1;
 }
 
-/* The sweep's side of the regulators (controls.c): the relay's voltage
- * (PT side, line-drop compensation included) and a new tap. */
-double complex fdr_sweep_reg_voltage(const fdr_solver *s, int r)
+/* The sweep's side of the regulators (controls.c): the monitored
+ * winding's voltage and a new tap. */
+double complex fdr_sweep_winding_v(const fdr_solver *s, int r)
 {
     const fdr_circuit *c = s->c;
     const struct fdr_regc *g = &c->regc[r];
-    const struct fdr_regdef *rd = &c->regs[g->reg];
     const struct fdr_branch *br = &c->br[g->br];
-    double complex v =
-        rd->winding == 1 ? s->v[br->from][br->fnode[g->m]] : s->v[br->to][br->tnode[g->m]];
-    double complex vc = v / rd->ptratio;
-    if (rd->r != 0 || rd->x != 0) {
-        double complex i_in = fdr_xfmr_i(s, g->xf, rd->winding, 1);
-        vc += (rd->r + I * rd->x) * i_in / rd->ctprim;
-    }
-    return vc;
+    return c->regs[g->reg].winding == 1 ? s->v[br->from][br->fnode[g->m]]
+                                        : s->v[br->to][br->tnode[g->m]];
 }
 
 void fdr_sweep_set_tap(fdr_solver *s, int r, double nt)

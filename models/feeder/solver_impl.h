@@ -93,7 +93,7 @@ int fdr_reg_step(const fdr_circuit *c, int r, double va, double tap, double *nt)
 
 /* The sweep's power flow and regulators (solve.c). */
 int fdr_sweep_power_flow(fdr_solver *s, int *iterations, struct sim_err *err);
-double complex fdr_sweep_reg_voltage(const fdr_solver *s, int r);
+double complex fdr_sweep_winding_v(const fdr_solver *s, int r);
 void fdr_sweep_set_tap(fdr_solver *s, int r, double nt);
 /* Voltage to ground at a line's or transformer's terminal conductor. */
 double complex fdr_line_v(const fdr_solver *s, int line, int terminal, int cond);
@@ -103,7 +103,7 @@ double complex fdr_xfmr_v(const fdr_solver *s, int x, int winding, int cond);
 int fdr_nsolve_new(fdr_solver *s, struct sim_err *err);
 void fdr_nsolve_free(struct fdr_nsolve *ns);
 int fdr_nsolve_power_flow(fdr_solver *s, int *iterations, struct sim_err *err);
-double complex fdr_nsolve_reg_voltage(const fdr_solver *s, int r);
+double complex fdr_nsolve_winding_v(const fdr_solver *s, int r);
 void fdr_nsolve_set_tap(fdr_solver *s, int r, double nt);
 int fdr_nsolve_refactor(fdr_solver *s, struct sim_err *err);
 double complex fdr_nsolve_line_v(const fdr_solver *s, int line, int terminal, int cond);

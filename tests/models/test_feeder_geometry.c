@@ -30,6 +30,7 @@
 
 #include "check.h"
 #include "models/feeder/feeder.h"
+#include "opendss_ref.h"
 #include "models/feeder/feeder_impl.h"
 
 #define DATA FLEXBED_TEST_DATA "/feeder"
@@ -106,39 +107,6 @@ static void test_kersting(void)
     CHECK_STR_CONTAINS(why, "occupy the same space");
 }
 
-struct ref {
-    char bus[32];
-    int node;
-    double complex v;
-};
-
-static int load_ref(const char *file, struct ref *r, int max)
-{
-    char path[PATH_MAX], line[512];
-    snprintf(path, sizeof path, DATA "/%s", file);
-    FILE *f = fopen(path, "r");
-    CHECK(f != NULL, "open %s", path);
-    int n = 0;
-    while (f && fgets(line, sizeof line, f) && n < max) {
-        double kv, vm, va, pu, re, im;
-        if (sscanf(line, "%31[^,],%d,%lf,%lf,%lf,%lf,%lf,%lf", r[n].bus, &r[n].node, &kv, &vm, &va,
-                   &pu, &re, &im) == 8) {
-            r[n].v = re + I * im;
-            n++;
-        }
-    }
-    if (f)
-        fclose(f);
-    return n;
-}
-
-static double complex ref_v(const struct ref *r, int n, const char *bus, int node)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcasecmp(r[i].bus, bus) && r[i].node == node)
-            return r[i].v;
-    return NAN;
-}
 
 /* Solve a circuit and compare every bus-node with OpenDSS's solution
  * (line-to-line on the delta bus named). Returns the worst relative voltage
@@ -158,7 +126,7 @@ static double check_circuit(const char *dss, const char *refcsv, const char *del
     fdr_solver *s = fdr_solver_new(c, &err);
     CHECK(s != NULL, "%s: %s", dss, err.msg);
     static struct ref r[512];
-    int nr = load_ref(refcsv, r, 512);
+    int nr = load_ref(DATA, refcsv, r, 512);
     CHECK_INT(nr, want_nodes);
     int it = 0;
     CHECK_INT(s ? fdr_solve(s, &it, &err) : -1, 0);

@@ -30,42 +30,10 @@
 
 #include "check.h"
 #include "models/feeder/feeder.h"
+#include "opendss_ref.h"
 
 #define DATA FLEXBED_TEST_DATA "/feeder"
 
-struct ref {
-    char bus[64];
-    int node;
-    double complex v;
-};
-
-static int load_ref(const char *file, struct ref *r, int max)
-{
-    char path[PATH_MAX], line[512];
-    snprintf(path, sizeof path, DATA "/%s", file);
-    FILE *f = fopen(path, "r");
-    CHECK(f != NULL, "open %s", path);
-    int n = 0;
-    while (f && fgets(line, sizeof line, f) && n < max) {
-        double kv, vm, va, pu, re, im;
-        if (sscanf(line, "%63[^,],%d,%lf,%lf,%lf,%lf,%lf,%lf", r[n].bus, &r[n].node, &kv, &vm, &va,
-                   &pu, &re, &im) == 8) {
-            r[n].v = re + I * im;
-            n++;
-        }
-    }
-    if (f)
-        fclose(f);
-    return n;
-}
-
-static double complex ref_v(const struct ref *r, int n, const char *bus, int node)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcasecmp(r[i].bus, bus) && r[i].node == node)
-            return r[i].v;
-    return NAN;
-}
 
 /* OpenDSS's total source power (kW, delivered: its sign flipped) from a
  * summary.json of the reference set. */
@@ -119,7 +87,7 @@ static double check_circuit(const char *dss, const char *name, int ll, int force
     fdr_solver *s = fdr_solver_new(c, &err);
     CHECK(s != NULL, "%s: %s", dss, err.msg);
     static struct ref r[9000];
-    int nr = load_ref(refcsv, r, 9000);
+    int nr = load_ref(DATA, refcsv, r, 9000);
     int it = 0;
     if (s && tol_pu > 0)
         fdr_solver_set_tolerance(s, tol_pu, 0);
