@@ -34,7 +34,6 @@
 
 #define DATA FLEXBED_TEST_DATA "/feeder"
 
-
 /* OpenDSS's total source power (kW, delivered: its sign flipped) from a
  * summary.json of the reference set. */
 static double ref_power_kw(const char *file)
@@ -159,6 +158,10 @@ static void test_opendss(void)
     double w = check_circuit("ieee-dist/34Bus/ieee34Mod1.dss", "ieee34", 0, 1, 0, &n);
     CHECK(w < 2e-4, "IEEE 34 (nodal): worst %.2e pu", w);
     CHECK_INT(n, 95);
+    /* IEEE 34 "Mod 2" (the distributed loads at mid-line buses): the sweep */
+    w = check_circuit("ieee-dist/34Bus/ieee34Mod2.dss", "ieee34m2", 0, -1, 0, &n);
+    CHECK(w < 2e-4, "IEEE 34 Mod 2: worst %.2e pu", w);
+    CHECK_INT(n, 138);
     /* IEEE 13 as OpenDSS ships it (the sweep takes it; its line codes are
      * redirected to as IEEELineCodes.dss), and forced nodal */
     w = check_circuit("ieee-13/IEEE13Nodeckt.dss", "ieee13", 0, -1, 0, &n);
