@@ -2,7 +2,7 @@
  * feeder_impl.h: private data of the feeder library (models/feeder/ only).
  *
  * A circuit holds two layers: the element definitions as the parser
- * collected them (dss_parse.c), and the compiled radial topology the solver
+ * collected them (dss_*.c), and the compiled radial topology the solver
  * walks (topology.c): buses with phase slots 0..2 and, where the circuit
  * has an explicit neutral, slot 3 (node 4); branches in breadth-first
  * order from the source, load elements between two slots or a slot and
