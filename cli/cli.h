@@ -17,12 +17,13 @@ int cmd_run(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
-int cmd_emulate(int argc, char **argv); /* cmd_emulate.c: device emulators */
-int cmd_ledger(int argc, char **argv);  /* cmd_ledger.c: ledger verify|replay */
-int cmd_serve(int argc, char **argv);   /* cmd_serve.c: the market's HTTP API */
-int cmd_keygen(int argc, char **argv);  /* cmd_keygen.c: a new key file */
-int cmd_sign(int argc, char **argv);    /* cmd_keygen.c: sign a market action */
-int cmd_sweep(int argc, char **argv);   /* cmd_sweep.c: parameter sweeps */
+int cmd_emulate(int argc, char **argv);   /* cmd_emulate.c: device emulators */
+int cmd_ledger(int argc, char **argv);    /* cmd_ledger.c: ledger verify|replay */
+int cmd_serve(int argc, char **argv);     /* cmd_serve.c: the market's HTTP API */
+int cmd_keygen(int argc, char **argv);    /* cmd_keygen.c: a new key file */
+int cmd_sign(int argc, char **argv);      /* cmd_keygen.c: sign a market action */
+int cmd_sweep(int argc, char **argv);     /* cmd_sweep.c: parameter sweeps */
+int cmd_powerflow(int argc, char **argv); /* cmd_powerflow.c: solve an OpenDSS circuit */
 
 /* The scenario registry: every component type and section flexbed knows.
  * Filled at run time (the types are objects in other modules). */

@@ -25,6 +25,8 @@ static void usage(FILE *f)
           "  plot DB [--out DIR]     draw a run's charts (PNG and SVG) with gnuplot\n"
           "  sweep SWEEP.json [-j N] [--out DIR]\n"
           "                          run a scenario over a grid of parameter values\n"
+          "  powerflow FILE [--csv OUT]\n"
+          "                          load an OpenDSS circuit, solve it, show the result\n"
           "  bench NAME [ARGS]       measure speed: kernel, store, powerflow, ledger, match, ocpp\n"
           "  serve [--http PORT] [--db PATH] [--bind ADDR]\n"
           "                          run the market as an HTTP/JSON + websocket service\n"
@@ -49,9 +51,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"run", cmd_run},       {"report", cmd_report},   {"plot", cmd_plot},   {"sweep", cmd_sweep},
-    {"bench", cmd_bench},   {"emulate", cmd_emulate}, {"serve", cmd_serve}, {"ledger", cmd_ledger},
-    {"keygen", cmd_keygen}, {"sign", cmd_sign},
+    {"run", cmd_run},     {"report", cmd_report},       {"plot", cmd_plot},
+    {"sweep", cmd_sweep}, {"bench", cmd_bench},         {"emulate", cmd_emulate},
+    {"serve", cmd_serve}, {"ledger", cmd_ledger},       {"keygen", cmd_keygen},
+    {"sign", cmd_sign},   {"powerflow", cmd_powerflow},
 };
 
 int main(int argc, char **argv)
