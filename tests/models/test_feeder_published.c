@@ -1,8 +1,9 @@
 /*
- * test_feeder_published.c: the IEEE 13, 34, 37 and 123-node feeders, as
- * OpenDSS ships them, against the working group's published solutions
+ * test_feeder_published.c: the IEEE 13, 34, 37, 123 and 8500-node feeders,
+ * as OpenDSS ships them, against the working group's published solutions
  * (tests/data/feeder/ieee-published/: the voltage profiles of the DSA
- * subcommittee's reports, origin in tests/data/feeder/README.md).
+ * subcommittee's reports and the 8500-node solution sheet, origin in
+ * tests/data/feeder/README.md).
  *
  * The published numbers come from Kersting's own models of the feeders,
  * which OpenDSS's files follow only so far: they put a substation
@@ -113,7 +114,7 @@ static int is_delta(const char *node, const struct node_map *map)
 
 struct errs {
     double mag, ang; /* worst |V| error (pu) and angle error (degrees) */
-    char mag_at[32];
+    char mag_at[64];
     int n;
 };
 
@@ -189,7 +190,9 @@ static double complex get_flexbed(void *ctx, const char *bus, int node)
 {
     const struct solved *x = ctx;
     int b = fdr_bus_find(x->c, bus);
-    return b < 0 ? NAN : fdr_bus_v(x->s, b, node);
+    if (b < 0 || node < 1 || node > 3 || !(fdr_bus_phases(x->c, b) & (1u << (node - 1))))
+        return NAN;
+    return fdr_bus_v(x->s, b, node);
 }
 
 struct refset {
@@ -285,6 +288,130 @@ static void run_circuit(const struct circuit *k)
     fdr_circuit_free(c);
 }
 
+/*
+ * IEEE 8500: the working group's solution sheet (Solution-Balanced.xls, by
+ * OpenDSS's author), every bus-node. It is the feeder with its lines from
+ * LineGeometry (single-phase lines keep their neutral as node 2 at 30
+ * buses), so that version is compared: as shipped, and with the twelve
+ * regulators at the sheet's taps and the controls off.
+ */
+
+struct pub8500 {
+    char bus[48];
+    int node;
+    double base_v, mag, ang; /* base line to neutral, V; V; degrees */
+};
+
+static int load_8500(struct pub8500 *r, int max)
+{
+    FILE *f = fopen(PUB "/ieee8500-voltages.csv", "r");
+    CHECK(f != NULL, "open ieee8500-voltages.csv");
+    char line[256];
+    int n = 0;
+    while (f && n < max && fgets(line, sizeof line, f)) {
+        double kv, pu;
+        if (sscanf(line, "%47[^,],%lf,%d,%lf,%lf,%lf", r[n].bus, &kv, &r[n].node, &r[n].mag,
+                   &r[n].ang, &pu) == 6) {
+            r[n].base_v = kv * 1000.0 / sqrt(3.0);
+            n++;
+        }
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Worst magnitude (pu) and angle (degrees) error of a solution over the
+ * published bus-nodes it has; *n counts them. */
+static struct errs compare_8500(const struct pub8500 *r, int nr, const fdr_circuit *c, getv_fn get,
+                                void *ctx)
+{
+    struct errs e = {0, 0, "", 0};
+    for (int i = 0; i < nr; i++) {
+        if (fdr_bus_find(c, r[i].bus) < 0)
+            continue;
+        double complex v = get(ctx, r[i].bus, r[i].node);
+        if (isnan(creal(v)))
+            continue;
+        double dm = fabs(cabs(v) - r[i].mag) / r[i].base_v;
+        double da = fabs(remainder(carg(v) * DEG - r[i].ang, 360.0));
+        if (dm > e.mag) {
+            e.mag = dm;
+            snprintf(e.mag_at, sizeof e.mag_at, "%s.%d", r[i].bus, r[i].node);
+        }
+        e.ang = fmax(e.ang, da);
+        e.n++;
+    }
+    return e;
+}
+
+static void run_8500(void)
+{
+    static struct pub8500 rows[9000];
+    static struct ref ref[9000];
+    int nr = load_8500(rows, 9000);
+    CHECK_INT(nr, 8561);
+    struct sim_err err = {{0}};
+    fdr_circuit *c = fdr_load_dss(DATA "/ieee-8500/Master-geometry.dss", NULL, &err);
+    CHECK(c != NULL, "IEEE 8500: %s", err.msg);
+    if (!c)
+        return;
+    fdr_solver *s = fdr_solver_new(c, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    CHECK_INT(s ? fdr_solve(s, NULL, &err) : -1, 0);
+    struct refset rs = {
+        ref, load_ref(DATA "/ieee-8500", "ieee8500geom-opendss-voltages.csv", ref, 9000)};
+    struct solved x = {c, s};
+    struct errs ef = compare_8500(rows, nr, c, get_flexbed, &x);
+    struct errs eo = compare_8500(rows, nr, c, get_opendss, &rs);
+    printf("%-12s as shipped   flexbed %.4f pu (%s) %.2f deg | OpenDSS %.4f pu (%s) %.2f deg | "
+           "%d voltages\n",
+           "IEEE 8500", ef.mag, ef.mag_at, ef.ang, eo.mag, eo.mag_at, eo.ang, ef.n);
+    CHECK_INT(ef.n, 8561);
+    CHECK_INT(eo.n, 8561);
+    /* OpenDSS's own answer is up to 2.4e-4 pu from the converged one */
+    CHECK(fabs(ef.mag - eo.mag) < 5e-4, "IEEE 8500: flexbed %.5f pu from the sheet, OpenDSS %.5f",
+          ef.mag, eo.mag);
+    CHECK(fabs(ef.ang - eo.ang) < 0.05, "IEEE 8500: flexbed %.3f deg from the sheet, OpenDSS %.3f",
+          ef.ang, eo.ang);
+    CHECK(ef.mag < 0.01, "IEEE 8500 as shipped: %.4f pu from the sheet", ef.mag);
+    fdr_solver_free(s);
+    fdr_circuit_free(c);
+
+    /* at the sheet's taps */
+    char text[4096] = "Redirect Master-geometry.dss\nSet controlmode=off\n";
+    FILE *f = fopen(PUB "/ieee8500-taps.csv", "r");
+    CHECK(f != NULL, "open ieee8500-taps.csv");
+    char line[256], name[64];
+    double tap;
+    int ntaps = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "%63[^,],%lf", name, &tap) == 2) {
+            size_t l = strlen(text);
+            snprintf(text + l, sizeof text - l, "Edit Transformer.%s wdg=2 tap=%.5f\n", name, tap);
+            ntaps++;
+        }
+    if (f)
+        fclose(f);
+    CHECK_INT(ntaps, 12);
+    c = fdr_load_dss_string(text, "IEEE 8500 at the published taps", DATA "/ieee-8500", NULL, &err);
+    CHECK(c != NULL, "IEEE 8500 at the published taps: %s", err.msg);
+    if (!c)
+        return;
+    s = fdr_solver_new(c, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    CHECK_INT(s ? fdr_solve(s, NULL, &err) : -1, 0);
+    struct solved y = {c, s};
+    struct errs et = compare_8500(rows, nr, c, get_flexbed, &y);
+    printf("%-12s as published flexbed %.4f pu (%s) %.2f deg\n", "IEEE 8500", et.mag, et.mag_at,
+           et.ang);
+    CHECK_INT(et.n, 8561);
+    CHECK(et.mag < 1e-3, "IEEE 8500 at the sheet's taps: %.4f pu", et.mag);
+    CHECK(et.ang < 0.1, "IEEE 8500 at the sheet's taps: %.3f deg", et.ang);
+    fdr_solver_free(s);
+    fdr_circuit_free(c);
+}
+
 /* The report's taps of RG10 (12, 5, 5) and RG11 (13, 11, 12). */
 #define TAPS34                                                                                     \
     "Edit Transformer.reg1a wdg=2 tap=1.075\n"                                                     \
@@ -328,5 +455,6 @@ int main(void)
     };
     for (size_t i = 0; i < sizeof circuits / sizeof circuits[0]; i++)
         run_circuit(&circuits[i]);
+    run_8500();
     return check_done("test_feeder_published");
 }
