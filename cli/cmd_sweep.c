@@ -11,8 +11,8 @@
  * pipe), and writes DIR/summary.csv and a table at the end. A failed run is
  * reported and the sweep goes on. Ctrl-C (or SIGTERM) reaches the workers,
  * which stop after their current instant and mark their run 'interrupted';
- * no new run starts. One process per run is also the unit a later MPI
- * launcher would hand out.
+ * no new run starts. Under an MPI launcher rank 0 hands the same units
+ * out to the other ranks instead (sweep_mpi.c).
  *
  * Everything in the sweep file (keys, paths, output definitions) is checked
  * before the first run starts: a bad one is exit status 2 with a message
@@ -32,6 +32,7 @@
 #include <sqlite3.h>
 
 #include "runner.h"
+#include "sweep_mpi.h"
 
 #define SWEEP_MAX_RUNS 10000
 #define SWEEP_MAX_VALUE 256 /* characters of one output value */
@@ -74,6 +75,7 @@ struct sw_run {
 };
 
 static volatile sig_atomic_t sweep_stop;
+static int sweep_mpi; /* this process is an MPI rank */
 
 static void on_stop(int sig)
 {
@@ -110,6 +112,10 @@ static void usage(FILE *f)
           "into `flexbed report --format json` (e.g. transformer.load_reduction_pct).\n"
           "On a terminal, progress goes to stderr. A failed run is reported and the\n"
           "sweep goes on; Ctrl-C stops every run cleanly.\n"
+          "\n"
+          "Under MPI (mpirun -np N flexbed sweep ..., or srun) rank 0 hands the runs\n"
+          "out to the other ranks as they ask; DIR must be shared by all of them; the\n"
+          "summary is the same as a -j sweep's (docs/sweeps.md).\n"
           "\n"
           "Exit status: 0 every run completed, 1 a run failed, 2 bad input,\n"
           "130 interrupted.\n",
@@ -787,7 +793,14 @@ static int start_run(const struct sweep *sw, struct sw_run *run, long r, const c
     }
     if (pid == 0) {
         close(fds[0]);
-        exit(worker(sw, r, db_path, fds[1]));
+        int code = worker(sw, r, db_path, fds[1]);
+        if (sweep_mpi) {
+            /* the child of an MPI rank must not run MPI's exit handlers
+             * (they would tear down the rank's shared state) */
+            fflush(NULL);
+            _exit(code);
+        }
+        exit(code);
     }
     close(fds[1]);
     run->pid = pid;
@@ -930,6 +943,200 @@ static void print_table(char ***t, long nrows, int nc)
     free(w);
 }
 
+/* ---- the runs: here (-j) or handed out to MPI ranks -------------------- */
+
+struct sweep_state {
+    const struct sweep *sw;
+    struct sw_run *runs;
+    const char *dir;
+    int tty;
+    long next, done, failed, completed;
+    int start_failed;
+};
+
+/* Book run r's end (its exit code and values set). */
+static void finish_run(struct sweep_state *st, long r)
+{
+    const struct sw_run *run = &st->runs[r];
+    st->done++;
+    if (st->tty)
+        fputs("\r\033[K", stderr);
+    if (run->exit_code == CLI_OK)
+        st->completed++;
+    else if (run->exit_code != CLI_INTERRUPTED) {
+        st->failed++;
+        fprintf(stderr, "flexbed sweep: run %ld failed (exit status %d), see above\n", r + 1,
+                run->exit_code);
+    }
+    if (st->tty) {
+        fprintf(stderr, "flexbed sweep: run %ld/%ld done", st->done, st->sw->nruns);
+        fflush(stderr);
+    }
+}
+
+static int exit_code_of(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM)
+               ? CLI_INTERRUPTED
+               : CLI_FAIL;
+}
+
+/* Up to `jobs` runs at a time, each a child process of this one. */
+static void run_local(struct sweep_state *st, long jobs)
+{
+    const struct sweep *sw = st->sw;
+    struct sw_run *runs = st->runs;
+    int running = 0, forwarded = 0;
+    for (;;) {
+        while (!sweep_stop && !st->start_failed && running < jobs && st->next < sw->nruns) {
+            if (start_run(sw, &runs[st->next], st->next, st->dir)) {
+                st->start_failed = 1;
+                break;
+            }
+            st->next++;
+            running++;
+        }
+        if (sweep_stop && !forwarded) {
+            /* A terminal's Ctrl-C reaches the workers too; kill(1) of
+             * the parent alone does not. */
+            for (long r = 0; r < st->next; r++)
+                if (runs[r].state == 1)
+                    kill(runs[r].pid, SIGINT);
+            forwarded = 1;
+        }
+        if (running == 0)
+            break;
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "flexbed sweep: waitpid: %s\n", strerror(errno));
+            break;
+        }
+        long r = 0;
+        while (r < st->next && !(runs[r].state == 1 && runs[r].pid == pid))
+            r++;
+        if (r == st->next)
+            continue;
+        struct sw_run *run = &runs[r];
+        run->state = 2;
+        running--;
+        run->exit_code = exit_code_of(status);
+        run->values = calloc((size_t)sw->no + 1, sizeof *run->values);
+        if (run->values)
+            collect(sw, run);
+        else
+            close(run->fd);
+        finish_run(st, r);
+    }
+}
+
+/* Rank 0: the next run for a rank that asks. */
+static long mpi_next(void *ctx)
+{
+    struct sweep_state *st = ctx;
+    if (sweep_stop || st->next >= st->sw->nruns)
+        return -1;
+    st->runs[st->next].state = 1;
+    return st->next++;
+}
+
+/* Rank 0: a rank's run ended. */
+static void mpi_result(void *ctx, long r, int code, const char *values)
+{
+    struct sweep_state *st = ctx;
+    if (r < 0 || r >= st->sw->nruns || st->runs[r].state != 1)
+        return;
+    struct sw_run *run = &st->runs[r];
+    run->state = 2;
+    run->exit_code = code;
+    run->values = calloc((size_t)st->sw->no + 1, sizeof *run->values);
+    for (int i = 0; run->values && i < st->sw->no; i++) {
+        size_t n = strcspn(values, "\n");
+        run->values[i] = strndup(values, n);
+        values += n + (values[n] == '\n');
+    }
+    finish_run(st, r);
+}
+
+/* Any other rank: run r as a child process, as -j does. */
+static int mpi_run(void *ctx, long r, char **values)
+{
+    struct sweep_state *st = ctx;
+    const struct sweep *sw = st->sw;
+    struct sw_run run = {0};
+    if (start_run(sw, &run, r, st->dir))
+        return CLI_FAIL;
+    int status = 0, forwarded = 0;
+    while (waitpid(run.pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            status = -1;
+            break;
+        }
+        if (sweep_stop && !forwarded) {
+            kill(run.pid, SIGINT);
+            forwarded = 1;
+        }
+    }
+    int code = status < 0 ? CLI_FAIL : exit_code_of(status);
+    run.values = calloc((size_t)sw->no + 1, sizeof *run.values);
+    if (!run.values) {
+        close(run.fd);
+        return code;
+    }
+    collect(sw, &run);
+    size_t len = 1;
+    for (int i = 0; i < sw->no; i++)
+        len += strlen(run.values[i] ? run.values[i] : "") + 1;
+    char *out = malloc(len), *p = out;
+    for (int i = 0; i < sw->no; i++) {
+        const char *v = run.values[i] ? run.values[i] : "";
+        if (p) {
+            size_t n = strlen(v);
+            memcpy(p, v, n);
+            p[n] = '\n';
+            p += n + 1;
+        }
+        free(run.values[i]);
+    }
+    if (p)
+        *p = '\0';
+    free(run.values);
+    *values = out;
+    return code;
+}
+
+/* An MPI rank other than 0: the sweep (which rank 0 has checked), then
+ * runs as rank 0 hands them out. */
+static int mpi_worker_rank(const char *file, const char *out_dir)
+{
+    struct sweep sw;
+    int code = sweep_load(file, &sw);
+    if (code)
+        sweep_clear(&sw);
+    if (!code) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", out_dir ? out_dir : "");
+        if (!out_dir)
+            snprintf(dir, sizeof dir, "results/%s", sw.name);
+        struct sigaction sa = {0};
+        sa.sa_handler = on_stop;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        struct sweep_state st = {.sw = &sw, .dir = dir};
+        struct swmpi_calls k = {.ctx = &st, .run = mpi_run};
+        if (swmpi_work(&k))
+            code = CLI_FAIL;
+        sweep_clear(&sw);
+    }
+    swmpi_finalize();
+    return code;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -976,30 +1183,58 @@ int cmd_sweep(int argc, char **argv)
         return CLI_USAGE;
     }
 
+    /* Under an MPI launcher rank 0 checks everything and hands out the
+     * runs; the other ranks run them (cli/sweep_mpi.c). */
+    int mpi_rank = 0, mpi_size = 1;
+    if (swmpi_launched()) {
+        if (swmpi_init(&mpi_rank, &mpi_size)) {
+            fputs("flexbed sweep: started by an MPI launcher, but MPI_Init failed\n", stderr);
+            return CLI_FAIL;
+        }
+        sweep_mpi = 1;
+    }
     struct sweep sw;
-    int code = sweep_load(argv[optind], &sw);
-    if (!code)
-        code = check_outputs(&sw);
+    char dir[PATH_MAX];
+    int code = CLI_OK;
+    if (mpi_rank == 0) {
+        if (mpi_size > 1 && jobs > 1) {
+            fputs("flexbed sweep: -j: under MPI every rank runs one run at a time; start more "
+                  "ranks instead\n",
+                  stderr);
+            code = CLI_USAGE;
+        }
+        if (!code) {
+            code = sweep_load(argv[optind], &sw);
+            if (!code)
+                code = check_outputs(&sw);
+            if (code)
+                sweep_clear(&sw);
+        }
+        if (!code) {
+            if (out_dir)
+                snprintf(dir, sizeof dir, "%s", out_dir);
+            else
+                snprintf(dir, sizeof dir, "results/%s", sw.name);
+            struct sim_err err = {{0}};
+            if (strlen(dir) > 4000) {
+                fputs("flexbed sweep: --out: the output directory's path is too long\n", stderr);
+                code = CLI_USAGE;
+            } else if (res_make_dirs(dir, &err)) {
+                fprintf(stderr, "flexbed sweep: %s\n", err.msg);
+                code = CLI_FAIL;
+            }
+            if (code)
+                sweep_clear(&sw);
+        }
+    }
+    if (mpi_size > 1)
+        code = swmpi_bcast_int(code);
     if (code) {
-        sweep_clear(&sw);
+        swmpi_finalize();
         return code;
     }
-    char dir[PATH_MAX];
-    if (out_dir)
-        snprintf(dir, sizeof dir, "%s", out_dir);
-    else
-        snprintf(dir, sizeof dir, "results/%s", sw.name);
-    if (strlen(dir) > 4000) {
-        fputs("flexbed sweep: --out: the output directory's path is too long\n", stderr);
-        sweep_clear(&sw);
-        return CLI_USAGE;
-    }
-    struct sim_err err = {{0}};
-    if (res_make_dirs(dir, &err)) {
-        fprintf(stderr, "flexbed sweep: %s\n", err.msg);
-        sweep_clear(&sw);
-        return CLI_FAIL;
-    }
+    if (mpi_rank > 0)
+        return mpi_worker_rank(argv[optind], out_dir);
     struct sw_run *runs = calloc((size_t)sw.nruns, sizeof *runs);
     if (!runs) {
         fputs("flexbed sweep: out of memory\n", stderr);
@@ -1018,72 +1253,17 @@ int cmd_sweep(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    int tty = isatty(STDERR_FILENO);
-    long next = 0, done = 0, failed = 0, completed = 0;
-    int running = 0, forwarded = 0, start_failed = 0;
-    for (;;) {
-        while (!sweep_stop && !start_failed && running < jobs && next < sw.nruns) {
-            if (start_run(&sw, &runs[next], next, dir)) {
-                start_failed = 1;
-                break;
-            }
-            next++;
-            running++;
-        }
-        if (sweep_stop && !forwarded) {
-            /* A terminal's Ctrl-C reaches the workers too; kill(1) of
-             * the parent alone does not. */
-            for (long r = 0; r < next; r++)
-                if (runs[r].state == 1)
-                    kill(runs[r].pid, SIGINT);
-            forwarded = 1;
-        }
-        if (running == 0)
-            break;
-        int status;
-        pid_t pid = waitpid(-1, &status, 0);
-        if (pid < 0) {
-            if (errno == EINTR)
-                continue;
-            fprintf(stderr, "flexbed sweep: waitpid: %s\n", strerror(errno));
-            break;
-        }
-        long r = 0;
-        while (r < next && !(runs[r].state == 1 && runs[r].pid == pid))
-            r++;
-        if (r == next)
-            continue;
-        struct sw_run *run = &runs[r];
-        run->state = 2;
-        running--;
-        done++;
-        if (WIFEXITED(status))
-            run->exit_code = WEXITSTATUS(status);
-        else
-            run->exit_code =
-                WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM)
-                    ? CLI_INTERRUPTED
-                    : CLI_FAIL;
-        run->values = calloc((size_t)sw.no + 1, sizeof *run->values);
-        if (run->values)
-            collect(&sw, run);
-        else
-            close(run->fd);
-        if (tty)
-            fputs("\r\033[K", stderr);
-        if (run->exit_code == CLI_OK)
-            completed++;
-        else if (run->exit_code != CLI_INTERRUPTED) {
-            failed++;
-            fprintf(stderr, "flexbed sweep: run %ld failed (exit status %d), see above\n", r + 1,
-                    run->exit_code);
-        }
-        if (tty) {
-            fprintf(stderr, "flexbed sweep: run %ld/%ld done", done, sw.nruns);
-            fflush(stderr);
-        }
+    struct sweep_state st = {.sw = &sw, .runs = runs, .dir = dir, .tty = isatty(STDERR_FILENO)};
+    int mpi_failed = 0;
+    if (mpi_size > 1) {
+        struct swmpi_calls k = {.ctx = &st, .next = mpi_next, .result = mpi_result};
+        mpi_failed = swmpi_serve(&k, mpi_size) != 0;
+        if (mpi_failed)
+            fputs("flexbed sweep: MPI: lost contact with the other ranks\n", stderr);
+    } else {
+        run_local(&st, jobs);
     }
-    if (tty)
+    if (st.tty)
         fputs("\r\033[K", stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -1100,9 +1280,9 @@ int cmd_sweep(int argc, char **argv)
         code = write_summary(summary, t, sw.nruns + 1, nc) ? CLI_FAIL : CLI_OK;
         free_table(t, sw.nruns + 1, nc);
     }
-    printf("%s: %ld of %ld runs completed%s; %s\n", sw.name, completed, sw.nruns,
+    printf("%s: %ld of %ld runs completed%s; %s\n", sw.name, st.completed, sw.nruns,
            sweep_stop ? " (interrupted)" : "", summary);
-    if (failed || start_failed)
+    if (st.failed || st.start_failed || mpi_failed)
         code = CLI_FAIL;
     if (sweep_stop)
         code = CLI_INTERRUPTED;
@@ -1113,5 +1293,6 @@ int cmd_sweep(int argc, char **argv)
     }
     free(runs);
     sweep_clear(&sw);
+    swmpi_finalize();
     return code;
 }
