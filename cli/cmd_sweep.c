@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 
 #include "runner.h"
 #include "sweep_mpi.h"
+#include "sweep_stats.h"
 
 #define SWEEP_MAX_RUNS 10000
 #define SWEEP_MAX_VALUE 256 /* characters of one output value */
@@ -63,6 +65,8 @@ struct sweep {
     struct sw_output *o;
     int no;
     long nruns;
+    int mc_seeds;   /* "monte_carlo": replicate runs per combination, or 0 */
+    double mc_conf; /* and the confidence of their intervals */
 };
 
 /* One run as the parent sees it. */
@@ -112,6 +116,10 @@ static void usage(FILE *f)
           "into `flexbed report --format json` (e.g. transformer.load_reduction_pct).\n"
           "On a terminal, progress goes to stderr. A failed run is reported and the\n"
           "sweep goes on; Ctrl-C stops every run cleanly.\n"
+          "\n"
+          "\"monte_carlo\": {\"seeds\": N} runs each combination with N seeds and writes\n"
+          "DIR/summary-ci.csv: per combination, each output's mean, sd and confidence\n"
+          "interval over the seeds.\n"
           "\n"
           "Under MPI (mpirun -np N flexbed sweep ..., or srun) rank 0 hands the runs\n"
           "out to the other ranks as they ask; DIR must be shared by all of them; the\n"
@@ -308,8 +316,9 @@ static void sweep_clear(struct sweep *sw)
  * Returns 0 or an exit code. */
 static int sweep_load(const char *file, struct sweep *sw)
 {
-    static const char *const top_keys[] = {"name",       "description", "scenario",
-                                           "parameters", "outputs",     NULL};
+    static const char *const top_keys[] = {"name",    "description", "scenario", "parameters",
+                                           "outputs", "monte_carlo", NULL};
+    static const char *const mc_keys[] = {"seeds", "first_seed", "confidence", NULL};
     static const char *const param_keys[] = {"path", "values", NULL};
     static const char *const out_keys[] = {"name", "signal", "stat", "report", NULL};
     memset(sw, 0, sizeof *sw);
@@ -369,13 +378,60 @@ static int sweep_load(const char *file, struct sweep *sw)
         return CLI_USAGE;
     }
 
+    /* Monte Carlo: each combination run with `seeds` seeds (first_seed,
+     * first_seed + 1, ...), added as the last parameter, "seed" */
+    cJSON *mc = cJSON_GetObjectItemCaseSensitive(sw->root, "monte_carlo");
+    cJSON *seeds = NULL;
+    if (mc) {
+        const cJSON *nj = cJSON_GetObjectItemCaseSensitive(mc, "seeds");
+        const cJSON *fj = cJSON_GetObjectItemCaseSensitive(mc, "first_seed");
+        const cJSON *cj = cJSON_GetObjectItemCaseSensitive(mc, "confidence");
+        const cJSON *sj = cJSON_GetObjectItemCaseSensitive(sw->base, "seed");
+        if (!cJSON_IsObject(mc) || (bad = known(mc, mc_keys))) {
+            fprintf(stderr, "flexbed sweep: %s: monte_carlo: %s%s%s\n", file,
+                    bad ? "unknown key \"" : "expected an object with \"seeds\"", bad ? bad : "",
+                    bad ? "\"" : "");
+            return CLI_USAGE;
+        }
+        if (!cJSON_IsNumber(nj) || nj->valuedouble != (int)nj->valuedouble || nj->valueint < 2 ||
+            nj->valueint > SWEEP_MAX_RUNS) {
+            fprintf(stderr, "flexbed sweep: %s: monte_carlo.seeds: expected a whole number 2..%d\n",
+                    file, SWEEP_MAX_RUNS);
+            return CLI_USAGE;
+        }
+        if (fj && (!cJSON_IsNumber(fj) || fj->valuedouble != floor(fj->valuedouble) ||
+                   fj->valuedouble < 0 || fj->valuedouble > 4e9)) {
+            fprintf(stderr,
+                    "flexbed sweep: %s: monte_carlo.first_seed: expected a whole number "
+                    "0..4000000000\n",
+                    file);
+            return CLI_USAGE;
+        }
+        sw->mc_conf = cj ? cj->valuedouble : 0.95;
+        if (cj && (!cJSON_IsNumber(cj) || !(sw->mc_conf > 0 && sw->mc_conf < 1))) {
+            fprintf(stderr,
+                    "flexbed sweep: %s: monte_carlo.confidence: expected a number in (0, 1), "
+                    "e.g. 0.95\n",
+                    file);
+            return CLI_USAGE;
+        }
+        double first = fj ? fj->valuedouble : cJSON_IsNumber(sj) ? sj->valuedouble : 1;
+        sw->mc_seeds = nj->valueint;
+        if (!(seeds = cJSON_AddArrayToObject(mc, "_values"))) {
+            fputs("flexbed sweep: out of memory\n", stderr);
+            return CLI_FAIL;
+        }
+        for (int k = 0; k < sw->mc_seeds; k++)
+            cJSON_AddItemToArray(seeds, cJSON_CreateNumber(first + k));
+    }
+
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(sw->root, "parameters");
-    if (!cJSON_IsArray(params) || cJSON_GetArraySize(params) == 0) {
+    if ((!mc || params) && (!cJSON_IsArray(params) || cJSON_GetArraySize(params) == 0)) {
         fprintf(stderr, "flexbed sweep: %s: parameters: expected a non-empty array\n", file);
         return CLI_USAGE;
     }
     sw->np = cJSON_GetArraySize(params);
-    if (!(sw->p = calloc((size_t)sw->np, sizeof *sw->p))) {
+    if (!(sw->p = calloc((size_t)sw->np + 1, sizeof *sw->p))) {
         fputs("flexbed sweep: out of memory\n", stderr);
         return CLI_FAIL;
     }
@@ -411,6 +467,27 @@ static int sweep_load(const char *file, struct sweep *sw)
             fprintf(stderr,
                     "flexbed sweep: %s: parameters: the combinations of values make more than %d "
                     "runs; split the sweep\n",
+                    file, SWEEP_MAX_RUNS);
+            return CLI_USAGE;
+        }
+        sw->nruns *= p->n;
+        if (mc && !strcmp(p->path, "seed")) {
+            fprintf(stderr,
+                    "flexbed sweep: %s: parameters[%d]: \"seed\" with monte_carlo, which draws "
+                    "the seeds itself; remove one of them\n",
+                    file, i);
+            return CLI_USAGE;
+        }
+    }
+    if (mc) {
+        struct sw_param *p = &sw->p[sw->np++];
+        p->path = "seed";
+        p->values = seeds;
+        p->n = sw->mc_seeds;
+        if (sw->nruns * p->n > SWEEP_MAX_RUNS) {
+            fprintf(stderr,
+                    "flexbed sweep: %s: monte_carlo.seeds: with the parameters' combinations "
+                    "that makes more than %d runs; split the sweep\n",
                     file, SWEEP_MAX_RUNS);
             return CLI_USAGE;
         }
@@ -1278,10 +1355,24 @@ int cmd_sweep(int argc, char **argv)
     } else {
         print_table(t, sw.nruns + 1, nc);
         code = write_summary(summary, t, sw.nruns + 1, nc) ? CLI_FAIL : CLI_OK;
-        free_table(t, sw.nruns + 1, nc);
     }
-    printf("%s: %ld of %ld runs completed%s; %s\n", sw.name, st.completed, sw.nruns,
-           sweep_stop ? " (interrupted)" : "", summary);
+    char ci[PATH_MAX + 16] = "";
+    if (t && sw.mc_seeds) {
+        /* the Monte Carlo table, beside the summary and on stdout */
+        struct sweep_stats_shape sh = {sw.np, sw.np, sw.no, sw.mc_conf};
+        snprintf(ci, sizeof ci, "%s/summary-ci.csv", dir);
+        FILE *f = fopen(ci, "w");
+        if (!f || sweep_stats_write(f, t, sw.nruns + 1, &sh) || fclose(f)) {
+            fprintf(stderr, "flexbed sweep: %s: %s\n", ci, strerror(errno));
+            code = CLI_FAIL;
+        }
+        printf("\nover %d seeds, %.0f %% confidence intervals of the means:\n", sw.mc_seeds,
+               100.0 * sw.mc_conf);
+        sweep_stats_write(stdout, t, sw.nruns + 1, &sh);
+    }
+    free_table(t, sw.nruns + 1, nc);
+    printf("%s: %ld of %ld runs completed%s; %s%s%s\n", sw.name, st.completed, sw.nruns,
+           sweep_stop ? " (interrupted)" : "", summary, *ci ? ", " : "", ci);
     if (st.failed || st.start_failed || mpi_failed)
         code = CLI_FAIL;
     if (sweep_stop)

@@ -7,6 +7,7 @@
  * path that does not resolve is exit status 2 naming parameters[0].path,
  * before anything is written.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "proc.h"
 
 #define SCN FLEXBED_SOURCE_DIR "/scenarios/variants/demo-threshold.json"
+#define EULV FLEXBED_SOURCE_DIR "/scenarios/eu-lv-feeder.json"
 
 static void write_file(const char *path, const char *text)
 {
@@ -40,6 +42,82 @@ static int split(char *line, char **cells, int max)
         s = c + 1;
     }
     return n;
+}
+
+/* Monte Carlo: the EU LV feeder to 21:00 (its cars' sessions are drawn)
+ * with three seeds; summary-ci.csv's mean, sd and 95 % interval must be
+ * what the three rows of summary.csv give. */
+static void test_monte_carlo(const char *tmp)
+{
+    char sweep[512], out[512], path[600];
+    struct proc_result r;
+    snprintf(sweep, sizeof sweep, "%s/mc.json", tmp);
+    write_file(sweep, "{\"name\": \"mc\", \"scenario\": \"" EULV "\",\n"
+                      " \"parameters\": [{\"path\": \"end\", \"values\": "
+                      "[\"2024-01-15T21:00:00+00:00\"]}],\n"
+                      " \"monte_carlo\": {\"seeds\": 3, \"first_seed\": 7},\n"
+                      " \"outputs\": [{\"name\": \"ev_kwh\", \"signal\": \"ev1.e_in_kwh\","
+                      " \"stat\": \"last\"},\n"
+                      "   {\"name\": \"status_text\", \"report\": \"runs[0].status\"}]}\n");
+    snprintf(out, sizeof out, "%s/mc", tmp);
+    flexbed_run(tmp, 120, &r, "sweep", sweep, "-j", "2", "--out", out, NULL);
+    CHECK(r.exit_code == 0, "monte carlo: exit %d: %s", r.exit_code, r.errs);
+    CHECK_STR_CONTAINS(r.out, "over 3 seeds, 95 % confidence intervals");
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    double x[3] = {0};
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        char *c[8];
+        if (split(line, c, 8) == 6 && strcmp(c[0], "run")) {
+            CHECK(!strcmp(c[2], n == 0 ? "7" : n == 1 ? "8" : "9"), "seed %s", c[2]);
+            if (n < 3)
+                x[n++] = atof(c[3]);
+        }
+    }
+    if (f)
+        fclose(f);
+    CHECK_INT(n, 3);
+    CHECK(x[0] != x[1] || x[1] != x[2], "three seeds gave the same EV energy %g", x[0]);
+    double mean = (x[0] + x[1] + x[2]) / 3.0, ss = 0;
+    for (int i = 0; i < 3; i++)
+        ss += (x[i] - mean) * (x[i] - mean);
+    double sd = sqrt(ss / 2.0), half = 4.302652729911275 * sd / sqrt(3.0); /* t(0.975, 2) */
+    snprintf(path, sizeof path, "%s/summary-ci.csv", out);
+    f = fopen(path, "r");
+    CHECK(f != NULL, "no %s", path);
+    char head[512] = "", row[512] = "";
+    if (f) {
+        if (!fgets(head, sizeof head, f) || !fgets(row, sizeof row, f))
+            CHECK(0, "summary-ci.csv: fewer than 2 lines");
+        CHECK(fgetc(f) == EOF, "summary-ci.csv: more than 2 lines");
+        fclose(f);
+    }
+    /* the text output is not a number: left out */
+    CHECK_STR_CONTAINS(head, "end,runs,ev_kwh_mean,ev_kwh_sd,ev_kwh_ci_low,ev_kwh_ci_high\n");
+    char *c[8];
+    CHECK_INT(split(row, c, 8), 6);
+    CHECK(!strcmp(c[1], "3"), "runs %s", c[1]);
+    CHECK(fabs(atof(c[2]) - mean) < 1e-8 * fabs(mean), "mean %s, want %.10g", c[2], mean);
+    CHECK(fabs(atof(c[3]) - sd) < 1e-8 * sd, "sd %s, want %.10g", c[3], sd);
+    CHECK(fabs(atof(c[4]) - (mean - half)) < 1e-8 * fabs(mean), "ci_low %s", c[4]);
+    CHECK(fabs(atof(c[5]) - (mean + half)) < 1e-8 * fabs(mean), "ci_high %s", c[5]);
+
+    /* a seed parameter besides monte_carlo, one seed: exit 2, nothing run */
+    write_file(sweep, "{\"name\": \"mc2\", \"scenario\": \"" EULV "\",\n"
+                      " \"parameters\": [{\"path\": \"seed\", \"values\": [1, 2]}],\n"
+                      " \"monte_carlo\": {\"seeds\": 3}}\n");
+    snprintf(out, sizeof out, "%s/mc2", tmp);
+    flexbed_run(tmp, 30, &r, "sweep", sweep, "--out", out, NULL);
+    CHECK_INT(r.exit_code, 2);
+    CHECK_STR_CONTAINS(r.errs, "parameters[0]: \"seed\" with monte_carlo");
+    CHECK(!file_exists(out), "%s created", out);
+    write_file(sweep, "{\"name\": \"mc3\", \"scenario\": \"" EULV "\",\n"
+                      " \"monte_carlo\": {\"seeds\": 1}}\n");
+    flexbed_run(tmp, 30, &r, "sweep", sweep, "--out", out, NULL);
+    CHECK_INT(r.exit_code, 2);
+    CHECK_STR_CONTAINS(r.errs, "monte_carlo.seeds: expected a whole number 2..");
 }
 
 int main(void)
@@ -216,6 +294,8 @@ int main(void)
     flexbed_run(tmp, 60, &r, "sweep", sweep, "--out", out, NULL);
     CHECK_INT(r.exit_code, 0);
     CHECK_STR_CONTAINS(r.out, "7.208");
+
+    test_monte_carlo(tmp);
 
     /* --help documents the command. */
     flexbed_run(tmp, 30, &r, "sweep", "--help", NULL);
