@@ -327,7 +327,50 @@ int mkt_engine_new(sqlite3 *db, mkt_engine **out, struct sim_err *err)
 
 void mkt_engine_free(mkt_engine *e)
 {
+    if (e && e->batch_owned) {
+        struct sim_err err;
+        mkt_batch_end(e, &err);
+    }
     free(e);
+}
+
+int mkt_batch_begin(mkt_engine *e, struct sim_err *err)
+{
+    if (e->batch)
+        return sim_errf(err, SIM_ESTATE, "market: a batch is already open");
+    int own = sqlite3_get_autocommit(e->db);
+    if (own) {
+        int rc = mkt__exec(e->db, "BEGIN IMMEDIATE", err);
+        if (rc)
+            return rc;
+    }
+    e->batch = 1;
+    e->batch_owned = own;
+    return 0;
+}
+
+int mkt_batch_end(mkt_engine *e, struct sim_err *err)
+{
+    if (!e->batch)
+        return sim_errf(err, SIM_ESTATE, "market: no batch is open");
+    int own = e->batch_owned;
+    e->batch = e->batch_owned = 0;
+    if (!own)
+        return 0;
+    int rc = mkt__exec(e->db, "COMMIT", err);
+    if (rc) {
+        /* nothing of the batch is kept: the engine forgets it too */
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        struct sim_err e2;
+        if (!sqlite3_get_autocommit(e->db))
+            mkt__exec(e->db, "ROLLBACK", &e2);
+        e->has_genesis = 0;
+        mkt_params_default(&e->params);
+        load_genesis(e, &e2);
+        rc = sim_errf(err, SIM_EIO, "market: group commit failed, the batch is lost: %s", why);
+    }
+    return rc;
 }
 
 const struct mkt_params *mkt_engine_params(const mkt_engine *e)

@@ -40,6 +40,8 @@ struct mkt_engine {
     sim_time_us refusal_last_us;
     int64_t refusals_unrecorded;     /* since the engine was opened */
     int64_t refusals_unrecorded_new; /* since the last recorded refusal */
+    int batch;                       /* in a group commit (mkt_batch_begin) */
+    int batch_owned;                 /* ... whose transaction this engine began */
 };
 
 /* Execute SQL with no result; returns 0 or SIM_EIO with err. */

@@ -196,6 +196,20 @@ struct mkt_receipt {
 int mkt_submit(mkt_engine *e, const char *json, const uint8_t sig[MKT_SIG_LEN], sim_time_us now,
                struct mkt_receipt *rc, struct sim_err *err);
 
+/* Group commit. The actions submitted (and blocks sealed) between
+ * mkt_batch_begin and mkt_batch_end share one SQLite transaction: one
+ * commit, one write to disk, instead of one per action. Each action is
+ * still atomic on its own (its savepoint: a refused action leaves nothing,
+ * the others in the batch are kept) and the ledger verifies exactly as
+ * without batching. A crash or a failed commit loses the whole open batch,
+ * never part of an action: answer submitters only after mkt_batch_end
+ * returned 0. When the connection already has a transaction open (a
+ * simulation's result store), the batch joins it and commits nothing.
+ * mkt_batch_end on a failed commit rolls the batch back, reloads the
+ * engine's state from the database and returns SIM_EIO. */
+int mkt_batch_begin(mkt_engine *e, struct sim_err *err);
+int mkt_batch_end(mkt_engine *e, struct sim_err *err);
+
 /* Sign with k and submit a JSON object; "from" and "nonce" are filled in
  * if absent, then the text is canonicalised. For simulations and tests. */
 int mkt_sign_submit(mkt_engine *e, const struct mkt_key *k, const char *json, sim_time_us now,

@@ -518,6 +518,82 @@ static void test_atomic(void)
     fx_close(&f);
 }
 
+/* Group commit (mkt_batch_begin / mkt_batch_end): a batch with a refused
+ * action keeps the others and verifies; one open when the process dies is
+ * lost whole (the reopened database and a new engine on it have none of
+ * it, and the same actions then go through); a batch inside a transaction
+ * someone else holds commits nothing itself; a failed commit rolls the
+ * batch back and the engine forgets it. */
+static void test_batch(void)
+{
+    struct fx f;
+    fx_open(&f, NULL, FX_EUR, 1);
+    struct sim_err err;
+    int64_t n0 = int_of(f.db, "SELECT count(*) FROM mkt_tx");
+    int64_t b0 = fx_balance(&f, f.a_fsp1);
+    CHECK_INT(mkt_batch_begin(f.e, &err), 0);
+    CHECK_INT(mkt_batch_begin(f.e, &err), SIM_ESTATE); /* one at a time */
+    CHECK_INT(mkt_do_deposit(f.e, &f.op, f.a_fsp1, 100, f.t0, &err), 0);
+    CHECK(mkt_do_deposit(f.e, &f.dso, f.a_fsp1, 100, f.t0, &err) != 0, "a DSO may not deposit");
+    CHECK_INT(mkt_do_deposit(f.e, &f.op, f.a_fsp1, 200, f.t0, &err), 0);
+    CHECK(!sqlite3_get_autocommit(f.db), "the batch holds a transaction");
+    CHECK_INT(mkt_batch_end(f.e, &err), 0);
+    CHECK(sqlite3_get_autocommit(f.db), "the batch committed");
+    CHECK_INT(mkt_batch_end(f.e, &err), SIM_ESTATE);
+    CHECK_INT(int_of(f.db, "SELECT count(*) FROM mkt_tx"), n0 + 2);
+    CHECK_INT(fx_balance(&f, f.a_fsp1), b0 + 300);
+    struct mkt_verify_report rep;
+    CHECK_INT(mkt_ledger_verify(f.db, &rep, &err), 0);
+    CHECK(rep.ok, "%s", rep.reason);
+
+    /* the process dies with a batch open: nothing of it is on disk */
+    CHECK_INT(mkt_batch_begin(f.e, &err), 0);
+    CHECK_INT(mkt_do_deposit(f.e, &f.op, f.a_fsp1, 1000, f.t0, &err), 0);
+    CHECK_INT(mkt_do_deposit(f.e, &f.op, f.a_fsp2, 1000, f.t0, &err), 0);
+    sqlite3 *db2;
+    CHECK_INT(sqlite3_open(f.path, &db2), SQLITE_OK);
+    CHECK_INT(int_of(db2, "SELECT count(*) FROM mkt_tx"), n0 + 2);
+    sqlite3_close(db2);
+    free(f.e);           /* as a crash would: no mkt_batch_end, no engine teardown */
+    sqlite3_close(f.db); /* the open transaction is rolled back */
+    CHECK_INT(sqlite3_open(f.path, &f.db), SQLITE_OK);
+    CHECK_INT(mkt_engine_new(f.db, &f.e, &err), 0);
+    CHECK_INT(int_of(f.db, "SELECT count(*) FROM mkt_tx"), n0 + 2);
+    CHECK_INT(fx_balance(&f, f.a_fsp1), b0 + 300);
+    CHECK_INT(mkt_do_deposit(f.e, &f.op, f.a_fsp1, 1000, f.t0, &err), 0); /* its nonce again */
+    CHECK_INT(mkt_ledger_verify(f.db, &rep, &err), 0);
+    CHECK(rep.ok, "%s", rep.reason);
+
+    /* inside someone else's transaction: the batch commits nothing */
+    exec(f.db, "BEGIN");
+    CHECK_INT(mkt_batch_begin(f.e, &err), 0);
+    CHECK_INT(mkt_do_deposit(f.e, &f.op, f.a_fsp2, 5, f.t0, &err), 0);
+    CHECK_INT(mkt_batch_end(f.e, &err), 0);
+    CHECK(!sqlite3_get_autocommit(f.db), "the outer transaction is still open");
+    exec(f.db, "COMMIT");
+    CHECK_INT(int_of(f.db, "SELECT count(*) FROM mkt_tx"), n0 + 4);
+
+    /* a commit that fails (a deferred constraint) loses the batch, and the
+     * engine's idea of the ledger follows the database */
+    int64_t seq0 = int_of(f.db, "SELECT max(seq) FROM mkt_tx");
+    exec(f.db, "CREATE TABLE t_parent(id INTEGER PRIMARY KEY)");
+    exec(f.db,
+         "CREATE TABLE t_fk(x INTEGER REFERENCES t_parent(id) DEFERRABLE INITIALLY DEFERRED)");
+    exec(f.db, "PRAGMA foreign_keys=ON");
+    CHECK_INT(mkt_batch_begin(f.e, &err), 0);
+    CHECK_INT(mkt_do_deposit(f.e, &f.op, f.a_fsp2, 7, f.t0, &err), 0);
+    exec(f.db, "INSERT INTO t_fk VALUES (1)");
+    CHECK_INT(mkt_batch_end(f.e, &err), SIM_EIO);
+    CHECK_STR_CONTAINS(err.msg, "the batch is lost");
+    exec(f.db, "PRAGMA foreign_keys=OFF");
+    CHECK_INT(int_of(f.db, "SELECT max(seq) FROM mkt_tx"), seq0);
+    CHECK_INT(mkt_do_deposit(f.e, &f.op, f.a_fsp2, 7, f.t0, &err), 0);
+    CHECK_INT(int_of(f.db, "SELECT max(seq) FROM mkt_tx"), seq0 + 1);
+    CHECK_INT(mkt_ledger_verify(f.db, &rep, &err), 0);
+    CHECK(rep.ok, "%s", rep.reason);
+    fx_close(&f);
+}
+
 int main(void)
 {
     struct fx f;
@@ -568,5 +644,6 @@ int main(void)
     sqlite3_close(empty);
 
     test_atomic();
+    test_batch();
     return check_done("test_ledger");
 }
