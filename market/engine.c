@@ -293,7 +293,7 @@ static int load_genesis(mkt_engine *e, struct sim_err *err)
         if (!rc)
             e->has_genesis = 1;
     }
-    sqlite3_finalize(st);
+    mkt__finish(st);
     if (rc)
         return rc;
     int64_t v = 0;
@@ -314,10 +314,12 @@ int mkt_engine_new(sqlite3 *db, mkt_engine **out, struct sim_err *err)
     e->refusal_tokens = MKT_REFUSAL_BURST;
     e->refusal_last_us = INT64_MIN;
     mkt_params_default(&e->params);
+    mkt__cache_open(db);
     int rc = mkt__schema(db, err);
     if (!rc)
         rc = load_genesis(e, err);
     if (rc) {
+        mkt__cache_close(db);
         free(e);
         return rc;
     }
@@ -327,10 +329,13 @@ int mkt_engine_new(sqlite3 *db, mkt_engine **out, struct sim_err *err)
 
 void mkt_engine_free(mkt_engine *e)
 {
-    if (e && e->batch_owned) {
+    if (!e)
+        return;
+    if (e->batch_owned) {
         struct sim_err err;
         mkt_batch_end(e, &err);
     }
+    mkt__cache_close(e->db);
     free(e);
 }
 
@@ -533,11 +538,11 @@ static int owned(struct mkt_txctx *c, const char *what, const char *table, const
     if ((rc = mkt__stmt(c->e->db, &st, err, sql, "i", *id)))
         return rc;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        mkt__finish(st);
         return sim_errf(err, SIM_ENOENT, "id: no %s %lld", what, (long long)*id);
     }
     snprintf(owner, sizeof owner, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+    mkt__finish(st);
     if (strcmp(owner, mkt_address_format(c->from, me)))
         return sim_errf(err, SIM_ESTATE, "id: %s %lld belongs to %s, not to %s", what,
                         (long long)*id, owner, me);
@@ -624,7 +629,7 @@ static int offer_fields(struct mkt_txctx *c, struct offer_fields *f, struct sim_
              f->asset_id)))
         return rc;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        mkt__finish(st);
         return sim_errf(err, SIM_ENOENT, "asset_id: no asset %lld", (long long)f->asset_id);
     }
     char me[MKT_ADDR_STRLEN];
@@ -633,7 +638,7 @@ static int offer_fields(struct mkt_txctx *c, struct offer_fields *f, struct sim_
     snprintf(f->location, sizeof f->location, "%s", (const char *)sqlite3_column_text(st, 1));
     int64_t pmin = sqlite3_column_int64(st, 2), pmax = sqlite3_column_int64(st, 3);
     int removed = sqlite3_column_int(st, 4);
-    sqlite3_finalize(st);
+    mkt__finish(st);
     if (!mine)
         return sim_errf(err, SIM_ESTATE, "asset_id: asset %lld belongs to another participant",
                         (long long)f->asset_id);
@@ -846,7 +851,7 @@ static int refuse(mkt_engine *e, sim_time_us now, const uint8_t *signer, const c
         if (json)
             sqlite3_bind_text(st, 6, json, (int)strnlen(json, 65536), SQLITE_STATIC);
         sqlite3_step(st);
-        sqlite3_finalize(st);
+        mkt__finish(st);
     }
     return code;
 }
@@ -936,13 +941,13 @@ int mkt_submit(mkt_engine *e, const char *json, const uint8_t sig_in[MKT_SIG_LEN
                             "SELECT role, nonce FROM mkt_participants WHERE address=?", "s", fa)))
             goto refused;
         if (sqlite3_step(st) != SQLITE_ROW) {
-            sqlite3_finalize(st);
+            mkt__finish(st);
             rc = sim_errf(err, SIM_ESTATE, "from: %s is not a participant", fa);
             goto refused;
         }
         role = (enum mkt_role)sqlite3_column_int(st, 0);
         want_nonce = sqlite3_column_int64(st, 1);
-        sqlite3_finalize(st);
+        mkt__finish(st);
     }
     if (!mkt_role_may(role, action)) {
         rc = sim_errf(err, SIM_ESTATE, "%s: not allowed for the %s role", action_s,
@@ -1286,7 +1291,7 @@ static int get_one(mkt_engine *e, const char *cols, const char *what, int64_t id
         row(st, out);
     else
         rc = sim_errf(err, SIM_ENOENT, "no %s %lld", what, (long long)id);
-    sqlite3_finalize(st);
+    mkt__finish(st);
     return rc;
 }
 
@@ -1338,7 +1343,7 @@ static int list_rows(mkt_engine *e, const uint8_t viewer[20], enum mkt_action as
     size_t k = 0;
     while (k < max && sqlite3_step(st) == SQLITE_ROW)
         row(st, (char *)out + size * k++);
-    sqlite3_finalize(st);
+    mkt__finish(st);
     *n = k;
     return 0;
 }
@@ -1402,7 +1407,7 @@ int mkt_match_get(mkt_engine *e, int64_t id, struct mkt_match *m, struct sim_err
         match_row(st, m);
     else
         rc = sim_errf(err, SIM_ENOENT, "no match %lld", (long long)id);
-    sqlite3_finalize(st);
+    mkt__finish(st);
     return rc;
 }
 
@@ -1423,7 +1428,7 @@ int mkt_matches_of_request(mkt_engine *e, int64_t request_id, struct mkt_match *
     }
     if (r != SQLITE_DONE)
         rc = sim_errf(err, SIM_EIO, "market database: %s", sqlite3_errmsg(e->db));
-    sqlite3_finalize(st);
+    mkt__finish(st);
     *n = k;
     return rc;
 }
@@ -1448,7 +1453,7 @@ int mkt_dispatch_list(mkt_engine *e, int64_t after_id, struct mkt_dispatch *out,
         d->end = sqlite3_column_int64(st, 4);
         d->p_w = sqlite3_column_int64(st, 5);
     }
-    sqlite3_finalize(st);
+    mkt__finish(st);
     *n = k;
     return 0;
 }

@@ -46,8 +46,14 @@ struct mkt_engine {
 
 /* Execute SQL with no result; returns 0 or SIM_EIO with err. */
 int mkt__exec(sqlite3 *db, const char *sql, struct sim_err *err);
-/* Prepare; returns 0 or SIM_EIO with err. */
+/* Prepare; returns 0 or SIM_EIO with err. Give the statement back with
+ * mkt__finish (never sqlite3_finalize): on an engine's connection it is
+ * kept for reuse. */
 int mkt__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct sim_err *err);
+void mkt__finish(sqlite3_stmt *st);
+/* Statement reuse on db, from mkt_engine_new to mkt_engine_free. */
+void mkt__cache_open(sqlite3 *db);
+void mkt__cache_close(sqlite3 *db);
 int mkt__schema(sqlite3 *db, struct sim_err *err);
 /* Prepare sql and bind its parameters from fmt: 'i' int64_t, 's' const char *
  * (copied), 'b' const void *, int length (copied). */

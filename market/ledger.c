@@ -138,7 +138,7 @@ static int last_block(sqlite3 *db, int64_t *height, uint8_t hash[32], sim_time_u
             memcpy(hash, sqlite3_column_blob(st, 1), 32);
         *t = sqlite3_column_int64(st, 2);
     }
-    sqlite3_finalize(st);
+    mkt__finish(st);
     return 0;
 }
 
@@ -200,7 +200,7 @@ int mkt_seal(mkt_engine *e, const struct mkt_key *op, sim_time_us now, int64_t *
                           (long long)seqs[n]);
         n++;
     }
-    sqlite3_finalize(st);
+    mkt__finish(st);
     if (rc || n == 0)
         goto out;
 
@@ -625,7 +625,7 @@ static int verify_blocks(sqlite3 *db, struct mkt_verify_report *rep, struct vblo
         memcpy(prev, bhash, 32);
         prev_t = t;
     }
-    sqlite3_finalize(st);
+    mkt__finish(st);
     rep->blocks = (int64_t)n;
     *out = b;
     *nb = n;
@@ -758,7 +758,7 @@ int mkt_ledger_verify(sqlite3 *db, struct mkt_verify_report *rep, struct sim_err
             rep->state_ok = 1;
     }
 out:
-    sqlite3_finalize(tst);
+    mkt__finish(tst);
     free(leaves);
     free(blk);
     free(v.p);
@@ -908,11 +908,11 @@ static int compare_state(sqlite3 *db, sqlite3 *mem, int64_t *rows, char *reason,
                 differ = 1;
             }
         }
-        sqlite3_finalize(a);
-        sqlite3_finalize(b);
+        mkt__finish(a);
+        mkt__finish(b);
         a = b = NULL;
     }
-    sqlite3_finalize(tabs);
+    mkt__finish(tabs);
     return rc ? rc : differ;
 }
 
@@ -1004,8 +1004,8 @@ int mkt_ledger_replay(sqlite3 *db, struct mkt_replay_report *rep, struct sim_err
     }
     rep->ok = 1;
 out:
-    sqlite3_finalize(st);
-    sqlite3_finalize(cmp);
+    mkt__finish(st);
+    mkt__finish(cmp);
     mkt_engine_free(e);
     if (mem)
         sqlite3_close(mem);

@@ -55,7 +55,7 @@ int mkt__release_matches(mkt_engine *e, int64_t request_id, struct sim_err *err)
                       " WHERE id=? AND state IN (?, ?)",
                       "iiiii", p, (int64_t)MKT_OPEN, oid, (int64_t)MKT_OPEN, (int64_t)MKT_MATCHED);
     }
-    sqlite3_finalize(st);
+    mkt__finish(st);
     if (!rc)
         rc = mkt__sql(e->db, err, "DELETE FROM mkt_matches WHERE request_id=? AND state=?", "ii",
                       request_id, (int64_t)MKT_MATCHED);
@@ -124,7 +124,7 @@ static int match_one(struct mkt_txctx *c, int64_t rid, struct sim_err *err)
         t->price = sqlite3_column_int64(st, 4);
         need -= take;
     }
-    sqlite3_finalize(st);
+    mkt__finish(st);
 
     /* Pay-as-clear: the marginal (highest) accepted price for every match. */
     int64_t clear = 0;
@@ -199,7 +199,7 @@ int mkt__act_match(struct mkt_txctx *c, struct sim_err *err)
         }
         ids[n++] = sqlite3_column_int64(st, 0);
     }
-    sqlite3_finalize(st);
+    mkt__finish(st);
     for (size_t i = 0; !rc && i < n; i++)
         rc = match_one(c, ids[i], err);
     free(ids);

@@ -88,11 +88,93 @@ int mkt__exec(sqlite3 *db, const char *sql, struct sim_err *err)
     return 0;
 }
 
+/*
+ * Prepared statements are kept for reuse on the connections of live
+ * engines (mkt__cache_open / mkt__cache_close from mkt_engine_new / _free):
+ * preparing is most of an action's SQL cost. A statement is found by its
+ * connection and its text (never the caller's pointer alone: a buffer may
+ * be reused for another query), handed out once at a time (a nested use of
+ * the same text gets a fresh one) and given back by mkt__finish, which
+ * resets it. On any other connection mkt__prepare prepares and
+ * mkt__finish finalizes, as before. The process's engines are used from
+ * one thread at a time.
+ */
+#define STMT_CACHE 128
+#define CACHE_DBS 16
+static struct {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int in_use;
+} cache[STMT_CACHE];
+static sqlite3 *cache_dbs[CACHE_DBS];
+
+void mkt__cache_open(sqlite3 *db)
+{
+    for (int i = 0; i < CACHE_DBS; i++)
+        if (!cache_dbs[i]) {
+            cache_dbs[i] = db;
+            return;
+        }
+}
+
+void mkt__cache_close(sqlite3 *db)
+{
+    for (int i = 0; i < STMT_CACHE; i++)
+        if (cache[i].db == db) {
+            sqlite3_finalize(cache[i].st);
+            memset(&cache[i], 0, sizeof cache[i]);
+        }
+    for (int i = 0; i < CACHE_DBS; i++)
+        if (cache_dbs[i] == db)
+            cache_dbs[i] = NULL;
+}
+
+static int cached_db(sqlite3 *db)
+{
+    for (int i = 0; i < CACHE_DBS; i++)
+        if (cache_dbs[i] == db)
+            return 1;
+    return 0;
+}
+
 int mkt__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct sim_err *err)
 {
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+    int keep = cached_db(db), free_slot = -1;
+    for (int i = 0; keep && i < STMT_CACHE; i++) {
+        if (!cache[i].db) {
+            if (free_slot < 0)
+                free_slot = i;
+            continue;
+        }
+        if (cache[i].db == db && !cache[i].in_use && !strcmp(sqlite3_sql(cache[i].st), sql)) {
+            cache[i].in_use = 1;
+            *st = cache[i].st;
+            return 0;
+        }
+    }
+    if (sqlite3_prepare_v3(db, sql, -1, keep && free_slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, st,
+                           NULL) != SQLITE_OK)
         return sim_errf(err, SIM_EIO, "market database: %s", sqlite3_errmsg(db));
+    if (keep && free_slot >= 0) {
+        cache[free_slot].db = db;
+        cache[free_slot].st = *st;
+        cache[free_slot].in_use = 1;
+    }
     return 0;
+}
+
+void mkt__finish(sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < STMT_CACHE; i++)
+        if (cache[i].st == st && cache[i].db) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            cache[i].in_use = 0;
+            return;
+        }
+    sqlite3_finalize(st);
 }
 
 int mkt__schema(sqlite3 *db, struct sim_err *err)
@@ -123,13 +205,13 @@ int mkt__wallet_get(mkt_engine *e, const uint8_t addr[20], int64_t *ueur, struct
     } else {
         rc = sim_errf(err, SIM_ENOENT, "%s is not a participant", a);
     }
-    sqlite3_finalize(st);
+    mkt__finish(st);
     return rc;
 }
 
 int mkt__wallet_add(mkt_engine *e, const uint8_t addr[20], int64_t delta_ueur, struct sim_err *err)
 {
-    int64_t bal;
+    int64_t bal = 0;
     int rc = mkt__wallet_get(e, addr, &bal, err);
     if (rc)
         return rc;
@@ -147,7 +229,7 @@ int mkt__wallet_add(mkt_engine *e, const uint8_t addr[20], int64_t delta_ueur, s
     sqlite3_bind_int64(st, 1, bal + delta_ueur);
     sqlite3_bind_text(st, 2, a, -1, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sim_errf(err, SIM_EIO, "%s", sqlite3_errmsg(e->db));
-    sqlite3_finalize(st);
+    mkt__finish(st);
     return rc;
 }
 
@@ -244,7 +326,7 @@ int mkt__stmt(sqlite3 *db, sqlite3_stmt **st, struct sim_err *err, const char *s
     int r = bind_va(*st, fmt, ap);
     va_end(ap);
     if (r != SQLITE_OK) {
-        sqlite3_finalize(*st);
+        mkt__finish(*st);
         *st = NULL;
         return sim_errf(err, SIM_EIO, "market database: bind: %s", sqlite3_errstr(r));
     }
@@ -268,7 +350,7 @@ int mkt__sql(sqlite3 *db, struct sim_err *err, const char *sql, const char *fmt,
     }
     if (r != SQLITE_DONE && r != SQLITE_OK)
         rc = sim_errf(err, SIM_EIO, "market database: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+    mkt__finish(st);
     return rc;
 }
 
@@ -291,6 +373,6 @@ int mkt__sql_int(sqlite3 *db, int64_t *v, struct sim_err *err, const char *sql, 
         rc = SIM_ENOENT;
     else
         rc = sim_errf(err, SIM_EIO, "market database: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+    mkt__finish(st);
     return rc;
 }

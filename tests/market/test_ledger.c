@@ -10,6 +10,9 @@
  * transaction. Finally a block or an action that fails half-way leaves
  * nothing behind (atomicity).
  */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "fixture.h"
 
 /* Build the market on disk: 4 blocks + pending transactions. */
@@ -546,16 +549,23 @@ static void test_batch(void)
     CHECK_INT(mkt_ledger_verify(f.db, &rep, &err), 0);
     CHECK(rep.ok, "%s", rep.reason);
 
-    /* the process dies with a batch open: nothing of it is on disk */
-    CHECK_INT(mkt_batch_begin(f.e, &err), 0);
-    CHECK_INT(mkt_do_deposit(f.e, &f.op, f.a_fsp1, 1000, f.t0, &err), 0);
-    CHECK_INT(mkt_do_deposit(f.e, &f.op, f.a_fsp2, 1000, f.t0, &err), 0);
-    sqlite3 *db2;
-    CHECK_INT(sqlite3_open(f.path, &db2), SQLITE_OK);
-    CHECK_INT(int_of(db2, "SELECT count(*) FROM mkt_tx"), n0 + 2);
-    sqlite3_close(db2);
-    free(f.e);           /* as a crash would: no mkt_batch_end, no engine teardown */
-    sqlite3_close(f.db); /* the open transaction is rolled back */
+    /* a process dies with a batch open: nothing of it is on disk */
+    mkt_engine_free(f.e);
+    sqlite3_close(f.db);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        sqlite3 *db;
+        mkt_engine *e;
+        if (sqlite3_open(f.path, &db) != SQLITE_OK || mkt_engine_new(db, &e, &err) ||
+            mkt_batch_begin(e, &err) || mkt_do_deposit(e, &f.op, f.a_fsp1, 1000, f.t0, &err) ||
+            mkt_do_deposit(e, &f.op, f.a_fsp2, 1000, f.t0, &err))
+            _exit(1);
+        _exit(0); /* killed before mkt_batch_end */
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status %d", status);
     CHECK_INT(sqlite3_open(f.path, &f.db), SQLITE_OK);
     CHECK_INT(mkt_engine_new(f.db, &f.e, &err), 0);
     CHECK_INT(int_of(f.db, "SELECT count(*) FROM mkt_tx"), n0 + 2);
