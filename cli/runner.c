@@ -11,6 +11,7 @@
  * the components' finish callbacks and marks the run 'interrupted'.
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -200,7 +201,7 @@ void runner_execute(sim_kernel *k, const struct scn_scenario *sc, res_store *sto
         goto done;
     }
     for (int s = 0; s < nsig; s++) {
-        if (!(sim_bus_flags(k, s) & SIM_SIG_RECORD))
+        if (!(sim_bus_flags(k, s) & SIM_SIG_RECORD) || !scn_records(sc, sim_bus_name(k, s)))
             continue;
         int owner = sim_bus_owner(k, s);
         if ((rc = res_signal_add(store, ctx.run_id, sim_bus_name(k, s), sim_bus_unit(k, s),
@@ -379,7 +380,21 @@ static int check_size(const struct scn_scenario *sc, sim_kernel *k, int runs, co
     uint64_t records = span / (uint64_t)sc->record_period + 1;
     uint64_t nrec = 0;
     for (int s = 0, n = sim_bus_count(k); s < n; s++)
-        nrec += (sim_bus_flags(k, s) & SIM_SIG_RECORD) != 0;
+        nrec += (sim_bus_flags(k, s) & SIM_SIG_RECORD) && scn_records(sc, sim_bus_name(k, s));
+    /* a pattern that selects nothing is a typo, not a wish to record less */
+    for (int i = 0; i < sc->nrecord_signals; i++) {
+        int hit = 0;
+        for (int s = 0, n = sim_bus_count(k); s < n && !hit; s++)
+            hit = (sim_bus_flags(k, s) & SIM_SIG_RECORD) &&
+                  fnmatch(sc->record_signals[i], sim_bus_name(k, s), 0) == 0;
+        if (!hit) {
+            fprintf(stderr,
+                    "flexbed run: %s: record.signals[%d]: \"%s\" matches no signal (signals are "
+                    "named component.signal, e.g. feeder.p_kw; `flexbed report` lists a run's)\n",
+                    sc->path, i, sc->record_signals[i]);
+            return CLI_USAGE;
+        }
+    }
     /* saturating products: a span of millennia at 1 us overflows */
     uint64_t samples = nrec && records > UINT64_MAX / nrec ? UINT64_MAX : records * nrec;
     samples = samples > UINT64_MAX / (uint64_t)runs ? UINT64_MAX : samples * (uint64_t)runs;

@@ -18,6 +18,7 @@
  * section to its handler. On any failure everything is freed.
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -450,8 +451,21 @@ void scn_scenario_clear(struct scn_scenario *sc)
     free(sc->text);
     free(sc->name);
     free(sc->description);
+    for (int i = 0; i < sc->nrecord_signals; i++)
+        free(sc->record_signals[i]);
+    free(sc->record_signals);
     sim_tz_clear(&sc->tz);
     memset(sc, 0, sizeof *sc);
+}
+
+int scn_records(const struct scn_scenario *sc, const char *name)
+{
+    if (!sc->record_signals)
+        return 1;
+    for (int i = 0; i < sc->nrecord_signals; i++)
+        if (fnmatch(sc->record_signals[i], name, 0) == 0)
+            return 1;
+    return 0;
 }
 
 /* Whole file as a NUL-terminated string. */
@@ -749,11 +763,41 @@ static int load(const char *path, const char *text_in, const char *dir_in,
     sc->seed = seed_override ? *seed_override : (uint64_t)seed;
 
     struct scn_obj rec;
+    const cJSON *rsig = NULL;
     if ((rc = scn_child(&root, "record", 0, &rec, NULL, err)) != 0 ||
         (rc = scn_duration(&rec, "period", 0, sc->step, 1, INT64_MAX, &sc->record_period, err)) !=
             0 ||
+        (rc = scn_array(&rec, "signals", 0, &rsig, err)) != 0 ||
         (rc = scn_obj_finish(&rec, err)) != 0)
         goto fail;
+    if (rsig) {
+        int n = cJSON_GetArraySize(rsig);
+        if (n == 0) {
+            rc = expected(&rec, "signals", rsig, err,
+                          "a non-empty array of signal names or patterns (leave it out to record "
+                          "every signal)");
+            goto fail;
+        }
+        if (!(sc->record_signals = calloc((size_t)n, sizeof *sc->record_signals))) {
+            rc = sim_errf(err, SIM_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < n; i++) {
+            const cJSON *v = cJSON_GetArrayItem(rsig, i);
+            if (!cJSON_IsString(v) || !*v->valuestring) {
+                char key[32];
+                snprintf(key, sizeof key, "signals[%d]", i);
+                rc =
+                    expected(&rec, key, v, err, "a signal name or glob pattern (\"feeder*.p_kw\")");
+                goto fail;
+            }
+            if (!(sc->record_signals[i] = strdup(v->valuestring))) {
+                rc = sim_errf(err, SIM_ENOMEM, "out of memory");
+                goto fail;
+            }
+            sc->nrecord_signals = i + 1;
+        }
+    }
     if (sc->record_period % sc->step != 0) {
         char st[32], what[64];
         sim_duration_format(sc->step, st, sizeof st);

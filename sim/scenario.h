@@ -35,7 +35,7 @@ extern "C" {
  * Plain data; borrows json and file (they must outlive it). */
 struct scn_obj {
     const cJSON *json;
-    const char *file;       /* display name of the scenario file */
+    const char *file;        /* display name of the scenario file */
     char path[SCN_PATH_MAX]; /* JSON path of this object, "" for the root */
     unsigned char used[SCN_MAX_KEYS];
     int nkeys;
@@ -50,32 +50,32 @@ int scn_obj_init(struct scn_obj *o, const char *file, const char *path, const cJ
  * not required, *out gets the default and 0 is returned. Wrong types and
  * out-of-range values are SIM_EINVAL with "file: path.key: expected ...,
  * got ..." in err. A present key is marked consumed. */
-int scn_number(struct scn_obj *o, const char *key, int required, double def, double min,
-               double max, double *out, struct sim_err *err);
+int scn_number(struct scn_obj *o, const char *key, int required, double def, double min, double max,
+               double *out, struct sim_err *err);
 int scn_int(struct scn_obj *o, const char *key, int required, long long def, long long min,
             long long max, long long *out, struct sim_err *err);
 int scn_bool(struct scn_obj *o, const char *key, int required, int def, int *out,
              struct sim_err *err);
 /* *out borrows the cJSON string (valid while the document lives). */
-int scn_string(struct scn_obj *o, const char *key, int required, const char *def,
-               const char **out, struct sim_err *err);
+int scn_string(struct scn_obj *o, const char *key, int required, const char *def, const char **out,
+               struct sim_err *err);
 /* One of `choices` (NULL-terminated); *out is its index. */
-int scn_enum(struct scn_obj *o, const char *key, int required, const char *const *choices,
-             int def, int *out, struct sim_err *err);
+int scn_enum(struct scn_obj *o, const char *key, int required, const char *const *choices, int def,
+             int *out, struct sim_err *err);
 /* ISO 8601 with offset; offset_s may be NULL. */
-int scn_time(struct scn_obj *o, const char *key, int required, sim_time_us def,
-             sim_time_us *out, int *offset_s, struct sim_err *err);
+int scn_time(struct scn_obj *o, const char *key, int required, sim_time_us def, sim_time_us *out,
+             int *offset_s, struct sim_err *err);
 /* Duration string ("15min"); must lie in [min, max]. */
-int scn_duration(struct scn_obj *o, const char *key, int required, sim_time_us def,
-                 sim_time_us min, sim_time_us max, sim_time_us *out, struct sim_err *err);
+int scn_duration(struct scn_obj *o, const char *key, int required, sim_time_us def, sim_time_us min,
+                 sim_time_us max, sim_time_us *out, struct sim_err *err);
 /* A file path relative to the scenario's directory; the file must exist
  * and be readable. out gets the resolved path. */
-int scn_file(struct scn_obj *o, const char *dir, const char *key, int required, char *out,
-             size_t n, struct sim_err *err);
+int scn_file(struct scn_obj *o, const char *dir, const char *key, int required, char *out, size_t n,
+             struct sim_err *err);
 /* A nested object: child is initialised at path "path.key". *present
  * (may be NULL) tells whether it was there. */
-int scn_child(struct scn_obj *o, const char *key, int required, struct scn_obj *child,
-              int *present, struct sim_err *err);
+int scn_child(struct scn_obj *o, const char *key, int required, struct scn_obj *child, int *present,
+              struct sim_err *err);
 /* A JSON array; *arr is NULL when absent and not required. */
 int scn_array(struct scn_obj *o, const char *key, int required, const cJSON **arr,
               struct sim_err *err);
@@ -98,8 +98,8 @@ int scn_obj_finish(struct scn_obj *o, struct sim_err *err);
 
 /* Build "file: path.key: message" into err and return SIM_EINVAL. key may
  * be NULL (the object itself) or "[3]"-style. */
-int scn_errf(const struct scn_obj *o, const char *key, struct sim_err *err, const char *fmt,
-             ...) __attribute__((format(printf, 4, 5)));
+int scn_errf(const struct scn_obj *o, const char *key, struct sim_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Join a path and a key the way messages show it: "components[1]" + "soc"
  * -> "components[1].soc"; "" + "start" -> "start"; "x" + "[2]" -> "x[2]". */
@@ -142,7 +142,7 @@ struct scn_ctx {
     const char *dir;    /* its directory, for relative paths */
     sim_kernel *kernel; /* add components here */
     const struct scn_scenario *scenario;
-    void *user;         /* the caller's (e.g. the market engine) */
+    void *user; /* the caller's (e.g. the market engine) */
 };
 
 /* A component factory: read `cfg` (its "name" and "type" already consumed)
@@ -151,8 +151,7 @@ struct scn_ctx {
 struct scn_type {
     const char *type;    /* value of "type" in the scenario */
     const char *summary; /* one line for docs and --help */
-    int (*create)(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name,
-                  struct sim_err *err);
+    int (*create)(struct scn_ctx *ctx, struct scn_obj *cfg, const char *name, struct sim_err *err);
 };
 
 /* A top-level section handler (e.g. "market"): called after all components
@@ -172,17 +171,24 @@ struct scn_registry {
 /* A loaded scenario. Plain data with owned strings; free with
  * scn_scenario_clear. */
 struct scn_scenario {
-    char *path;        /* as given */
-    char *text;        /* the whole file */
+    char *path; /* as given */
+    char *text; /* the whole file */
     char *name;
     char *description;
     sim_time_us start, end, step;
-    int utc_offset_s;  /* of "start": reports show local time in it */
-    struct sim_tz tz;  /* "time_zone" (daylight saving included), else the
-                          fixed offset of "start": the calendar of load shapes */
+    int utc_offset_s; /* of "start": reports show local time in it */
+    struct sim_tz tz; /* "time_zone" (daylight saving included), else the
+                         fixed offset of "start": the calendar of load shapes */
     uint64_t seed;
     sim_time_us record_period; /* samples are stored at this period */
+    char **record_signals;     /* "record.signals": glob patterns of the signals
+                                  to store (fnmatch); NULL: every signal */
+    int nrecord_signals;
 };
+
+/* Whether the signal `name` is stored under sc's "record.signals" (every
+ * signal when there is no such list). */
+int scn_records(const struct scn_scenario *sc, const char *name);
 
 /* Load `path`, create a kernel and every component through the registry.
  * seed_override (may be NULL) replaces the scenario's seed. On success

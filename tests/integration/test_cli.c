@@ -127,6 +127,21 @@ static void test_bad_input(const char *tmp)
     CHECK_INT(r.exit_code, 2);
     CHECK_STR_CONTAINS(r.errs, "bad-key.json");
 
+    /* record.signals: only what the patterns name is stored; a pattern
+     * that names nothing is exit 2 before anything is written */
+    flexbed_run(tmp, 30, &r, "run", DATA "/record-signals.json", "--out", db, NULL);
+    CHECK_INT(r.exit_code, 0);
+    CHECK_STR_CONTAINS(r.out, "recorded   3 signals, 540 samples");
+    CHECK(query_double(db, "SELECT count(*) FROM signals WHERE name IN ('transformer.p_kw',"
+                           " 'battery.soc', 'battery.setpoint_kw')") == 3,
+          "the three signals named");
+    CHECK(query_double(db, "SELECT count(*) FROM signals") == 3, "nothing else");
+    remove(db);
+    flexbed_run(tmp, 30, &r, "run", DATA "/record-typo.json", "--out", db, NULL);
+    CHECK_INT(r.exit_code, 2);
+    CHECK_STR_CONTAINS(r.errs, "record.signals[2]: \"transfomer.theta_hs_degc\" matches no signal");
+    CHECK(!file_exists(db), "a record typo must not leave a database behind");
+
     /* bench powerflow: a library that is not OpenDSS, a bad controls mode */
     flexbed_run(tmp, 30, &r, "bench", "powerflow", "--steps", "1", "--repeat", "1", "--opendss",
                 DATA "/bad-key.json", NULL);
@@ -169,16 +184,16 @@ static void test_demo_slice(const char *tmp)
     CHECK_NEAR(mean, 111.0, 0.5);
     /* The transformer carries exactly the loads it feeds, assets included
      * (power balance at every sample of the main run). */
-    double dmax = query_double(
-        db1, "SELECT max(abs(t.value - b.value - c.value - e.value)) FROM samples t "
-             "JOIN signals st ON st.id = t.signal_id AND st.run_id = 1 "
-             "AND st.name = 'transformer.p_kw' "
-             "JOIN signals sb ON sb.run_id = 1 AND sb.name = 'base_load.p_kw' "
-             "JOIN samples b ON b.signal_id = sb.id AND b.t_us = t.t_us "
-             "JOIN signals sc ON sc.run_id = 1 AND sc.name = 'battery.p_kw' "
-             "JOIN samples c ON c.signal_id = sc.id AND c.t_us = t.t_us "
-             "JOIN signals se ON se.run_id = 1 AND se.name = 'ev.p_kw' "
-             "JOIN samples e ON e.signal_id = se.id AND e.t_us = t.t_us");
+    double dmax =
+        query_double(db1, "SELECT max(abs(t.value - b.value - c.value - e.value)) FROM samples t "
+                          "JOIN signals st ON st.id = t.signal_id AND st.run_id = 1 "
+                          "AND st.name = 'transformer.p_kw' "
+                          "JOIN signals sb ON sb.run_id = 1 AND sb.name = 'base_load.p_kw' "
+                          "JOIN samples b ON b.signal_id = sb.id AND b.t_us = t.t_us "
+                          "JOIN signals sc ON sc.run_id = 1 AND sc.name = 'battery.p_kw' "
+                          "JOIN samples c ON c.signal_id = sc.id AND c.t_us = t.t_us "
+                          "JOIN signals se ON se.run_id = 1 AND se.name = 'ev.p_kw' "
+                          "JOIN samples e ON e.signal_id = se.id AND e.t_us = t.t_us");
     CHECK(dmax < 1e-9, "transformer.p_kw differs from the sum of its loads by %g kW", dmax);
 
     /* Same seed, same bytes; another seed still runs. */
@@ -188,8 +203,10 @@ static void test_demo_slice(const char *tmp)
     unsigned long long d1 = result_digest(db1, &rows1);
     unsigned long long d2 = result_digest(db2, &rows2);
     CHECK(rows1 > 1440, "digest saw only %ld rows", rows1);
-    CHECK(d1 == d2 && rows1 == rows2, "two runs with one seed differ: %llx (%ld rows) vs %llx "
-                                      "(%ld rows)", d1, rows1, d2, rows2);
+    CHECK(d1 == d2 && rows1 == rows2,
+          "two runs with one seed differ: %llx (%ld rows) vs %llx "
+          "(%ld rows)",
+          d1, rows1, d2, rows2);
     flexbed_run(tmp, 60, &r, "run", DEMO, "--out", db3, "--seed", "7", NULL);
     CHECK_INT(r.exit_code, 0);
     CHECK_NEAR(query_double(db3, "SELECT seed FROM runs WHERE id = 1"), 7, 0);
@@ -225,8 +242,8 @@ static void test_interrupt(const char *tmp)
     char db[512];
     snprintf(db, sizeof db, "%s/int.db", tmp);
     /* At 3600x the demo day takes 24 s of wall time: stop it after ~1 s. */
-    char *argv[] = {(char *)FLEXBED_BINARY, "run", (char *)DEMO, "--out", db, "--speed", "3600",
-                    NULL};
+    char *argv[] = {
+        (char *)FLEXBED_BINARY, "run", (char *)DEMO, "--out", db, "--speed", "3600", NULL};
     pid_t pid = proc_start(tmp, argv);
     struct timespec ts = {1, 0};
     nanosleep(&ts, NULL);
@@ -241,7 +258,8 @@ static void test_interrupt(const char *tmp)
     double n = query_double(db, "SELECT count(*) FROM samples x JOIN signals s ON "
                                 "s.id = x.signal_id WHERE s.name = 'transformer.p_kw'");
     CHECK(n > 0 && n < 1440, "samples kept after interruption: %g", n);
-    double reached = query_double(db, "SELECT sim_reached_us - sim_start_us FROM runs WHERE id = 1");
+    double reached =
+        query_double(db, "SELECT sim_reached_us - sim_start_us FROM runs WHERE id = 1");
     CHECK(reached > 0 && reached < 86400e6, "sim_reached after interruption: %g", reached);
 }
 

@@ -317,6 +317,7 @@ static void test_good(void)
         return;
     CHECK_INT(sc.step, SIM_US_PER_MIN);
     CHECK_INT(sc.record_period, SIM_US_PER_MIN);
+    CHECK(scn_records(&sc, "anything.at_all"), "no record.signals: every signal is stored");
     CHECK_INT(sc.seed, 7);
     CHECK_INT(sim_kernel_config(k)->seed, 7);
     CHECK_INT(sc.utc_offset_s, -5 * 3600);
@@ -344,6 +345,31 @@ static void test_good(void)
     CHECK(chdir(cwd) == 0, "chdir back");
 }
 
+/* record.signals: glob patterns, kept in order; a signal is stored when any
+ * matches. */
+static void test_record_signals(void)
+{
+    const char *path = write_tmp("rec.json", "{" HEAD ", \"components\": [], \"record\": "
+                                             "{\"period\": \"1min\", \"signals\": "
+                                             "[\"feeder*.p_kw\", \"ev?.soc\", \"dso.x\"]}}");
+    sim_kernel *k = NULL;
+    struct scn_scenario sc;
+    struct sim_err err = {{0}};
+    struct user u = {0};
+    int rc = scn_load(path, &reg, NULL, &u, &k, &sc, &err);
+    CHECK(rc == 0, "rec.json: %s", err.msg);
+    if (rc)
+        return;
+    CHECK_INT(sc.nrecord_signals, 3);
+    CHECK(scn_records(&sc, "feeder.p_kw") && scn_records(&sc, "feeder12.p_kw"), "feeder*.p_kw");
+    CHECK(!scn_records(&sc, "feeder12.q_kvar"), "q_kvar is not asked for");
+    CHECK(scn_records(&sc, "ev1.soc") && !scn_records(&sc, "ev12.soc"), "ev?.soc");
+    CHECK(scn_records(&sc, "dso.x") && !scn_records(&sc, "dso.xy"), "a plain name");
+    sim_kernel_free(k);
+    scn_scenario_clear(&sc);
+    CHECK(sc.record_signals == NULL && sc.nrecord_signals == 0, "clear frees the patterns");
+}
+
 static void test_errors(void)
 {
     /* Unknown keys: in a component, at the top, in a section, in record. */
@@ -355,6 +381,12 @@ static void test_errors(void)
              "market.x: unknown key");
     load_bad("{" HEAD ", \"components\": [], \"record\": {\"every\": \"1min\"}}",
              "record.every: unknown key");
+    load_bad("{" HEAD ", \"components\": [], \"record\": {\"signals\": []}}",
+             "record.signals: expected a non-empty array");
+    load_bad("{" HEAD ", \"components\": [], \"record\": {\"signals\": [\"a.p_kw\", 3]}}",
+             "record.signals[1]: expected a signal name or glob pattern");
+    load_bad("{" HEAD ", \"components\": [], \"record\": {\"signals\": \"a.p_kw\"}}",
+             "record.signals: expected an array");
 
     /* Wrong types, each JSON type named as it should be. */
     const char *comp =
@@ -510,6 +542,7 @@ int main(void)
     test_reader();
     test_good();
     test_errors();
+    test_record_signals();
     test_file_errors();
     for (int i = 0; i < nwritten; i++)
         unlink(written[i]);
