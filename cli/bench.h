@@ -15,6 +15,8 @@ int bench_powerflow(int argc, char **argv, FILE *out); /* cli/bench_powerflow.c 
 int bench_match(int argc, char **argv, FILE *out);     /* cli/bench_match.c */
 int bench_ocpp(int argc, char **argv, FILE *out);      /* cli/bench_ocpp.c */
 int bench_report(int argc, char **argv, FILE *out);    /* cli/bench_report.c */
+int bench_city(int argc, char **argv, FILE *out);      /* cli/bench_scale.c */
+int bench_year(int argc, char **argv, FILE *out);      /* cli/bench_scale.c */
 
 /* cli/bench_util.c: a monotonic clock in seconds; an integer option in
  * [min, max] (prints "flexbed bench NAME: OPT: ..." and returns -1 when

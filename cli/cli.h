@@ -24,6 +24,7 @@ int cmd_keygen(int argc, char **argv);    /* cmd_keygen.c: a new key file */
 int cmd_sign(int argc, char **argv);      /* cmd_keygen.c: sign a market action */
 int cmd_sweep(int argc, char **argv);     /* cmd_sweep.c: parameter sweeps */
 int cmd_powerflow(int argc, char **argv); /* cmd_powerflow.c: solve an OpenDSS circuit */
+int cmd_generate(int argc, char **argv);  /* cmd_generate.c: write a city scenario */
 
 /* The scenario registry: every component type and section flexbed knows.
  * Filled at run time (the types are objects in other modules). */

@@ -22,6 +22,8 @@ static const struct bench benches[] = {
     {"powerflow", bench_powerflow, "IEEE European LV feeder power flow, 1440 one-minute steps"},
     {"ocpp", bench_ocpp, "OCPP 1.6J: N charge points' MeterValues through one central system"},
     {"report", bench_report, "report and plot of a 7-day, 40-asset run beside the run's time"},
+    {"city", bench_city, "100 EU LV feeders with EVs, batteries and a market for a day"},
+    {"year", bench_year, "the EU LV feeder with its assets for a year of one-minute steps"},
 };
 
 static void usage(FILE *f)

@@ -27,6 +27,8 @@ static void usage(FILE *f)
           "                          run a scenario over a grid of parameter values\n"
           "  powerflow FILE [--csv OUT]\n"
           "                          load an OpenDSS circuit, solve it, show the result\n"
+          "  generate city --out FILE [--feeders N]\n"
+          "                          write a scenario of many LV feeders under one market\n"
           "  bench NAME [ARGS]       measure speed: kernel, store, powerflow, ledger, match, ocpp\n"
           "  serve [--http PORT] [--db PATH] [--bind ADDR]\n"
           "                          run the market as an HTTP/JSON + websocket service\n"
@@ -54,7 +56,7 @@ static const struct command commands[] = {
     {"run", cmd_run},     {"report", cmd_report},       {"plot", cmd_plot},
     {"sweep", cmd_sweep}, {"bench", cmd_bench},         {"emulate", cmd_emulate},
     {"serve", cmd_serve}, {"ledger", cmd_ledger},       {"keygen", cmd_keygen},
-    {"sign", cmd_sign},   {"powerflow", cmd_powerflow},
+    {"sign", cmd_sign},   {"powerflow", cmd_powerflow}, {"generate", cmd_generate},
 };
 
 int main(int argc, char **argv)

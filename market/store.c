@@ -103,6 +103,7 @@ int mkt__exec(sqlite3 *db, const char *sql, struct sim_err *err)
 #define CACHE_DBS 16
 static struct {
     sqlite3 *db;
+    const char *sql; /* the pointer it was last asked for: tried first */
     sqlite3_stmt *st;
     int in_use;
 } cache[STMT_CACHE];
@@ -140,6 +141,14 @@ static int cached_db(sqlite3 *db)
 int mkt__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct sim_err *err)
 {
     int keep = cached_db(db), free_slot = -1;
+    /* the same call site again: its pointer, confirmed by the text */
+    for (int i = 0; keep && i < STMT_CACHE; i++)
+        if (cache[i].sql == sql && cache[i].db == db && !cache[i].in_use &&
+            !strcmp(sqlite3_sql(cache[i].st), sql)) {
+            cache[i].in_use = 1;
+            *st = cache[i].st;
+            return 0;
+        }
     for (int i = 0; keep && i < STMT_CACHE; i++) {
         if (!cache[i].db) {
             if (free_slot < 0)
@@ -147,6 +156,7 @@ int mkt__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct sim_err
             continue;
         }
         if (cache[i].db == db && !cache[i].in_use && !strcmp(sqlite3_sql(cache[i].st), sql)) {
+            cache[i].sql = sql;
             cache[i].in_use = 1;
             *st = cache[i].st;
             return 0;
@@ -157,6 +167,7 @@ int mkt__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct sim_err
         return sim_errf(err, SIM_EIO, "market database: %s", sqlite3_errmsg(db));
     if (keep && free_slot >= 0) {
         cache[free_slot].db = db;
+        cache[free_slot].sql = sql;
         cache[free_slot].st = *st;
         cache[free_slot].in_use = 1;
     }

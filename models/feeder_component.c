@@ -87,6 +87,8 @@ struct feeder {
     double line_limit_pct;
     double *line_inv_r2;      /* per line: 1 / rating^2, A^-2 */
     unsigned char *line_over; /* per line: above the loading limit */
+    unsigned char *line_nph;  /* per line: its phases (read every step: kept
+                                 compact, not in the circuit's line records) */
     signed char *vstate;      /* per bus and phase: -1 low, 0 normal, 1 high */
     int nconn;
     struct conn *conn;
@@ -118,6 +120,7 @@ static void feeder_destroy(void *self)
     sim_tz_clear(&f->tz);
     free(f->line_inv_r2);
     free(f->line_over);
+    free(f->line_nph);
     free(f->vstate);
     free(f->conn);
     free(f->rec);
@@ -267,7 +270,7 @@ static void publish(struct feeder *f, int iterations, int events)
     struct evcount over = {0, 0};
     for (int l = 0; l < fdr_line_count(c); l++) {
         double i2 = 0;
-        for (int m = 1; m <= fdr_line_phases(c, l); m++) {
+        for (int m = 1, nph = f->line_nph[l]; m <= nph; m++) {
             double a = cabs2(fdr_line_i(s, l, 1, m));
             if (a > i2)
                 i2 = a;
@@ -303,7 +306,7 @@ static void publish(struct feeder *f, int iterations, int events)
         int l = f->lrec_line[i];
         double i2max = 0;
         for (int m = 1; m <= 3; m++) {
-            double a2 = m <= fdr_line_phases(c, l) ? cabs2(fdr_line_i(s, l, 1, m)) : 0;
+            double a2 = m <= f->line_nph[l] ? cabs2(fdr_line_i(s, l, 1, m)) : 0;
             if (a2 > i2max)
                 i2max = a2;
             sim_bus_set(k, f->lrec_sig[4 * i + m - 1], sqrt(a2));
@@ -802,11 +805,14 @@ static int feeder_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *n
     int nl = fdr_line_count(c), nb = fdr_bus_count(c);
     f->line_inv_r2 = calloc((size_t)nl + 1, sizeof *f->line_inv_r2);
     f->line_over = calloc((size_t)nl + 1, 1);
+    f->line_nph = calloc((size_t)nl + 1, 1);
     f->vstate = calloc(3 * (size_t)nb + 1, 1);
-    if (!f->line_inv_r2 || !f->line_over || !f->vstate)
+    if (!f->line_inv_r2 || !f->line_over || !f->line_nph || !f->vstate)
         goto oom;
-    for (int l = 0; l < nl; l++)
+    for (int l = 0; l < nl; l++) {
         f->line_inv_r2[l] = 1.0 / (rating_a * rating_a);
+        f->line_nph[l] = (unsigned char)fdr_line_phases(c, l);
+    }
     {
         struct scn_obj ro;
         int present = 0;

@@ -73,6 +73,13 @@ static int dispatch_init(void *self, sim_kernel *k, struct sim_err *err)
             return sim_errf(err, SIM_EINVAL,
                             "%s: asset \"%s\" is not offered by any fsp component (asset.component)",
                             me, a->component);
+        /* one platform per asset: several platforms (one per feeder, say)
+         * share the market's instructions and each acts on its own */
+        struct plt_asset *pa = &d->c->asset[a->ctx_asset];
+        if (pa->dispatch >= 0 && pa->dispatch != d->id)
+            return sim_errf(err, SIM_EINVAL, "%s: meters.%s: already controlled by %s", me,
+                            a->component, sim_kernel_component_name(k, pa->dispatch));
+        pa->dispatch = d->id;
         int m = sim_kernel_find(k, a->meter);
         if (m < 0 || strcmp(sim_kernel_component_type(k, m), "meter") != 0)
             return sim_errf(err, SIM_EINVAL, "%s: meters.%s: \"%s\" is not a meter component", me,
@@ -107,6 +114,9 @@ static int dispatch_step(void *self, sim_kernel *k, sim_time_us now, struct sim_
             d->last_id = buf[j].id;
             int a = find_asset(d, buf[j].asset_id);
             if (a < 0) {
+                int ca = plt_asset_find(d->c, NULL, buf[j].asset_id);
+                if (ca >= 0 && d->c->asset[ca].dispatch >= 0)
+                    continue; /* another platform's */
                 sim_log(k, d->id, "unknown_asset", SIM_WARNING, (double)buf[j].asset_id,
                         "dispatch %lld for market asset %lld, which this platform does not "
                         "control",

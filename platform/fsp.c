@@ -171,9 +171,12 @@ static int read_asset(struct scn_ctx *ctx, struct plt_context *c, struct fsp *f,
         return scn_errf(&o, "component", err, "\"%s\" is already offered by another fsp", comp);
     if (c->nasset == PLT_MAX_ASSETS)
         return scn_errf(&o, NULL, err, "at most %d market assets", PLT_MAX_ASSETS);
+    if (plt_grow((void **)&c->asset, &c->cap_asset, c->nasset, sizeof *c->asset))
+        return sim_errf(err, SIM_ENOMEM, "out of memory");
     f->asset = c->nasset++;
     struct plt_asset *pa = &c->asset[f->asset];
     memset(pa, 0, sizeof *pa);
+    pa->dispatch = -1;
     snprintf(pa->component, sizeof pa->component, "%s", comp);
     snprintf(pa->name, sizeof pa->name, "%s", name ? name : comp);
     f->a.type = type == 0 ? MKT_ASSET_BATTERY : type == 1 ? MKT_ASSET_EV : MKT_ASSET_OTHER;

@@ -43,6 +43,25 @@ void plt_context_clear(struct plt_context *c)
     c->own_db = NULL;
     for (int i = 0; i < c->npart; i++)
         memset(&c->part[i].key, 0, sizeof c->part[i].key);
+    free(c->part);
+    free(c->asset);
+    c->part = NULL;
+    c->asset = NULL;
+    c->npart = c->nasset = c->cap_part = c->cap_asset = 0;
+}
+
+/* Room for one more element of an array of *cap (doubling). 0 or -1. */
+int plt_grow(void **arr, int *cap, int n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    int nc = *cap ? 2 * *cap : 16;
+    void *p = realloc(*arr, (size_t)nc * elem);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = nc;
+    return 0;
 }
 
 int plt_participant_find(const struct plt_context *c, const char *name)
@@ -213,6 +232,8 @@ static int read_participant(struct scn_ctx *ctx, struct plt_context *c, struct s
         return scn_errf(&o, "name", err, "participant \"%s\" is named twice", name);
     if (c->npart == PLT_MAX_PARTICIPANTS)
         return scn_errf(&o, NULL, err, "at most %d participants", PLT_MAX_PARTICIPANTS);
+    if (plt_grow((void **)&c->part, &c->cap_part, c->npart, sizeof *c->part))
+        return sim_errf(err, SIM_ENOMEM, "out of memory");
     struct plt_participant *p = &c->part[c->npart];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);

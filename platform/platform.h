@@ -29,8 +29,10 @@ extern "C" {
 #include "../market/market.h"
 #include "../results/results.h"
 
-#define PLT_MAX_PARTICIPANTS 32
-#define PLT_MAX_ASSETS 64
+/* Bounds on what one scenario may hold (a city of feeders has hundreds of
+ * each); the arrays grow as the scenario is read. */
+#define PLT_MAX_PARTICIPANTS 100000
+#define PLT_MAX_ASSETS 100000
 #define PLT_NAME_MAX 64
 
 /* A market participant as the scenario names it. */
@@ -47,6 +49,8 @@ struct plt_asset {
     char component[PLT_NAME_MAX]; /* the asset's kernel component */
     char name[PLT_NAME_MAX];      /* its name on the market */
     int fsp;                      /* index of its owner in part[] */
+    int dispatch;                 /* kernel id of the dispatch platform that
+                                     controls it, or -1 */
     int64_t market_id;            /* 0 until registered */
 };
 
@@ -61,19 +65,21 @@ struct plt_context {
     /* Filled by the "market" section. */
     int has_market;
     struct mkt_params params;
-    struct plt_participant part[PLT_MAX_PARTICIPANTS];
-    int npart;
+    struct plt_participant *part; /* npart of them (malloc'd) */
+    int npart, cap_part;
     int op;           /* index of the operator in part[] */
     sim_time_us block_period;
 
     /* Filled at run time. */
     sqlite3 *own_db;
     mkt_engine *engine;
-    struct plt_asset asset[PLT_MAX_ASSETS];
-    int nasset;
+    struct plt_asset *asset; /* nasset of them (malloc'd) */
+    int nasset, cap_asset;
 };
 
 void plt_context_init(struct plt_context *c);
+/* Room for one more of n elements in *arr (capacity *cap); 0 or -1. */
+int plt_grow(void **arr, int *cap, int n, size_t elem);
 void plt_context_clear(struct plt_context *c);
 /* Index of the participant named `name`, or -1. */
 int plt_participant_find(const struct plt_context *c, const char *name);
