@@ -33,6 +33,16 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+/* One aggregate of one signal over the current period: its statistics'
+ * signal ids (0 where not asked for) and the accumulators. */
+struct agg_inst {
+    int bus;
+    sim_time_us every, period_start;
+    int64_t id[SCN_AGG_NSTATS];
+    double min, max, sum, first, last;
+    long count;
+};
+
 /* State the kernel hooks need: the store and the recorded signals. */
 struct run_ctx {
     res_store *store;
@@ -47,15 +57,63 @@ struct run_ctx {
     int64_t jseq; /* journal entries written */
     int store_failed;
     struct sim_err store_err;
+    /* record.aggregates: one accumulator per (aggregate, matching signal) */
+    struct agg_inst *agg;
+    int nagg;
     int progress; /* draw a progress bar on stderr */
     int verbose;  /* echo events on stderr */
     sim_time_us last_drawn;
 };
 
+/* Store an aggregate's period (at its start) and start the next one. */
+static int agg_flush(struct run_ctx *c, struct agg_inst *a)
+{
+    if (a->count == 0)
+        return 0;
+    double step_h = (double)c->sc->step / (double)SIM_US_PER_H;
+    double v[SCN_AGG_NSTATS] = {a->min,          a->max,  a->sum / (double)a->count,
+                                a->sum * step_h, a->last, a->last - a->first};
+    int64_t ids[SCN_AGG_NSTATS];
+    double vals[SCN_AGG_NSTATS];
+    int n = 0;
+    for (int k = 0; k < SCN_AGG_NSTATS; k++)
+        if (a->id[k]) {
+            ids[n] = a->id[k];
+            vals[n++] = v[k];
+        }
+    a->count = 0;
+    int rc = res_samples(c->store, a->period_start, ids, vals, n, &c->store_err);
+    if (rc)
+        c->store_failed = 1;
+    else
+        c->samples += (uint64_t)n;
+    return rc;
+}
+
 static int hook_sample(void *vctx, sim_time_us t, const double *values, int n)
 {
     struct run_ctx *c = vctx;
     (void)n;
+    for (int i = 0; i < c->nagg; i++) {
+        struct agg_inst *a = &c->agg[i];
+        if (a->count && (t - c->sc->start) % a->every == 0) {
+            int rc = agg_flush(c, a);
+            if (rc)
+                return rc;
+        }
+        double v = values[a->bus];
+        if (a->count++ == 0) {
+            a->period_start = t;
+            a->min = a->max = a->first = v;
+            a->sum = 0;
+        }
+        if (v < a->min)
+            a->min = v;
+        if (v > a->max)
+            a->max = v;
+        a->sum += v;
+        a->last = v;
+    }
     if (c->sc->record_period > 0 && (t - c->sc->start) % c->sc->record_period != 0)
         return 0;
     for (int i = 0; i < c->nrec; i++)
@@ -209,6 +267,46 @@ void runner_execute(sim_kernel *k, const struct scn_scenario *sc, res_store *sto
             goto store_fail;
         ctx.rec_sig[ctx.nrec++] = s;
     }
+    /* record.aggregates: for every signal a pattern matches, one signal
+     * per statistic, "<signal>.<stat>_<every>" */
+    for (int pass = 0; pass < 2; pass++) {
+        int n = 0;
+        for (int g = 0; g < sc->naggregates; g++)
+            for (int s = 0; s < nsig; s++) {
+                if (!(sim_bus_flags(k, s) & SIM_SIG_RECORD) ||
+                    fnmatch(sc->aggregates[g].signal, sim_bus_name(k, s), 0))
+                    continue;
+                if (pass == 1) {
+                    struct agg_inst *a = &ctx.agg[n];
+                    a->bus = s;
+                    a->every = sc->aggregates[g].every;
+                    char every[32], name[256], unit[40];
+                    sim_duration_format(a->every, every, sizeof every);
+                    const char *u = sim_bus_unit(k, s);
+                    for (int st = 0; st < SCN_AGG_NSTATS; st++) {
+                        if (!(sc->aggregates[g].stats & (1u << st)))
+                            continue;
+                        snprintf(name, sizeof name, "%s.%s_%s", sim_bus_name(k, s),
+                                 scn_agg_stat_names[st], every);
+                        if (st == SCN_AGG_INTEGRAL)
+                            snprintf(unit, sizeof unit, "%s%s", u,
+                                     !strcmp(u, "kW") || !strcmp(u, "kvar") ? "h" : "*h");
+                        else
+                            snprintf(unit, sizeof unit, "%s", u);
+                        if ((rc = res_signal_add(store, ctx.run_id, name, unit,
+                                                 sim_kernel_component_name(k, sim_bus_owner(k, s)),
+                                                 &a->id[st], &err)))
+                            goto store_fail;
+                    }
+                }
+                n++;
+            }
+        if (pass == 0 && n > 0 && !(ctx.agg = calloc((size_t)n, sizeof *ctx.agg))) {
+            fputs("flexbed run: out of memory\n", stderr);
+            goto done;
+        }
+        ctx.nagg = n;
+    }
     ctx.store = store;
     ctx.sc = sc;
     ctx.verbose = o->verbose;
@@ -225,6 +323,12 @@ void runner_execute(sim_kernel *k, const struct scn_scenario *sc, res_store *sto
     sim_kernel_set_stop_flag(k, &stop_requested);
 
     rc = sim_kernel_run(k, &err);
+    /* the last (maybe partial) period of every aggregate */
+    for (int i = 0; !rc && i < ctx.nagg; i++)
+        if (agg_flush(&ctx, &ctx.agg[i])) {
+            rc = SIM_EIO;
+            snprintf(err.msg, sizeof err.msg, "%s", ctx.store_err.msg);
+        }
 
     if (ctx.progress)
         fputs("\r\033[K", stderr);
@@ -264,6 +368,7 @@ done:
     free(ctx.rec_sig);
     free(ctx.rec_id);
     free(ctx.rec_val);
+    free(ctx.agg);
 }
 
 void runner_print_summary(const struct scn_scenario *sc, const char *variant,
@@ -381,6 +486,18 @@ static int check_size(const struct scn_scenario *sc, sim_kernel *k, int runs, co
     uint64_t nrec = 0;
     for (int s = 0, n = sim_bus_count(k); s < n; s++)
         nrec += (sim_bus_flags(k, s) & SIM_SIG_RECORD) && scn_records(sc, sim_bus_name(k, s));
+    for (int i = 0; i < sc->naggregates; i++) {
+        int hit = 0;
+        for (int s = 0, n = sim_bus_count(k); s < n && !hit; s++)
+            hit = (sim_bus_flags(k, s) & SIM_SIG_RECORD) &&
+                  fnmatch(sc->aggregates[i].signal, sim_bus_name(k, s), 0) == 0;
+        if (!hit) {
+            fprintf(stderr,
+                    "flexbed run: %s: record.aggregates[%d].signal: \"%s\" matches no signal\n",
+                    sc->path, i, sc->aggregates[i].signal);
+            return CLI_USAGE;
+        }
+    }
     /* a pattern that selects nothing is a typo, not a wish to record less */
     for (int i = 0; i < sc->nrecord_signals; i++) {
         int hit = 0;

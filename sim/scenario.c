@@ -454,8 +454,55 @@ void scn_scenario_clear(struct scn_scenario *sc)
     for (int i = 0; i < sc->nrecord_signals; i++)
         free(sc->record_signals[i]);
     free(sc->record_signals);
+    for (int i = 0; i < sc->naggregates; i++)
+        free(sc->aggregates[i].signal);
+    free(sc->aggregates);
     sim_tz_clear(&sc->tz);
     memset(sc, 0, sizeof *sc);
+}
+
+const char *const scn_agg_stat_names[SCN_AGG_NSTATS] = {"min",      "max",  "mean",
+                                                        "integral", "last", "delta"};
+
+/* record.aggregates[i]: {"signal", "every" (default 1d), "stats": [...]} */
+static int read_aggregate(const struct scn_obj *rec, const cJSON *v, int i, sim_time_us step,
+                          struct scn_aggregate *a, struct sim_err *err)
+{
+    struct scn_obj o;
+    int rc = scn_obj_init_item(&o, rec, "aggregates", i, v, err);
+    if (rc)
+        return rc;
+    const char *sig = NULL;
+    const cJSON *stats = NULL;
+    if ((rc = scn_string(&o, "signal", 1, NULL, &sig, err)) ||
+        (rc = scn_duration(&o, "every", 0, 24 * SIM_US_PER_H, step, INT64_MAX, &a->every, err)) ||
+        (rc = scn_array(&o, "stats", 1, &stats, err)))
+        return rc;
+    if (a->every % step)
+        return expected(&o, "every", cJSON_GetObjectItemCaseSensitive(v, "every"), err,
+                        "a multiple of step");
+    int j = 0;
+    for (const cJSON *st = stats->child; st; st = st->next, j++) {
+        int k = 0;
+        while (k < SCN_AGG_NSTATS &&
+               !(cJSON_IsString(st) && !strcmp(st->valuestring, scn_agg_stat_names[k])))
+            k++;
+        if (k == SCN_AGG_NSTATS) {
+            char sk[24];
+            snprintf(sk, sizeof sk, "stats[%d]", j);
+            return expected(&o, sk, st, err, "min, max, mean, integral, last or delta");
+        }
+        a->stats |= 1u << k;
+    }
+    if (!a->stats)
+        return expected(&o, "stats", stats, err,
+                        "at least one of min, max, mean, integral, "
+                        "last, delta");
+    if ((rc = scn_obj_finish(&o, err)))
+        return rc;
+    if (!(a->signal = strdup(sig)))
+        return sim_errf(err, SIM_ENOMEM, "out of memory");
+    return 0;
 }
 
 int scn_records(const struct scn_scenario *sc, const char *name)
@@ -763,13 +810,27 @@ static int load(const char *path, const char *text_in, const char *dir_in,
     sc->seed = seed_override ? *seed_override : (uint64_t)seed;
 
     struct scn_obj rec;
-    const cJSON *rsig = NULL;
+    const cJSON *rsig = NULL, *ragg = NULL;
     if ((rc = scn_child(&root, "record", 0, &rec, NULL, err)) != 0 ||
         (rc = scn_duration(&rec, "period", 0, sc->step, 1, INT64_MAX, &sc->record_period, err)) !=
             0 ||
         (rc = scn_array(&rec, "signals", 0, &rsig, err)) != 0 ||
+        (rc = scn_array(&rec, "aggregates", 0, &ragg, err)) != 0 ||
         (rc = scn_obj_finish(&rec, err)) != 0)
         goto fail;
+    if (ragg) {
+        int n = cJSON_GetArraySize(ragg);
+        if (n > 0 && !(sc->aggregates = calloc((size_t)n, sizeof *sc->aggregates))) {
+            rc = sim_errf(err, SIM_ENOMEM, "out of memory");
+            goto fail;
+        }
+        int i = 0;
+        for (const cJSON *v = ragg->child; v; v = v->next, i++) {
+            if ((rc = read_aggregate(&rec, v, i, sc->step, &sc->aggregates[i], err)) != 0)
+                goto fail;
+            sc->naggregates = i + 1;
+        }
+    }
     if (rsig) {
         int n = cJSON_GetArraySize(rsig);
         if (n == 0) {

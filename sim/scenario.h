@@ -168,6 +168,24 @@ struct scn_registry {
     size_t nsections;
 };
 
+/* "record.aggregates": per period, statistics of the signals matching a
+ * pattern, stored as signals of their own ("<signal>.<stat>_<every>"). */
+enum scn_agg_stat {
+    SCN_AGG_MIN,
+    SCN_AGG_MAX,
+    SCN_AGG_MEAN,
+    SCN_AGG_INTEGRAL, /* sum of value x step, in the unit times hours */
+    SCN_AGG_LAST,
+    SCN_AGG_DELTA, /* last less first of the period */
+    SCN_AGG_NSTATS
+};
+extern const char *const scn_agg_stat_names[SCN_AGG_NSTATS];
+struct scn_aggregate {
+    char *signal;      /* name or glob pattern (fnmatch) */
+    sim_time_us every; /* the period, a multiple of step */
+    unsigned stats;    /* bit 1 << scn_agg_stat */
+};
+
 /* A loaded scenario. Plain data with owned strings; free with
  * scn_scenario_clear. */
 struct scn_scenario {
@@ -184,6 +202,8 @@ struct scn_scenario {
     char **record_signals;     /* "record.signals": glob patterns of the signals
                                   to store (fnmatch); NULL: every signal */
     int nrecord_signals;
+    struct scn_aggregate *aggregates; /* "record.aggregates" */
+    int naggregates;
 };
 
 /* Whether the signal `name` is stored under sc's "record.signals" (every

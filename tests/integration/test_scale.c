@@ -9,6 +9,7 @@
  *  - `flexbed bench year` refuses a bad argument (the year itself is a
  *    benchmark, not a test: docs/scale.md).
  */
+#include <math.h>
 #include <sqlite3.h>
 
 #include "check.h"
@@ -56,10 +57,33 @@ int main(void)
     flexbed_run(tmp, 120, &r, "sweep", sweep, "--out", out, NULL);
     CHECK(r.exit_code == 0, "sweep: exit %d: %s", r.exit_code, r.errs);
     snprintf(db, sizeof db, "%s/run-0001.db", out);
-    CHECK(q(db, "SELECT count(*) FROM signals") == 4, "4 signals stored");
-    CHECK(q(db, "SELECT min(n) FROM (SELECT count(*) n FROM samples GROUP BY signal_id)") == 192 &&
-              q(db, "SELECT max(n) FROM (SELECT count(*) n FROM samples GROUP BY signal_id)") ==
-                  192,
+    /* 4 recorded signals and 9 daily aggregates (feeder power: max, mean,
+     * integral; losses: integral; lowest voltage: min; 4 cars: delta) */
+    CHECK(q(db, "SELECT count(*) FROM signals WHERE name NOT LIKE '%\\_1d' ESCAPE '\\'") == 4,
+          "4 signals stored");
+    CHECK(q(db, "SELECT count(*) FROM signals WHERE name LIKE '%\\_1d' ESCAPE '\\'") == 9,
+          "9 daily aggregates");
+    CHECK(q(db, "SELECT count(*) FROM samples x JOIN signals s ON s.id = x.signal_id"
+                " WHERE s.name = 'feeder.p_kw.max_1d'") == 2,
+          "one value per day");
+    /* the day's energy is its mean power times 24 h; the day's peak is at
+     * least every 15-minute sample of that day */
+    double e = q(db, "SELECT sum(x.value) FROM samples x JOIN signals s ON s.id = x.signal_id"
+                     " WHERE s.name = 'feeder.p_kw.integral_1d'"),
+           m = q(db, "SELECT sum(x.value) FROM samples x JOIN signals s ON s.id = x.signal_id"
+                     " WHERE s.name = 'feeder.p_kw.mean_1d'");
+    CHECK(e > 100 && fabs(e - 24 * m) < 1e-9 * e, "energy %g kWh, mean %g kW", e, m);
+    CHECK(q(db, "SELECT count(*) FROM samples x JOIN signals s ON s.id = x.signal_id"
+                " JOIN samples y ON y.t_us / 86400000000 = x.t_us / 86400000000"
+                " JOIN signals r ON r.id = y.signal_id"
+                " WHERE s.name = 'feeder.p_kw.max_1d' AND r.name = 'feeder.p_kw'"
+                " AND y.value > x.value") == 0,
+          "a recorded sample above its day's peak");
+    CHECK(q(db, "SELECT min(x.value) FROM samples x JOIN signals s ON s.id = x.signal_id"
+                " WHERE s.name LIKE 'ev_.e_in_kwh.delta_1d'") > 0,
+          "every car charged every day");
+    CHECK(q(db, "SELECT count(*) FROM samples x JOIN signals s ON s.id = x.signal_id"
+                " WHERE s.name = 'feeder.v_min_pu'") == 192,
           "every 15 minutes for two days");
     CHECK(q(db, "SELECT count(*) FROM events WHERE component='ev1' AND kind='arrival'") == 2,
           "ev1 arrives on both days");

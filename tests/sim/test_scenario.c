@@ -351,7 +351,9 @@ static void test_record_signals(void)
 {
     const char *path = write_tmp("rec.json", "{" HEAD ", \"components\": [], \"record\": "
                                              "{\"period\": \"1min\", \"signals\": "
-                                             "[\"feeder*.p_kw\", \"ev?.soc\", \"dso.x\"]}}");
+                                             "[\"feeder*.p_kw\", \"ev?.soc\", \"dso.x\"], "
+                                             "\"aggregates\": [{\"signal\": \"f*.p_kw\", "
+                                             "\"stats\": [\"max\", \"integral\"]}]}}");
     sim_kernel *k = NULL;
     struct scn_scenario sc;
     struct sim_err err = {{0}};
@@ -365,6 +367,12 @@ static void test_record_signals(void)
     CHECK(!scn_records(&sc, "feeder12.q_kvar"), "q_kvar is not asked for");
     CHECK(scn_records(&sc, "ev1.soc") && !scn_records(&sc, "ev12.soc"), "ev?.soc");
     CHECK(scn_records(&sc, "dso.x") && !scn_records(&sc, "dso.xy"), "a plain name");
+    CHECK_INT(sc.naggregates, 1);
+    if (sc.naggregates == 1) {
+        CHECK(!strcmp(sc.aggregates[0].signal, "f*.p_kw"), "aggregate signal");
+        CHECK_INT(sc.aggregates[0].every, 24 * SIM_US_PER_H); /* the default: a day */
+        CHECK_INT(sc.aggregates[0].stats, (1u << SCN_AGG_MAX) | (1u << SCN_AGG_INTEGRAL));
+    }
     sim_kernel_free(k);
     scn_scenario_clear(&sc);
     CHECK(sc.record_signals == NULL && sc.nrecord_signals == 0, "clear frees the patterns");
@@ -387,6 +395,18 @@ static void test_errors(void)
              "record.signals[1]: expected a signal name or glob pattern");
     load_bad("{" HEAD ", \"components\": [], \"record\": {\"signals\": \"a.p_kw\"}}",
              "record.signals: expected an array");
+    load_bad("{" HEAD ", \"components\": [], \"record\": {\"aggregates\": [{\"signal\": "
+             "\"a.p_kw\", \"stats\": [\"peak\"]}]}}",
+             "record.aggregates[0].stats[0]: expected min, max, mean, integral, last or delta");
+    load_bad("{" HEAD ", \"components\": [], \"record\": {\"aggregates\": [{\"stats\": "
+             "[\"max\"]}]}}",
+             "record.aggregates[0].signal");
+    load_bad("{" HEAD ", \"components\": [], \"record\": {\"aggregates\": [{\"signal\": "
+             "\"a.p_kw\", \"every\": \"7s\", \"stats\": [\"max\"]}]}}",
+             "record.aggregates[0].every");
+    load_bad("{" HEAD ", \"components\": [], \"record\": {\"aggregates\": [{\"signal\": "
+             "\"a.p_kw\", \"stats\": [\"max\"], \"per\": 1}]}}",
+             "record.aggregates[0].per: unknown key");
 
     /* Wrong types, each JSON type named as it should be. */
     const char *comp =
