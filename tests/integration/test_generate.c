@@ -122,6 +122,35 @@ int main(void)
     CHECK_STR_CONTAINS(r.out, "ledger verified");
     CHECK(strstr(r.out, "flexibility delivered, ") != NULL, "nothing bought: %s", r.out);
 
+    /* two dispatch platforms may not both control one asset */
+    root = cJSON_Parse(ta);
+    comps = cJSON_GetObjectItemCaseSensitive(root, "components");
+    cJSON *twin = NULL;
+    cJSON_ArrayForEach(e, comps)
+    {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
+        if (cJSON_IsString(t) && !strcmp(t->valuestring, "dispatch") && !twin)
+            twin = cJSON_Duplicate(e, 1);
+    }
+    if (twin) {
+        cJSON_ReplaceItemInObject(twin, "name", cJSON_CreateString("twin_dispatch"));
+        cJSON_AddItemToArray((cJSON *)comps, twin);
+    }
+    char *text = cJSON_Print(root);
+    snprintf(b, sizeof b, "%s/twin.json", tmp);
+    FILE *f = fopen(b, "w");
+    if (f && text) {
+        fputs(text, f);
+        fclose(f);
+    }
+    cJSON_free(text);
+    cJSON_Delete(root);
+    snprintf(db, sizeof db, "%s/twin.db", tmp);
+    flexbed_run(tmp, 60, &r, "run", b, "--out", db, NULL);
+    CHECK_INT(r.exit_code, 2);
+    CHECK(!file_exists(db), "a scenario refused at start left %s", db);
+    CHECK_STR_CONTAINS(r.errs, "already controlled by f001_dispatch");
+
     /* bad options: exit 2, nothing written */
     snprintf(c, sizeof c, "%s/bad.json", tmp);
     flexbed_run(tmp, 10, &r, "generate", "city", "--feeders", "0", "--out", c, NULL);
