@@ -75,6 +75,22 @@ struct mkt_api {
     double log_tokens;
     double log_last_s;
     long long log_suppressed;
+    /* Group commit: the transactions accepted in one turn of the event loop
+     * share one SQLite transaction (mkt_batch_begin); their answers and
+     * websocket events wait until it is committed (flush_batch), so a 200
+     * always means stored. */
+    int batch;
+    struct pending *pend;
+    int npend, cap_pend;
+};
+
+/* An accepted transaction whose answer waits for the batch's commit. */
+struct pending {
+    struct lws *wsi; /* NULL when its connection closed meanwhile */
+    struct http_sess *s;
+    struct mkt_receipt rc;
+    char action[32];
+    char from[MKT_ADDR_STRLEN];
 };
 
 #define LOG_BURST 200.0 /* log lines back to back ... */
@@ -95,6 +111,7 @@ struct http_sess {
     int headers_sent;
     int close_after;
     int answered; /* the answer to this request is made: later body events are not ours */
+    int deferred; /* the answer waits for the batch's commit */
 };
 
 /* One websocket client. */
@@ -913,7 +930,7 @@ static int parse_signed(struct http_sess *s, char **canon, uint8_t sig[MKT_SIG_L
     return ret;
 }
 
-static void post_tx(struct mkt_api *a, struct http_sess *s)
+static void post_tx(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
 {
     char *json = NULL;
     uint8_t sig[MKT_SIG_LEN];
@@ -949,6 +966,19 @@ static void post_tx(struct mkt_api *a, struct http_sess *s)
     }
     struct mkt_receipt rc;
     struct sim_err err;
+    if (!a->batch && mkt_batch_begin(a->e, &err) == 0)
+        a->batch = 1;
+    if (a->npend == a->cap_pend) {
+        int nc = a->cap_pend ? 2 * a->cap_pend : 64;
+        struct pending *np = realloc(a->pend, (size_t)nc * sizeof *np);
+        if (!np) {
+            free(json);
+            respond_error(s, 503, "server: out of memory");
+            return;
+        }
+        a->pend = np;
+        a->cap_pend = nc;
+    }
     int r = mkt_submit(a->e, json, sig, api_now(a), &rc, &err);
     free(json);
     if (r) {
@@ -958,9 +988,19 @@ static void post_tx(struct mkt_api *a, struct http_sess *s)
         respond_error(s, http_status(r), "%s", err.msg);
         return;
     }
-    a->st.accepted_tx++;
     respond_json(s, 200, receipt_json(&rc, action, from));
-    notify_tx(a, &rc, action, from);
+    if (!a->batch) { /* no batch could be opened: stored already */
+        a->st.accepted_tx++;
+        notify_tx(a, &rc, action, from);
+        return;
+    }
+    struct pending *pd = &a->pend[a->npend++];
+    pd->wsi = wsi;
+    pd->s = s;
+    pd->rc = rc;
+    snprintf(pd->action, sizeof pd->action, "%s", action);
+    snprintf(pd->from, sizeof pd->from, "%s", from);
+    s->deferred = 1;
 }
 
 /* Seal the pending transactions with the operator key and announce the
@@ -1101,7 +1141,7 @@ static void route(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
     if (is_balance)
         get_balance(a, s, p + 14);
     else if (!strcmp(p, "/api/tx"))
-        post_tx(a, s);
+        post_tx(a, wsi, s);
     else if (!strcmp(p, "/api/seal"))
         post_seal(a, s);
     else if (!strcmp(p, "/api/market"))
@@ -1322,7 +1362,10 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         } else {
             route(a, wsi, s);
         }
-        answer(a, wsi, s);
+        if (!s->deferred)
+            answer(a, wsi, s);
+        else
+            s->answered = 1; /* made, if not yet sent: a repeated completion is not a new request */
         return 0;
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -1332,8 +1375,12 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (s)
+        if (s) {
+            for (int i = 0; i < a->npend; i++)
+                if (a->pend[i].s == s)
+                    a->pend[i].wsi = NULL; /* stored, but nobody to tell */
             sess_reset(s);
+        }
         break;
 
     default:
@@ -1557,11 +1604,43 @@ int mkt_api_port(const mkt_api *a)
     return a ? a->port : -1;
 }
 
+/* Commit the open batch, then answer its transactions: 200 and their
+ * websocket events when it is stored, 503 (submit again) when not. */
+static void flush_batch(struct mkt_api *a)
+{
+    if (!a->batch)
+        return;
+    a->batch = 0;
+    struct sim_err err = {{0}};
+    int rc = mkt_batch_end(a->e, &err);
+    if (rc)
+        api_log(a, "group commit failed, %d transactions not stored: %s", a->npend, err.msg);
+    for (int i = 0; i < a->npend; i++) {
+        struct pending *p = &a->pend[i];
+        if (rc) {
+            a->st.refused_tx++;
+            if (p->wsi)
+                respond_error(p->s, 503, "tx: not stored (%s); submit it again", err.msg);
+        } else {
+            a->st.accepted_tx++;
+            notify_tx(a, &p->rc, p->action, p->from);
+        }
+        if (p->wsi) {
+            p->s->deferred = 0;
+            answer(a, p->wsi, p->s);
+        }
+    }
+    a->npend = 0;
+}
+
 int mkt_api_run(mkt_api *a, struct sim_err *err)
 {
     while (!atomic_load(&a->stop)) {
-        if (lws_service(a->ctx, 0) < 0)
+        if (lws_service(a->ctx, 0) < 0) {
+            flush_batch(a);
             return sim_errf(err, SIM_EIO, "serve: the event loop failed");
+        }
+        flush_batch(a);
     }
     atomic_store(&a->stop, 0);
     return 0;
@@ -1583,9 +1662,11 @@ void mkt_api_free(mkt_api *a)
     if (!a)
         return;
     lws_sul_cancel(&a->tick);
+    flush_batch(a);
     lws_context_destroy(a->ctx); /* closes every connection (their callbacks free) */
     a->ctx = NULL;
     for (int i = 0; i < RING; i++)
         free(a->ring[i].buf);
+    free(a->pend);
     free(a);
 }

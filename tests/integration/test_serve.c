@@ -27,6 +27,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <sqlite3.h>
+
 #include "check.h"
 #include "market/market.h"
 #include "proc.h"
@@ -670,6 +672,21 @@ int main(void)
     CHECK_STR_CONTAINS(pr.out, "\"sig\":\"0x");
     CHECK_INT(post("/api/tx", pr.out, &r), 200);
     long long asset2 = jint(r.json, "id");
+    /* a 200 means stored: another connection already sees both (group
+     * commit answers only after the commit) */
+    {
+        sqlite3 *ro = NULL;
+        sqlite3_stmt *q = NULL;
+        long long n = -1;
+        if (sqlite3_open_v2(db, &ro, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(ro, "SELECT count(*) FROM mkt_tx WHERE action='asset_add'", -1, &q,
+                               NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            n = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        sqlite3_close(ro);
+        CHECK(n == 2, "asset_add transactions visible to another connection: %lld", n);
+    }
     CHECK(asset1 > 0 && asset2 > asset1, "asset ids %lld, %lld", asset1, asset2);
     fsp2.nonce = 1;
     /* `--format text` gives the canonical JSON and a signature that recovers fsp2 */
