@@ -59,6 +59,33 @@ static double cpu_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* The figures both benchmarks end with: CPU time, peak memory, the
+ * database's size. */
+static void print_costs(FILE *out, double cpu, const char *db, int keep)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    struct stat st;
+    double mb = stat(db, &st) == 0 ? (double)st.st_size / 1e6 : 0;
+    fprintf(out, "  cpu           %8.1f s\n", cpu);
+    fprintf(out, "  peak memory   %8.0f MB  (resident, the whole process)\n",
+            (double)ru.ru_maxrss / 1024.0);
+    fprintf(out, "  database      %8.1f MB  %s%s\n", mb, db, keep ? "" : " (removed)");
+}
+
+/* Remove the database (and its SQLite companions) and the directory. */
+static void remove_run(const char *db, const char *dir)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    char p[PATH_MAX + 16];
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", db, suffix[i]);
+        unlink(p);
+    }
+    if (dir && *dir)
+        rmdir(dir);
+}
+
 int bench_city(int argc, char **argv, FILE *out)
 {
     static const struct option opts[] = {{"feeders", required_argument, NULL, 'n'},
@@ -126,10 +153,6 @@ int bench_city(int argc, char **argv, FILE *out)
     double w0 = bench_now_s(), c0 = cpu_s();
     rc = runner_run(&job, &o);
     double wall = bench_now_s() - w0, cpu = cpu_s() - c0;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    struct stat st;
-    double mb = stat(db, &st) == 0 ? (double)st.st_size / 1e6 : 0;
     if (rc) {
         fprintf(stderr, "flexbed bench city: the run failed (exit status %d)\n", rc);
     } else {
@@ -140,20 +163,11 @@ int bench_city(int argc, char **argv, FILE *out)
                 counterfactual ? ", main and counterfactual runs" : "");
         fprintf(out, "  wall          %8.1f s  (%.0fx real time)\n", wall,
                 86400.0 * (counterfactual ? 2 : 1) / wall);
-        fprintf(out, "  cpu           %8.1f s\n", cpu);
-        fprintf(out, "  peak memory   %8.0f MB  (resident, the whole process)\n",
-                (double)ru.ru_maxrss / 1024.0);
-        fprintf(out, "  database      %8.1f MB  %s%s\n", mb, db, keep ? "" : " (removed)");
+        print_costs(out, cpu, db, keep != NULL);
     }
     if (!keep) {
-        static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-        char p[PATH_MAX + 16];
-        for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-            snprintf(p, sizeof p, "%s%s", db, suffix[i]);
-            unlink(p);
-        }
         unlink(scn);
-        rmdir(dir);
+        remove_run(db, dir);
     }
     return rc ? 1 : 0;
 }
@@ -232,29 +246,15 @@ int bench_year(int argc, char **argv, FILE *out)
     double w0 = bench_now_s(), c0 = cpu_s();
     int rc = runner_run(&job, &o);
     double wall = bench_now_s() - w0, cpu = cpu_s() - c0;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    struct stat st;
-    double mb = stat(db, &st) == 0 ? (double)st.st_size / 1e6 : 0;
     if (rc) {
         fprintf(stderr, "flexbed bench year: %s: the run failed (exit status %d)\n", scn, rc);
     } else {
         fprintf(out, "year: %s, one run\n", scn);
         fprintf(out, "  wall          %8.1f s  (%.0f one-minute steps per second if a year)\n",
                 wall, 525600.0 / wall);
-        fprintf(out, "  cpu           %8.1f s\n", cpu);
-        fprintf(out, "  peak memory   %8.0f MB  (resident, the whole process)\n",
-                (double)ru.ru_maxrss / 1024.0);
-        fprintf(out, "  database      %8.1f MB  %s%s\n", mb, db, keep ? "" : " (removed)");
+        print_costs(out, cpu, db, keep != NULL);
     }
-    if (!keep) {
-        static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-        char p[PATH_MAX + 16];
-        for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-            snprintf(p, sizeof p, "%s%s", db, suffix[i]);
-            unlink(p);
-        }
-        rmdir(dir);
-    }
+    if (!keep)
+        remove_run(db, dir);
     return rc ? 1 : 0;
 }

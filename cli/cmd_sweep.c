@@ -920,22 +920,6 @@ static const char *status_name(const struct sw_run *run)
     }
 }
 
-/* A CSV field, quoted when it must be. */
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* The table: a header row and one row per run, as strings. */
 static char ***make_table(const struct sweep *sw, const struct sw_run *runs, int *ncols)
 {
@@ -993,7 +977,7 @@ static int write_summary(const char *path, char ***t, long nrows, int nc)
     }
     for (long r = 0; r < nrows; r++)
         for (int c = 0; c < nc; c++) {
-            csv_field(f, CELL(t, r, c));
+            sweep_csv_field(f, CELL(t, r, c));
             fputc(c + 1 < nc ? ',' : '\n', f);
         }
     if (fclose(f)) {

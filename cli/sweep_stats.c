@@ -30,19 +30,24 @@ static int number(const char *s, double *v)
     return !errno && !*end && isfinite(*v);
 }
 
+void sweep_csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 static void field(FILE *f, const char *s, int last)
 {
-    if (strpbrk(s, ",\"\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(s, f);
-    }
+    sweep_csv_field(f, s);
     fputc(last ? '\n' : ',', f);
 }
 

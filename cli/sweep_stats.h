@@ -21,4 +21,7 @@ struct sweep_stats_shape {
  * interval of the mean. 0 or -1. */
 int sweep_stats_write(FILE *f, char ***t, long nrows, const struct sweep_stats_shape *s);
 
+/* One CSV field, quoted (and its quotes doubled) when it must be. */
+void sweep_csv_field(FILE *f, const char *s);
+
 #endif
