@@ -960,7 +960,7 @@ int mkt_submit(mkt_engine *e, const char *json, const uint8_t sig_in[MKT_SIG_LEN
         goto refused;
     }
 
-    if ((rc = mkt__exec(e->db, "SAVEPOINT mkt_action", err)))
+    if ((rc = mkt__sql(e->db, err, "SAVEPOINT mkt_action", "")))
         goto refused;
     struct mkt_txctx c = {.e = e,
                           .root = root,
@@ -992,7 +992,7 @@ int mkt_submit(mkt_engine *e, const char *json, const uint8_t sig_in[MKT_SIG_LEN
         rc = mkt__tx_insert(e, c.seq, now, from, action, nonce, json, sig, rcpt->hash, err);
     }
     if (!rc)
-        rc = mkt__exec(e->db, "RELEASE mkt_action", err);
+        rc = mkt__sql(e->db, err, "RELEASE mkt_action", "");
     if (rc) {
         struct sim_err e2;
         mkt__exec(e->db, "ROLLBACK TO mkt_action; RELEASE mkt_action", &e2);
