@@ -63,7 +63,12 @@ struct run_ctx {
     int progress; /* draw a progress bar on stderr */
     int verbose;  /* echo events on stderr */
     sim_time_us last_drawn;
+    double last_flush_s; /* wall time of the last periodic commit */
 };
+
+/* What a run has stored is committed at least this often (wall time), so
+ * a killed run keeps all but the last seconds of it. */
+#define FLUSH_EVERY_S 2.0
 
 /* Store an aggregate's period (at its start) and start the next one. */
 static int agg_flush(struct run_ctx *c, struct agg_inst *a)
@@ -163,6 +168,11 @@ static int hook_journal(void *vctx, sim_time_us t, const char *component, enum s
 static void hook_progress(void *vctx, sim_time_us now, double wall_s, double lag_s)
 {
     struct run_ctx *c = vctx;
+    if (wall_s - c->last_flush_s >= FLUSH_EVERY_S && !c->store_failed) {
+        c->last_flush_s = wall_s;
+        if (res_flush(c->store, &c->store_err))
+            c->store_failed = 1;
+    }
     if (!c->progress)
         return;
     const struct scn_scenario *sc = c->sc;

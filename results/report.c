@@ -120,7 +120,12 @@ static int text_run(res_store *s, const struct res_run_row *r, FILE *out, struct
     if (r->scenario_path)
         fprintf(out, "  scenario    %s\n", r->scenario_path);
     fprintf(out, "  seed        %" PRIu64 "\n", r->seed);
-    fprintf(out, "  status      %s\n", r->status);
+    if (!strcmp(r->status, "running"))
+        /* no process marks a killed run: the figures are what it stored */
+        fprintf(out, "  status      running, or stopped without finishing (killed, crashed): "
+                     "the figures below are partial\n");
+    else
+        fprintf(out, "  status      %s\n", r->status);
     if (r->message && *r->message)
         fprintf(out, "  message     %s\n", r->message);
     fprintf(out, "  simulated   %s .. %s",

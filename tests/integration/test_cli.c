@@ -263,6 +263,51 @@ static void test_interrupt(const char *tmp)
     CHECK(reached > 0 && reached < 86400e6, "sim_reached after interruption: %g", reached);
 }
 
+/* kill -9 of a long run: the database opens, passes PRAGMA integrity_check,
+ * keeps what the run stored (it commits at least every 2 s of wall time),
+ * the run is not marked completed, and the report says its figures are
+ * partial. */
+static void test_kill9(const char *tmp)
+{
+    char db[512];
+    snprintf(db, sizeof db, "%s/killed.db", tmp);
+    char *argv[] = {(char *)FLEXBED_BINARY,
+                    "run",
+                    FLEXBED_SOURCE_DIR "/scenarios/scale/eu-lv-year.json",
+                    "--out",
+                    db,
+                    NULL};
+    pid_t pid = proc_start(tmp, argv);
+    CHECK(pid > 0, "start the run");
+    if (pid <= 0)
+        return;
+    /* until something is committed (bounded: 60 s), then at once */
+    double t0 = proc_now();
+    double n = 0;
+    while (proc_now() - t0 < 60 && n <= 0) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (file_exists(db))
+            n = query_double(db, "SELECT count(*) FROM samples");
+        if (isnan(n))
+            n = 0;
+    }
+    kill(pid, SIGKILL);
+    struct proc_result r;
+    proc_wait(tmp, pid, 10, &r);
+    CHECK(n > 0, "nothing was committed within 60 s");
+    char text[64];
+    query_text(db, "PRAGMA integrity_check", text, sizeof text);
+    CHECK(!strcmp(text, "ok"), "integrity_check: %s", text);
+    query_text(db, "SELECT status FROM runs WHERE id = 1", text, sizeof text);
+    CHECK(strcmp(text, "completed"), "a killed run is marked %s", text);
+    CHECK(query_double(db, "SELECT count(*) FROM samples") > 0, "the committed samples are kept");
+    flexbed_run(tmp, 60, &r, "report", db, NULL);
+    CHECK_INT(r.exit_code, 0);
+    CHECK_STR_CONTAINS(r.out, "stopped without finishing (killed, crashed): the figures below are "
+                              "partial");
+}
+
 int main(void)
 {
     char tmp[] = "/tmp/flexbed-cli-XXXXXX";
@@ -274,6 +319,7 @@ int main(void)
     test_bad_input(tmp);
     test_demo_slice(tmp);
     test_interrupt(tmp);
+    test_kill9(tmp);
     rm_tree(tmp);
     return check_done("test_cli");
 }

@@ -164,7 +164,8 @@ static void test_text(res_store *s)
     CHECK_STR_CONTAINS(t, "2023-10-02T03:00:00+03:00  info     -  soc_min 0: first, \"quoted\"");
     CHECK_STR_CONTAINS(t, "... 5 more");
     CHECK_STR_CONTAINS(t, "run 2: second\n");
-    CHECK_STR_CONTAINS(t, "status      running\n");
+    CHECK_STR_CONTAINS(t, "status      running, or stopped without finishing (killed, crashed): "
+                          "the figures below are partial\n");
     CHECK_STR_CONTAINS(t, "samples     50000 in 1 signal\n");
     free(t);
 }
