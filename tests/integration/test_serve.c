@@ -27,7 +27,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 
 #include "check.h"
 #include "market/market.h"
@@ -514,6 +516,124 @@ static void check_error(struct resp *r, int status, const char *field)
     CHECK_STR_CONTAINS(jstr(r->json, "error"), field);
 }
 
+/*
+ * kill -9 of `flexbed serve` under a concurrent load of signed
+ * transactions (issue 10): two FSP clients, each its own process and
+ * connection, submit asset_add actions as fast as they are answered and
+ * note every nonce that got a 200; the server is killed outright while
+ * they do. Every noted transaction is then in the ledger (a 200 means
+ * stored: group commit answers only after the commit), none is there
+ * twice, and `flexbed ledger verify` passes (signatures, links, the state
+ * replayed and every column compared, money totals included).
+ */
+static void load_client(struct party *p, const char *log)
+{
+    FILE *f = fopen(log, "w");
+    if (!f)
+        _exit(1);
+    static struct resp r;
+    for (int i = 0; i < 100000; i++) {
+        char buf[256];
+        snprintf(buf, sizeof buf,
+                 "{\"action\":\"asset_add\",\"type\":\"battery\",\"name\":\"b%d\","
+                 "\"location\":\"bus-1\",\"p_min_w\":-1000,\"p_max_w\":1000,"
+                 "\"soc_min_ppm\":0,\"soc_max_ppm\":1000000}",
+                 i);
+        char *body = signed_body(p, buf, p->nonce);
+        int st = body ? post("/api/tx", body, &r) : -1;
+        free(body);
+        if (st != 200)
+            break; /* the server is gone */
+        fprintf(f, "%lld\n", p->nonce);
+        fflush(f);
+        p->nonce++;
+    }
+    fclose(f);
+    _exit(0);
+}
+
+static void test_kill9(const char *opkey, struct party *op)
+{
+    char db[256];
+    snprintf(db, sizeof db, "%s/killed.db", tmp);
+    pid_t pid = server_start(db, opkey);
+    CHECK(pid > 0, "server did not start");
+    if (pid <= 0)
+        return;
+    static struct resp r;
+    struct party a, b;
+    party_init(&a, "load-a");
+    party_init(&b, "load-b");
+    op->nonce = 0;
+    char buf[512];
+    CHECK_INT(submit(op, "{\"action\":\"genesis\",\"name\":\"kill\",\"params\":{}}", &r), 200);
+    struct party *fsp[2] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        snprintf(buf, sizeof buf,
+                 "{\"action\":\"participant_add\",\"address\":\"%s\",\"role\":\"FSP\","
+                 "\"name\":\"load %d\"}",
+                 fsp[i]->addr, i);
+        CHECK_INT(submit(op, buf, &r), 200);
+    }
+    char log[2][300];
+    pid_t kid[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(log[i], sizeof log[i], "%s/load-%d.log", tmp, i);
+        fflush(NULL);
+        kid[i] = fork();
+        if (kid[i] == 0)
+            load_client(fsp[i], log[i]);
+    }
+    /* let them run, then kill the server where it happens to be */
+    struct timespec ts = {1, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    for (int i = 0; i < 2; i++)
+        waitpid(kid[i], NULL, 0);
+
+    sqlite3 *h = NULL;
+    CHECK_INT(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    long long answered = 0, missing = 0;
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(log[i], "r");
+        long long nonce;
+        while (f && fscanf(f, "%lld", &nonce) == 1) {
+            answered++;
+            sqlite3_stmt *q = NULL;
+            long long n = -1;
+            if (sqlite3_prepare_v2(h, "SELECT count(*) FROM mkt_tx WHERE sender=? AND nonce=?", -1,
+                                   &q, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(q, 1, fsp[i]->addr, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(q, 2, nonce);
+                if (sqlite3_step(q) == SQLITE_ROW)
+                    n = sqlite3_column_int64(q, 0);
+            }
+            sqlite3_finalize(q);
+            if (n != 1) {
+                missing++;
+                CHECK(0, "load %d nonce %lld answered 200 but stored %lld times", i, nonce, n);
+            }
+        }
+        if (f)
+            fclose(f);
+    }
+    sqlite3_close(h);
+    printf("kill -9 under load: %lld transactions answered 200, %lld of them missing\n", answered,
+           missing);
+    CHECK(answered > 10, "the clients got only %lld answers before the kill", answered);
+    CHECK_INT(missing, 0);
+    static struct proc_result pr;
+    flexbed_run(tmp, 120, &pr, "ledger", "verify", db, NULL);
+    CHECK(pr.exit_code == 0, "ledger verify after kill -9: exit %d: %s%s", pr.exit_code, pr.out,
+          pr.errs);
+    /* and the server starts again on it */
+    pid = server_start(db, opkey);
+    CHECK(pid > 0, "the server does not start again on a killed database");
+    if (pid > 0)
+        server_stop(pid, "after kill -9");
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/flexbed_serve_XXXXXX");
@@ -865,6 +985,8 @@ int main(void)
         CHECK(!file_exists(other), "a bad --bind left %s", other);
         server_stop(pid, "second run");
     }
+
+    test_kill9(opkey, &op);
 
     /* A wrong operator key is refused at start. */
     char badkey[256];
