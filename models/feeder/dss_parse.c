@@ -1090,6 +1090,14 @@ static int run_file(struct pctx *p, const char *path)
             return sim_errf(p->err, SIM_EIO, "%s: cannot open: %s", path, strerror(errno));
         return dss_perr(p, "cannot open '%s': %s", path, strerror(errno));
     }
+    /* a device or a pipe (/dev/zero, a FIFO) could be read forever */
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        if (p->depth == 0)
+            return sim_errf(p->err, SIM_EINVAL, "%s: not a regular file", path);
+        return dss_perr(p, "'%s' is not a regular file", path);
+    }
     char *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {

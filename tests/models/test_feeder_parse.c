@@ -145,6 +145,16 @@ static void errors(void)
     CHECK_STR_CONTAINS(err.msg, "nothere.dss: cannot open");
     fdr_circuit_free(c);
 
+    /* a device is not read (it could be read forever), nor a directory */
+    expect_error("Redirect /dev/zero\n", "'/dev/zero' is not a regular file");
+    c = fdr_load_dss("/dev/null", NULL, &err);
+    CHECK(c == NULL, "/dev/null accepted as a master file");
+    CHECK_STR_CONTAINS(err.msg, "/dev/null: not a regular file");
+    fdr_circuit_free(c);
+    c = fdr_load_dss(dir, NULL, &err);
+    CHECK(c == NULL, "a directory accepted as a master file");
+    fdr_circuit_free(c);
+
     /* no circuit at all */
     c = fdr_load_dss_string("! nothing\n", "empty.dss", NULL, NULL, &err);
     CHECK(c == NULL, "empty input accepted");
