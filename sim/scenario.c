@@ -401,6 +401,8 @@ int scn_file(struct scn_obj *o, const char *dir, const char *key, int required, 
         return scn_errf(o, key, err, "cannot read \"%s\": %s", rel, strerror(errno));
     if (S_ISDIR(st.st_mode))
         return scn_errf(o, key, err, "cannot read \"%s\": %s", rel, strerror(EISDIR));
+    if (!S_ISREG(st.st_mode)) /* a device or a pipe could be read forever */
+        return scn_errf(o, key, err, "\"%s\" is not a regular file", rel);
     FILE *f = fopen(out, "rb");
     if (!f)
         return scn_errf(o, key, err, "cannot read \"%s\": %s", rel, strerror(errno));

@@ -391,6 +391,10 @@ static void test_errors(void)
              "record.every: unknown key");
     load_bad("{" HEAD ", \"components\": [], \"record\": {\"signals\": []}}",
              "record.signals: expected a non-empty array");
+    /* a file that is a device could be read forever */
+    load_bad("{" HEAD ", \"components\": [{\"name\": \"a\", \"type\": \"fake\", \"gain\": 1,"
+             " \"series\": {\"file\": \"/dev/zero\", \"value_column\": \"v\"}}]}",
+             "components[0].series.file: \"/dev/zero\" is not a regular file");
     load_bad("{" HEAD ", \"components\": [], \"record\": {\"signals\": [\"a.p_kw\", 3]}}",
              "record.signals[1]: expected a signal name or glob pattern");
     load_bad("{" HEAD ", \"components\": [], \"record\": {\"signals\": \"a.p_kw\"}}",
