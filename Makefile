@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEMO       ?= scenarios/demo-2023-10-02.json
 DEMO_DB    ?= results/demo-2023-10-02.db
 
-.PHONY: all deps build build-test build-clang demo test bench clean format
+.PHONY: all deps build build-test build-clang build-fuzz fuzz demo test bench clean format
 
 all: build
 
@@ -28,15 +28,35 @@ build-clang: deps
 	cmake -S . -B $(CLANG_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(CLANG_BUILD) -j $(JOBS)
 
+# libFuzzer targets (fuzz/): the whole tree instrumented for coverage, with
+# ASan and UBSan; `make fuzz` runs each target FUZZ_SECONDS from the seeds in
+# fuzz/corpus (copied, so the seeds stay as committed).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+build-fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DFLEXBED_FUZZ=ON -DFLEXBED_TESTS=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_scenario fuzz_dss fuzz_canon
+
+fuzz: build-fuzz
+	@for t in scenario dss canon; do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t && cp -n fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/ ; \
+	    echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	    ./$(FUZZ_BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_BUILD)/corpus/$$t || exit 1; \
+	done
+
 demo: build
 	./$(BUILD)/flexbed run $(DEMO) --out $(DEMO_DB)
 	./$(BUILD)/flexbed report $(DEMO_DB) --brief
 
 # The Release build is part of the test: `make demo` compiles at -O2, where
 # GCC warns about things -O0 does not see, and warnings are errors; so is
-# the clang build.
-test: build-test build build-clang
+# the clang build. Then every fuzz target replays its seeds and fuzzes for
+# 10 s (`make fuzz` runs them longer).
+test: build-test build build-clang build-fuzz
 	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 bench: build
 	./$(BUILD)/flexbed bench kernel
@@ -49,4 +69,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(CLANG_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)
