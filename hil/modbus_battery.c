@@ -73,8 +73,7 @@ struct mbb {
     int connected, ever_connected;
     int last_errno;
     struct suns_device dev;
-    int a_ac, ac_id, a124, a802; /* model addresses, -1 when absent */
-    int ac_len;
+    struct suns_battery_map map; /* the models read */
     /* device values */
     double wbase_w, wcha_w, wdis_w, cap_wh, floor; /* 124 WChaMax, ratings */
     int dev_online;
@@ -93,7 +92,7 @@ struct mbb {
     double r_stale;                      /* the replayed step's stale */
     long diverged;                       /* replayed steps whose command differs */
     int replay_told;
-    uint16_t r124[2 + SUNS_M124_LEN], r802[2 + SUNS_M802_LEN], rac[125];
+    uint16_t r124[2 + SUNS_M124_LEN], r802[2 + SUNS_M802_LEN], rac[SUNS_AC_READ_MAX];
 };
 
 static double mono_s(void)
@@ -243,64 +242,29 @@ static int read_model(struct mbb *b, int addr, int n, uint16_t *dst)
  * why filled when a value is out of range or not implemented. */
 static int decode(struct mbb *b, double *p_kw, double *soc, char *why, size_t n)
 {
-    const uint16_t *m124 = b->r124, *m802 = b->r802, *ac = b->rac;
-    double wbase = suns_get_u16(m124[SUNS_M124_WCHAMAX], m124[SUNS_M124_WCHAMAX_SF]);
-    if (!(wbase > 0)) {
-        snprintf(why, n, "model 124 WChaMax = %g W (raw %u, SF %d)", wbase, m124[SUNS_M124_WCHAMAX],
-                 (int16_t)m124[SUNS_M124_WCHAMAX_SF]);
+    struct suns_battery_reading r;
+    if (suns_battery_decode(&b->map, b->r124, b->r802, b->rac, &r, why, n))
         return -1;
-    }
-    double wcha = wbase, wdis = wbase, cap = NAN, floor_pct, soc_pct, w;
-    if (b->a802 >= 0) {
-        wcha = suns_get_u16(m802[SUNS_M802_WCHARTEMAX], m802[SUNS_M802_WCHADISCHAMAX_SF]);
-        wdis = suns_get_u16(m802[SUNS_M802_WDISCHARTEMAX], m802[SUNS_M802_WCHADISCHAMAX_SF]);
-        if (!(wcha > 0 && wdis > 0)) {
-            snprintf(why, n, "model 802 WChaRteMax = %g W, WDisChaRteMax = %g W", wcha, wdis);
-            return -1;
-        }
-        cap = suns_get_u16(m802[SUNS_M802_WHRTG], m802[SUNS_M802_WHRTG_SF]);
-        soc_pct = suns_get_u16(m802[SUNS_M802_SOC], m802[SUNS_M802_SOC_SF]);
-        floor_pct = suns_get_u16(m802[SUNS_M802_SOCRSVMIN], m802[SUNS_M802_SOC_SF]);
-        b->dev_online = m802[SUNS_M802_STATE] != SUNS_802_STATE_DISCONNECTED;
-    } else {
-        soc_pct = suns_get_u16(m124[SUNS_M124_CHASTATE], m124[SUNS_M124_CHASTATE_SF]);
-        floor_pct = suns_get_u16(m124[SUNS_M124_MINRSVPCT], m124[SUNS_M124_MINRSVPCT_SF]);
-        b->dev_online = m124[SUNS_M124_CHAST] != SUNS_CHAST_OFF;
-    }
-    if (!(soc_pct >= 0 && soc_pct <= 100)) {
-        snprintf(why, n, "SoC %g %% is out of [0, 100] %%", soc_pct);
-        return -1;
-    }
-    if (b->a_ac >= 0 && b->ac_id == 701)
-        w = suns_get_i16(ac[SUNS_M701_W], ac[SUNS_M701_W_SF]);
-    else if (b->a_ac >= 0)
-        w = suns_get_i16(ac[SUNS_M103_W], ac[SUNS_M103_W_SF]);
-    else
-        w = suns_get_i16(m802[SUNS_M802_W], m802[SUNS_M802_W_SF]);
-    double pmax = fmax(wbase, fmax(wcha, wdis));
-    if (!(fabs(w) <= 1.5 * pmax + 100)) {
-        snprintf(why, n, "power %g W is out of +-%g W (1.5 x the rated power)", w, 1.5 * pmax);
-        return -1;
-    }
-    b->wbase_w = wbase;
-    b->wcha_w = wcha;
-    b->wdis_w = wdis;
-    if (cap > 0)
-        b->cap_wh = cap;
-    b->floor = isfinite(floor_pct) ? floor_pct / 100 : 0;
-    *p_kw = -w / 1000; /* generator convention on the wire */
-    *soc = soc_pct / 100;
+    b->wbase_w = r.wbase_w;
+    b->wcha_w = r.wcha_w;
+    b->wdis_w = r.wdis_w;
+    if (r.cap_wh > 0)
+        b->cap_wh = r.cap_wh;
+    b->floor = r.floor;
+    b->dev_online = r.online;
+    *p_kw = -r.p_ac_w / 1000; /* generator convention on the wire */
+    *soc = r.soc;
     return 0;
 }
 
 /* Read every block the poll needs. */
 static int read_blocks(struct mbb *b)
 {
-    if (read_model(b, b->a124, 2 + SUNS_M124_LEN, b->r124))
+    if (read_model(b, b->map.a124, 2 + SUNS_M124_LEN, b->r124))
         return -1;
-    if (b->a802 >= 0 && read_model(b, b->a802, 2 + SUNS_M802_LEN, b->r802))
+    if (b->map.a802 >= 0 && read_model(b, b->map.a802, 2 + SUNS_M802_LEN, b->r802))
         return -1;
-    if (b->a_ac >= 0 && read_model(b, b->a_ac, b->ac_len, b->rac))
+    if (b->map.a_ac >= 0 && read_model(b, b->map.a_ac, b->map.ac_len, b->rac))
         return -1;
     return 0;
 }
@@ -348,36 +312,16 @@ static int connect_device(struct mbb *b, struct sim_err *err)
         rc = transport_failed(b, "discovery", err);
         return rc ? rc : 1;
     }
-    const struct suns_model_ref *m1 = suns_find(&b->dev, 1), *m124 = suns_find(&b->dev, 124),
-                                *m802 = suns_find(&b->dev, 802), *ac = NULL;
-    static const uint16_t ac_ids[] = {103, 102, 101, 701};
-    for (size_t i = 0; i < 4 && !ac; i++)
-        ac = suns_find(&b->dev, ac_ids[i]);
-    const char *bad = NULL;
-    if (!m124 || m124->len < SUNS_M124_LEN)
-        bad = "no storage control model 124";
-    else if (m802 && m802->len < SUNS_M802_LEN)
-        bad = "model 802 is shorter than 62 registers";
-    else if (ac && ac->id != 701 && ac->len < SUNS_M103_LEN)
-        bad = "the inverter model is shorter than 50 registers";
-    else if (ac && ac->id == 701 && ac->len < SUNS_M701_W_SF - 1)
-        bad = "model 701 is too short";
-    else if (!ac && !m802)
-        bad = "no model with the power (101-103, 701 or 802)";
+    const char *bad = suns_battery_choose(&b->dev, &b->map);
     if (bad) {
         rc = attempt_failed(b, "sunspec_map", 0, 1, err, "%s", bad);
         return rc ? rc : 1;
     }
-    b->a124 = m124->addr;
-    b->a802 = m802 ? m802->addr : -1;
-    b->a_ac = ac ? ac->addr : -1;
-    b->ac_id = ac ? ac->id : 0;
-    b->ac_len = ac ? (ac->id == 701 ? SUNS_M701_W_SF + 1 : 2 + SUNS_M103_LEN) : 0;
 
     /* Identity, for the log. */
     uint16_t id[2 + SUNS_M1_LEN];
     char mn[40] = "?", md[40] = "?", sn[40] = "?";
-    if (read_regs(b, m1->addr, 2 + SUNS_M1_LEN, id) == 0) {
+    if (read_regs(b, b->map.a1, 2 + SUNS_M1_LEN, id) == 0) {
         suns_get_string(&id[SUNS_M1_MN], 16, mn, sizeof mn);
         suns_get_string(&id[SUNS_M1_MD], 16, md, sizeof md);
         suns_get_string(&id[SUNS_M1_SN], 16, sn, sizeof sn);
@@ -398,8 +342,8 @@ static int connect_device(struct mbb *b, struct sim_err *err)
         (rc = jout(b, O_STORCTL, SUNS_STORCTL_CHARGE | SUNS_STORCTL_DISCHARGE, err)) != 0)
         return rc;
     if ((b->revert > 0 &&
-         modbus_write_register(b->mb, b->a124 + SUNS_M124_RVRTTMS, revert_s) != 1) ||
-        modbus_write_register(b->mb, b->a124 + SUNS_M124_STORCTL_MOD,
+         modbus_write_register(b->mb, b->map.a124 + SUNS_M124_RVRTTMS, revert_s) != 1) ||
+        modbus_write_register(b->mb, b->map.a124 + SUNS_M124_STORCTL_MOD,
                               SUNS_STORCTL_CHARGE | SUNS_STORCTL_DISCHARGE) != 1) {
         rc = transport_failed(b, "taking control (StorCtl_Mod)", err);
         return rc ? rc : 1;
@@ -452,7 +396,7 @@ static int attempt(struct mbb *b, double *p_kw, double *soc, struct sim_err *err
     if ((rc = jout(b, O_SETPOINT, p_w / 1000, err)) != 0)
         return rc;
     errno = 0;
-    if (modbus_write_registers(b->mb, b->a124 + SUNS_M124_OUTWRTE, 2, rates) != 2) {
+    if (modbus_write_registers(b->mb, b->map.a124 + SUNS_M124_OUTWRTE, 2, rates) != 2) {
         rc = transport_failed(b, "writing the setpoint (InWRte/OutWRte)", err);
         return rc ? rc : 1;
     }
@@ -730,9 +674,9 @@ static int mbb_finish(void *self, sim_kernel *k, sim_time_us now, struct sim_err
         suns_put_i16(100.0, sf, &full[0]);
         suns_put_i16(100.0, sf, &full[1]);
         rc = jout(b, O_STORCTL, 0, err);
-        if (!rc && modbus_write_register(b->mb, b->a124 + SUNS_M124_STORCTL_MOD, 0) == 1 &&
+        if (!rc && modbus_write_register(b->mb, b->map.a124 + SUNS_M124_STORCTL_MOD, 0) == 1 &&
             !(rc = jout(b, O_RATES, 100, err)))
-            modbus_write_registers(b->mb, b->a124 + SUNS_M124_OUTWRTE, 2, full);
+            modbus_write_registers(b->mb, b->map.a124 + SUNS_M124_OUTWRTE, 2, full);
         disconnect(b);
     }
     return rc;

@@ -1540,6 +1540,13 @@ void hil_ocpp_cp_drop(hil_ocpp_cp *cp)
     }
 }
 
+void hil_ocpp_cp_receive(hil_ocpp_cp *cp, const char *text, size_t len)
+{
+    on_message(cp, text, len);
+    if (!cp->wsi)
+        free_replies(cp);
+}
+
 int hil_ocpp_cp_send_raw(hil_ocpp_cp *cp, const char *text)
 {
     if (cp->state != ONLINE)

@@ -139,6 +139,12 @@ void hil_ocpp_cp_drop(hil_ocpp_cp *cp);
  * unknown actions). Any answer shows in the events and last_error. */
 int hil_ocpp_cp_send_raw(hil_ocpp_cp *cp, const char *text);
 
+/* Handle text (len bytes) as if the central system had sent it, exactly as
+ * a received WebSocket message is handled; the answers it queues are
+ * dropped unless the charge point is online. For fuzzing and tests without
+ * sockets, on the pool's thread. */
+void hil_ocpp_cp_receive(hil_ocpp_cp *cp, const char *text, size_t len);
+
 /* Pop the oldest event of the pool. Returns 1, or 0 when there is none. */
 int hil_ocpp_cp_next_event(hil_ocpp_cp_pool *pool, struct hil_ocpp_event *ev);
 

@@ -1182,6 +1182,19 @@ int hil_ocpp_cs_cp_state(hil_ocpp_cs *cs, const char *cp_id, struct hil_ocpp_cp_
     return cp ? 0 : SIM_ENOENT;
 }
 
+int hil_ocpp_cs_receive(hil_ocpp_cs *cs, const char *cp_id, const char *text, size_t len)
+{
+    lock(cs);
+    struct cs_cp *cp = get_cp(cs, cp_id);
+    if (cp) {
+        on_message(cs, cp, text, len);
+        if (!cp->wsi)
+            free_replies(cp);
+    }
+    unlock(cs);
+    return cp ? 0 : -1;
+}
+
 int hil_ocpp_cs_disconnect(hil_ocpp_cs *cs, const char *cp_id)
 {
     lock(cs);

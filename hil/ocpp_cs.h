@@ -141,6 +141,14 @@ int hil_ocpp_cs_cp_state(hil_ocpp_cs *cs, const char *cp_id, struct hil_ocpp_cp_
 /* Close the charge point's connection (it is expected to reconnect). */
 int hil_ocpp_cs_disconnect(hil_ocpp_cs *cs, const char *cp_id);
 
+/* Handle text (len bytes) as if charge point cp_id had sent it, on the
+ * caller's thread, exactly as a received WebSocket message is handled
+ * (frame, schema, action, state, events); the answers it queues are
+ * dropped unless the charge point is connected. For fuzzing and tests
+ * without sockets; not while the service thread runs. Returns 0, or -1
+ * when cp_id cannot be admitted (max_charge_points). */
+int hil_ocpp_cs_receive(hil_ocpp_cs *cs, const char *cp_id, const char *text, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* Calls to a charge point                                             */
 /* ------------------------------------------------------------------ */

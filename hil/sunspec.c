@@ -469,3 +469,94 @@ int suns_discover(suns_read_fn read, void *ctx, int base, struct suns_device *de
         snprintf(why, n, "no SunS marker at register 40000, 0 or 50000");
     return SUNS_ENOMARK;
 }
+
+/* ------------------------------------------------------------------ */
+/* The client's view of a battery inverter                             */
+/* ------------------------------------------------------------------ */
+
+const char *suns_battery_choose(const struct suns_device *dev, struct suns_battery_map *m)
+{
+    const struct suns_model_ref *m1 = suns_find(dev, 1), *m124 = suns_find(dev, 124),
+                                *m802 = suns_find(dev, 802), *ac = NULL;
+    static const uint16_t ac_ids[] = {103, 102, 101, 701};
+    for (size_t i = 0; i < sizeof ac_ids / sizeof ac_ids[0] && !ac; i++)
+        ac = suns_find(dev, ac_ids[i]);
+    memset(m, 0, sizeof *m);
+    if (!m1)
+        return "no common model 1";
+    if (!m124 || m124->len < SUNS_M124_LEN)
+        return "no storage control model 124";
+    if (m802 && m802->len < SUNS_M802_LEN)
+        return "model 802 is shorter than 62 registers";
+    if (ac && ac->id != 701 && ac->len < SUNS_M103_LEN)
+        return "the inverter model is shorter than 50 registers";
+    if (ac && ac->id == 701 && ac->len < SUNS_M701_W_SF - 1)
+        return "model 701 is too short";
+    if (!ac && !m802)
+        return "no model with the power (101-103, 701 or 802)";
+    m->a1 = m1->addr;
+    m->a124 = m124->addr;
+    m->a802 = m802 ? m802->addr : -1;
+    m->a_ac = ac ? ac->addr : -1;
+    m->ac_id = ac ? ac->id : 0;
+    m->ac_len = ac ? (ac->id == 701 ? SUNS_M701_W_SF + 1 : 2 + SUNS_M103_LEN) : 0;
+    return NULL;
+}
+
+int suns_battery_decode(const struct suns_battery_map *m, const uint16_t *r124,
+                        const uint16_t *r802, const uint16_t *rac,
+                        struct suns_battery_reading *out, char *why, size_t n)
+{
+    double wbase = suns_get_u16(r124[SUNS_M124_WCHAMAX], r124[SUNS_M124_WCHAMAX_SF]);
+    if (!(wbase > 0)) {
+        snprintf(why, n, "model 124 WChaMax = %g W (raw %u, SF %d)", wbase,
+                 r124[SUNS_M124_WCHAMAX], (int16_t)r124[SUNS_M124_WCHAMAX_SF]);
+        return -1;
+    }
+    double wcha = wbase, wdis = wbase, cap = NAN, floor_pct, soc_pct, w;
+    int online;
+    if (m->a802 >= 0) {
+        wcha = suns_get_u16(r802[SUNS_M802_WCHARTEMAX], r802[SUNS_M802_WCHADISCHAMAX_SF]);
+        wdis = suns_get_u16(r802[SUNS_M802_WDISCHARTEMAX], r802[SUNS_M802_WCHADISCHAMAX_SF]);
+        if (!(wcha > 0 && wdis > 0)) {
+            snprintf(why, n, "model 802 WChaRteMax = %g W, WDisChaRteMax = %g W", wcha, wdis);
+            return -1;
+        }
+        cap = suns_get_u16(r802[SUNS_M802_WHRTG], r802[SUNS_M802_WHRTG_SF]);
+        soc_pct = suns_get_u16(r802[SUNS_M802_SOC], r802[SUNS_M802_SOC_SF]);
+        floor_pct = suns_get_u16(r802[SUNS_M802_SOCRSVMIN], r802[SUNS_M802_SOC_SF]);
+        online = r802[SUNS_M802_STATE] != SUNS_802_STATE_DISCONNECTED;
+    } else {
+        soc_pct = suns_get_u16(r124[SUNS_M124_CHASTATE], r124[SUNS_M124_CHASTATE_SF]);
+        floor_pct = suns_get_u16(r124[SUNS_M124_MINRSVPCT], r124[SUNS_M124_MINRSVPCT_SF]);
+        online = r124[SUNS_M124_CHAST] != SUNS_CHAST_OFF;
+    }
+    if (!(soc_pct >= 0 && soc_pct <= 100)) {
+        snprintf(why, n, "SoC %g %% is out of [0, 100] %%", soc_pct);
+        return -1;
+    }
+    if (isfinite(floor_pct) && !(floor_pct >= 0 && floor_pct <= 100)) {
+        snprintf(why, n, "reserve %g %% is out of [0, 100] %%", floor_pct);
+        return -1;
+    }
+    if (m->a_ac >= 0 && m->ac_id == 701)
+        w = suns_get_i16(rac[SUNS_M701_W], rac[SUNS_M701_W_SF]);
+    else if (m->a_ac >= 0)
+        w = suns_get_i16(rac[SUNS_M103_W], rac[SUNS_M103_W_SF]);
+    else
+        w = suns_get_i16(r802[SUNS_M802_W], r802[SUNS_M802_W_SF]);
+    double pmax = fmax(wbase, fmax(wcha, wdis));
+    if (!(fabs(w) <= 1.5 * pmax + 100)) {
+        snprintf(why, n, "power %g W is out of +-%g W (1.5 x the rated power)", w, 1.5 * pmax);
+        return -1;
+    }
+    out->wbase_w = wbase;
+    out->wcha_w = wcha;
+    out->wdis_w = wdis;
+    out->cap_wh = cap;
+    out->soc = soc_pct / 100;
+    out->floor = isfinite(floor_pct) ? floor_pct / 100 : 0;
+    out->p_ac_w = w;
+    out->online = online;
+    return 0;
+}

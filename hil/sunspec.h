@@ -341,6 +341,49 @@ int suns_discover(suns_read_fn read, void *ctx, int base, struct suns_device *de
 /* The first model with id `id`, or NULL. */
 const struct suns_model_ref *suns_find(const struct suns_device *dev, uint16_t id);
 
+/* ------------------------------------------------------------------ */
+/* The client's view of a battery inverter (modbus_battery.c)          */
+/* ------------------------------------------------------------------ */
+
+/* Which models of a discovered device the client reads. */
+struct suns_battery_map {
+    int a1;     /* model 1's id register */
+    int a124;   /* model 124's */
+    int a802;   /* model 802's, -1 when absent */
+    int a_ac;   /* the AC power model's (103, 102, 101 or 701), -1 when absent */
+    int ac_id;  /* that model's id, 0 when absent */
+    int ac_len; /* registers read from a_ac per poll, id and length included
+                   (at most SUNS_AC_READ_MAX) */
+};
+#define SUNS_AC_READ_MAX (SUNS_M701_W_SF + 1)
+
+/* Choose the models from dev: 1 and 124 required, AC power from 103, 102,
+ * 101 or 701 or else 802, each long enough for the points used. Returns
+ * NULL, or a sentence saying what is missing. */
+const char *suns_battery_choose(const struct suns_device *dev, struct suns_battery_map *m);
+
+/* What one poll says, decoded with its scale factors. */
+struct suns_battery_reading {
+    double wbase_w;        /* 124 WChaMax: the base of the rates */
+    double wcha_w, wdis_w; /* charge and discharge ratings (802, else WChaMax) */
+    double cap_wh;         /* 802 WHRtg; NaN without 802 */
+    double soc;            /* fraction */
+    double floor;          /* discharge floor (reserve), fraction; 0 when not implemented */
+    double p_ac_w;         /* AC power, W, positive = to the grid (as on the wire) */
+    int online;
+};
+
+/* Decode registers read from the device: r124 holds 2 + SUNS_M124_LEN
+ * registers from 124's id, r802 2 + SUNS_M802_LEN from 802's (unused
+ * without 802), rac m->ac_len from the AC model's (unused without one).
+ * Any register value is accepted: a rating that is not positive, a SoC
+ * outside [0, 100] %, a power beyond 1.5 times the ratings or a point
+ * "not implemented" that is needed gives -1 with why (n > 0) saying which;
+ * else 0. */
+int suns_battery_decode(const struct suns_battery_map *m, const uint16_t *r124,
+                        const uint16_t *r802, const uint16_t *rac,
+                        struct suns_battery_reading *out, char *why, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -101,6 +101,9 @@ struct pending {
 struct http_sess {
     char path[160];
     char method[8];
+    char query[1024]; /* URL arguments, decoded, each NUL-terminated */
+    size_t query_len;
+    int query_too_long;
     int is_post;
     char *body;
     size_t body_len, body_cap;
@@ -475,13 +478,38 @@ static int http_status(int rc)
 /* GET endpoints                                                       */
 /* ------------------------------------------------------------------ */
 
-/* An integer query argument: *v = def when absent; 0 or -1 (answer set). */
-static int q_int(struct lws *wsi, struct http_sess *s, const char *name, int64_t def, int64_t min,
-                 int64_t max, int64_t *v)
+/* The value of query argument `name` (the first fragment "name=value"),
+ * or NULL. The fragments are kept decoded, each NUL-terminated. */
+static const char *q_arg(const struct http_sess *s, const char *name)
 {
-    char buf[96], key[32];
-    snprintf(key, sizeof key, "%s=", name);
-    const char *p = lws_get_urlarg_by_name(wsi, key, buf, sizeof buf);
+    size_t nl = strlen(name);
+    for (size_t off = 0; off < s->query_len;) {
+        const char *f = s->query + off;
+        size_t fl = strlen(f);
+        if (fl > nl && !strncmp(f, name, nl) && f[nl] == '=')
+            return f + nl + 1;
+        off += fl + 1;
+    }
+    return NULL;
+}
+
+/* Keep one decoded query fragment; 0, or -1 when the arguments are longer
+ * than the session keeps. */
+static int q_keep(struct http_sess *s, const char *frag, size_t n)
+{
+    if (s->query_len + n + 1 > sizeof s->query)
+        return -1;
+    memcpy(s->query + s->query_len, frag, n);
+    s->query[s->query_len + n] = '\0';
+    s->query_len += n + 1;
+    return 0;
+}
+
+/* An integer query argument: *v = def when absent; 0 or -1 (answer set). */
+static int q_int(struct http_sess *s, const char *name, int64_t def, int64_t min, int64_t max,
+                 int64_t *v)
+{
+    const char *p = q_arg(s, name);
     *v = def;
     if (!p)
         return 0;
@@ -498,11 +526,11 @@ static int q_int(struct lws *wsi, struct http_sess *s, const char *name, int64_t
 }
 
 /* The paging arguments every list takes: after (exclusive) and limit. */
-static int q_page(struct lws *wsi, struct http_sess *s, int64_t after_def, int64_t *after,
+static int q_page(struct http_sess *s, int64_t after_def, int64_t *after,
                   int64_t *limit)
 {
-    if (q_int(wsi, s, "after", after_def, INT64_MIN + 1, INT64_MAX, after) ||
-        q_int(wsi, s, "limit", 100, 1, LIST_MAX, limit))
+    if (q_int(s, "after", after_def, INT64_MIN + 1, INT64_MAX, after) ||
+        q_int(s, "limit", 100, 1, LIST_MAX, limit))
         return -1;
     return 0;
 }
@@ -609,13 +637,13 @@ enum list_kind { LIST_ASSETS, LIST_OFFERS, LIST_REQUESTS };
 
 /* Assets, offers or requests, as the operator sees them: the market's
  * state is public (so is the ledger it is a function of). */
-static void get_list(struct mkt_api *a, struct lws *wsi, struct http_sess *s, enum list_kind k)
+static void get_list(struct mkt_api *a, struct http_sess *s, enum list_kind k)
 {
     static const char *const names[] = {"assets", "offers", "requests"};
     static const size_t sizes[] = {sizeof(struct mkt_asset), sizeof(struct mkt_offer),
                                    sizeof(struct mkt_request)};
     int64_t after, limit;
-    if (q_page(wsi, s, 0, &after, &limit))
+    if (q_page(s, 0, &after, &limit))
         return;
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, names[k]);
     uint8_t op[20];
@@ -656,10 +684,10 @@ static void get_list(struct mkt_api *a, struct lws *wsi, struct http_sess *s, en
     respond_json(s, 200, o);
 }
 
-static void get_matches(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
+static void get_matches(struct mkt_api *a, struct http_sess *s)
 {
     int64_t rid;
-    if (q_int(wsi, s, "request", -1, 1, INT64_MAX, &rid))
+    if (q_int(s, "request", -1, 1, INT64_MAX, &rid))
         return;
     if (rid < 0) {
         respond_error(s, 400, "request: missing (GET /api/matches?request=ID)");
@@ -701,10 +729,10 @@ static void get_matches(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
     respond_json(s, 200, o);
 }
 
-static void get_dispatch(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
+static void get_dispatch(struct mkt_api *a, struct http_sess *s)
 {
     int64_t after, limit;
-    if (q_page(wsi, s, 0, &after, &limit))
+    if (q_page(s, 0, &after, &limit))
         return;
     struct mkt_dispatch *d = calloc((size_t)limit, sizeof *d);
     if (!d) {
@@ -750,11 +778,11 @@ static void get_balance(struct mkt_api *a, struct http_sess *s, const char *addr
 }
 
 /* A list read straight from a table (one paging query). */
-static void get_query(struct mkt_api *a, struct lws *wsi, struct http_sess *s, const char *member,
+static void get_query(struct mkt_api *a, struct http_sess *s, const char *member,
                       const char *sql, int64_t after_def)
 {
     int64_t after, limit;
-    if (q_page(wsi, s, after_def, &after, &limit))
+    if (q_page(s, after_def, &after, &limit))
         return;
     struct sim_err err;
     cJSON *arr = query_json(mkt_engine_db(a->e), sql, 2, after, limit, 0, &err);
@@ -780,10 +808,10 @@ static int64_t count_of(sqlite3 *db, const char *sql)
     return v;
 }
 
-static void get_ledger(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
+static void get_ledger(struct mkt_api *a, struct http_sess *s)
 {
     int64_t after, limit;
-    if (q_page(wsi, s, -1, &after, &limit))
+    if (q_page(s, -1, &after, &limit))
         return;
     sqlite3 *db = mkt_engine_db(a->e);
     struct sim_err err;
@@ -966,8 +994,8 @@ static void post_tx(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
     }
     struct mkt_receipt rc;
     struct sim_err err;
-    if (!a->batch && mkt_batch_begin(a->e, &err) == 0)
-        a->batch = 1;
+    if (!a->batch && wsi && mkt_batch_begin(a->e, &err) == 0)
+        a->batch = 1; /* (no wsi: mkt_api_request, which answers once stored) */
     if (a->npend == a->cap_pend) {
         int nc = a->cap_pend ? 2 * a->cap_pend : 64;
         struct pending *np = realloc(a->pend, (size_t)nc * sizeof *np);
@@ -1112,6 +1140,11 @@ out:
 static void route(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
 {
     const char *p = s->path;
+    if (s->query_too_long) {
+        respond_error(s, 414, "query: the URL arguments are longer than %zu bytes",
+                      sizeof s->query - 1);
+        return;
+    }
     static const struct {
         const char *path;
         int post;
@@ -1147,40 +1180,40 @@ static void route(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
     else if (!strcmp(p, "/api/market"))
         get_market(a, s);
     else if (!strcmp(p, "/api/participants"))
-        get_query(a, wsi, s, "participants",
+        get_query(a, s, "participants",
                   "SELECT address, CASE role WHEN 0 THEN 'operator' WHEN 1 THEN 'DSO'"
                   " ELSE 'FSP' END AS role, name, balance_ueur, nonce, seq FROM mkt_participants"
                   " WHERE seq>? ORDER BY seq LIMIT ?",
                   0);
     else if (!strcmp(p, "/api/assets"))
-        get_list(a, wsi, s, LIST_ASSETS);
+        get_list(a, s, LIST_ASSETS);
     else if (!strcmp(p, "/api/offers"))
-        get_list(a, wsi, s, LIST_OFFERS);
+        get_list(a, s, LIST_OFFERS);
     else if (!strcmp(p, "/api/requests"))
-        get_list(a, wsi, s, LIST_REQUESTS);
+        get_list(a, s, LIST_REQUESTS);
     else if (!strcmp(p, "/api/matches"))
-        get_matches(a, wsi, s);
+        get_matches(a, s);
     else if (!strcmp(p, "/api/dispatch"))
-        get_dispatch(a, wsi, s);
+        get_dispatch(a, s);
     else if (!strcmp(p, "/api/purchases"))
-        get_query(a, wsi, s, "purchases",
+        get_query(a, s, "purchases",
                   "SELECT id, request_id, dso, amount_ueur, escrow_ueur, seq FROM mkt_purchases"
                   " WHERE id>? ORDER BY id LIMIT ?",
                   0);
     else if (!strcmp(p, "/api/deliveries"))
-        get_query(a, wsi, s, "deliveries",
+        get_query(a, s, "deliveries",
                   "SELECT id, match_id, e_wh, rate_ppm, reporter, seq FROM mkt_deliveries"
                   " WHERE id>? ORDER BY id LIMIT ?",
                   0);
     else if (!strcmp(p, "/api/settlements"))
-        get_query(a, wsi, s, "settlements",
+        get_query(a, s, "settlements",
                   "SELECT id, request_id, match_id, fsp, payout_ueur, fee_ueur, refund_ueur, seq"
                   " FROM mkt_settlements WHERE id>? ORDER BY id LIMIT ?",
                   0);
     else if (!strcmp(p, "/api/ledger"))
-        get_ledger(a, wsi, s);
+        get_ledger(a, s);
     else if (!strcmp(p, "/api/ledger/tx"))
-        get_query(a, wsi, s, "transactions",
+        get_query(a, s, "transactions",
                   "SELECT seq, block_height, idx, t_us, sender, action, nonce, json, sig, hash"
                   " FROM mkt_tx WHERE seq>? ORDER BY seq LIMIT ?",
                   0);
@@ -1279,6 +1312,18 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_HTTP: {
         sess_reset(s);
         snprintf(s->path, sizeof s->path, "%s", in ? (const char *)in : "");
+        for (int i = 0; i < 64; i++) { /* the URL arguments, decoded by lws */
+            char frag[512];
+            int fl = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+            if (fl <= 0)
+                break;
+            if (fl >= (int)sizeof frag ||
+                lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) != fl ||
+                q_keep(s, frag, (size_t)fl)) {
+                s->query_too_long = 1;
+                break;
+            }
+        }
         static const struct {
             enum lws_token_indexes tok;
             const char *name;
@@ -1597,6 +1642,101 @@ int mkt_api_new(mkt_engine *e, const struct mkt_api_config *cfg, mkt_api **out, 
     lws_sul_schedule(a->ctx, 0, &a->tick, on_tick, TICK_US);
     *out = a;
     return 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode n bytes of src into dst (room for n + 1), '+' as a space
+ * when plus: what lws does to a request's path and arguments. */
+static size_t url_decode(const char *src, size_t n, char *dst, int plus)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (src[i] == '%' && i + 2 < n &&
+            (hi = hexval(src[i + 1])) >= 0 && (lo = hexval(src[i + 2])) >= 0) {
+            dst[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            dst[o++] = plus && src[i] == '+' ? ' ' : src[i];
+        }
+    }
+    dst[o] = '\0';
+    return o;
+}
+
+int mkt_api_request(mkt_api *a, const char *method, const char *target, const char *body,
+                    size_t body_len, int *status, char **answer)
+{
+    *status = 0;
+    *answer = NULL;
+    struct http_sess *s = calloc(1, sizeof *s);
+    if (!s)
+        return SIM_ENOMEM;
+    snprintf(s->method, sizeof s->method, "%s", method ? method : "?");
+    s->is_post = !strcmp(s->method, "POST");
+    const char *q = strchr(target, '?');
+    size_t pl = q ? (size_t)(q - target) : strlen(target);
+    char *tmp = malloc(strlen(target) + 1);
+    if (!tmp) {
+        free(s);
+        return SIM_ENOMEM;
+    }
+    url_decode(target, pl, tmp, 0);
+    snprintf(s->path, sizeof s->path, "%s", tmp);
+    for (const char *f = q ? q + 1 : NULL; f && *f;) {
+        const char *e = strchr(f, '&');
+        size_t fl = e ? (size_t)(e - f) : strlen(f);
+        size_t dl = url_decode(f, fl, tmp, 1);
+        if (dl > 0 && (dl >= 512 || q_keep(s, tmp, dl))) {
+            s->query_too_long = 1;
+            break;
+        }
+        f = e ? e + 1 : NULL;
+    }
+    free(tmp);
+    if (body && body_len > a->cfg.max_body) {
+        respond_error(s, 413, "body: larger than %zu bytes", a->cfg.max_body);
+    } else {
+        if (body && body_len) {
+            s->body = malloc(body_len + 1);
+            if (!s->body) {
+                free(s);
+                return SIM_ENOMEM;
+            }
+            memcpy(s->body, body, body_len);
+            s->body[body_len] = '\0';
+            s->body_len = body_len;
+        }
+        route(a, NULL, s);
+    }
+    a->st.requests++;
+    api_log(a, "%s %s %d %zu", s->method, s->path, s->status, s->resp_len);
+    int rc = 0;
+    if (!s->resp) {
+        rc = SIM_ENOMEM;
+    } else {
+        *answer = malloc(s->resp_len + 1);
+        if (*answer) {
+            memcpy(*answer, s->resp + LWS_PRE, s->resp_len);
+            (*answer)[s->resp_len] = '\0';
+            *status = s->status;
+        } else {
+            rc = SIM_ENOMEM;
+        }
+    }
+    sess_reset(s);
+    free(s);
+    return rc;
 }
 
 int mkt_api_port(const mkt_api *a)

@@ -66,6 +66,16 @@ void mkt_api_stop(mkt_api *a);
 /* Close every connection and free the server (not the engine). */
 void mkt_api_free(mkt_api *a);
 
+/* Answer one HTTP request without a socket, exactly as the server answers
+ * it on the wire: method ("GET", "POST", ...), target (the path with an
+ * optional "?query", percent-encoded as sent), body (NULL or body_len
+ * bytes). *answer gets the JSON text (malloc'd; the caller frees) and
+ * *status its HTTP status. An accepted transaction is stored (committed)
+ * before this returns. For fuzzing and tests; never while mkt_api_run runs
+ * in another thread. Returns 0, or SIM_ENOMEM (then *answer is NULL). */
+int mkt_api_request(mkt_api *a, const char *method, const char *target, const char *body,
+                    size_t body_len, int *status, char **answer);
+
 /* Counters, for tests and the shutdown summary. */
 struct mkt_api_stats {
     long long requests;      /* HTTP requests answered */

@@ -16,6 +16,8 @@
 #ifndef FLEXBED_SCENARIO_H
 #define FLEXBED_SCENARIO_H
 
+#include <stdio.h>
+
 #include <cjson/cJSON.h>
 
 #include "sim.h"
@@ -127,6 +129,11 @@ int scn_series_load(struct scn_obj *o, const char *dir, struct scn_series **out,
 int scn_series_load_csv(const char *csv_path, const char *time_column, const char *value_column,
                         enum scn_series_mode mode, double scale, sim_time_us repeat,
                         struct scn_series **out, struct sim_err *err);
+/* The same from an open stream (not closed); csv_path only names it in
+ * messages. */
+int scn_series_read_csv(FILE *f, const char *csv_path, const char *time_column,
+                        const char *value_column, enum scn_series_mode mode, double scale,
+                        sim_time_us repeat, struct scn_series **out, struct sim_err *err);
 /* Value at t. Never allocates. Not thread-safe per series (accelerator). */
 double scn_series_at(struct scn_series *s, sim_time_us t);
 size_t scn_series_len(const struct scn_series *s);

@@ -149,9 +149,9 @@ static int push(struct scn_series *s, size_t *cap, sim_time_us **ts, sim_time_us
     return 0;
 }
 
-int scn_series_load_csv(const char *csv_path, const char *time_column, const char *value_column,
-                        enum scn_series_mode mode, double scale, sim_time_us repeat,
-                        struct scn_series **out, struct sim_err *err)
+int scn_series_read_csv(FILE *f, const char *csv_path, const char *time_column,
+                        const char *value_column, enum scn_series_mode mode, double scale,
+                        sim_time_us repeat, struct scn_series **out, struct sim_err *err)
 {
     *out = NULL;
     if (!time_column || !value_column)
@@ -160,10 +160,6 @@ int scn_series_load_csv(const char *csv_path, const char *time_column, const cha
         return sim_errf(err, SIM_EINVAL, "%s: scale must be a finite number", csv_path);
     if (repeat < 0)
         return sim_errf(err, SIM_EINVAL, "%s: repeat must not be negative", csv_path);
-
-    FILE *f = fopen(csv_path, "r");
-    if (!f)
-        return sim_errf(err, SIM_EINVAL, "%s: cannot read: %s", csv_path, strerror(errno));
 
     struct scn_series *s = calloc(1, sizeof *s);
     sim_time_us *ts = NULL;
@@ -289,7 +285,6 @@ int scn_series_load_csv(const char *csv_path, const char *time_column, const cha
     }
 
 done:
-    fclose(f);
     free(line);
     free(ts);
     if (rc) {
@@ -298,6 +293,20 @@ done:
     }
     *out = s;
     return 0;
+}
+
+int scn_series_load_csv(const char *csv_path, const char *time_column, const char *value_column,
+                        enum scn_series_mode mode, double scale, sim_time_us repeat,
+                        struct scn_series **out, struct sim_err *err)
+{
+    *out = NULL;
+    FILE *f = fopen(csv_path, "r");
+    if (!f)
+        return sim_errf(err, SIM_EINVAL, "%s: cannot read: %s", csv_path, strerror(errno));
+    int rc = scn_series_read_csv(f, csv_path, time_column, value_column, mode, scale, repeat, out,
+                                 err);
+    fclose(f);
+    return rc;
 }
 
 int scn_series_load(struct scn_obj *o, const char *dir, struct scn_series **out,

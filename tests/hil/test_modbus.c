@@ -329,6 +329,50 @@ static void test_discover(void)
                8000, 1e-9);
     CHECK_INT(f.r[l.m124 + SUNS_M124_CHAST], SUNS_CHAST_DISCHARGING);
 
+    /* What the client takes from this map (suns_battery_choose/_decode). */
+    struct suns_battery_map m;
+    struct suns_battery_reading rd;
+    CHECK(suns_battery_choose(&dev, &m) == NULL, "the emulator's map refused");
+    CHECK_INT(m.a124, l.m124);
+    CHECK_INT(m.a802, l.m802);
+    CHECK_INT(m.a_ac, l.m103);
+    CHECK_INT(m.ac_id, 103);
+    CHECK_INT(suns_battery_decode(&m, &f.r[m.a124], &f.r[m.a802], &f.r[m.a_ac], &rd, why,
+                                  sizeof why),
+              0);
+    CHECK_NEAR(rd.p_ac_w, 5000, 1e-9);
+    CHECK_NEAR(rd.soc, 0.4567, 1e-9);
+    CHECK_NEAR(rd.floor, 0.1, 1e-9);
+    CHECK_NEAR(rd.wcha_w, 10000, 1e-9);
+    CHECK_NEAR(rd.wdis_w, 8000, 1e-9);
+    CHECK_NEAR(rd.cap_wh, 20000, 1e-9);
+    CHECK_INT(rd.online, 1);
+    /* values a device may send that the client must not take */
+    uint16_t keep = f.r[l.m802 + SUNS_M802_SOCRSVMIN];
+    f.r[l.m802 + SUNS_M802_SOCRSVMIN] = 20000; /* 200 % at SF -2 */
+    CHECK_INT(suns_battery_decode(&m, &f.r[m.a124], &f.r[m.a802], &f.r[m.a_ac], &rd, why,
+                                  sizeof why),
+              -1);
+    CHECK_STR_CONTAINS(why, "reserve");
+    f.r[l.m802 + SUNS_M802_SOCRSVMIN] = keep;
+    keep = f.r[l.m802 + SUNS_M802_SOC];
+    f.r[l.m802 + SUNS_M802_SOC] = SUNS_NI_U16;
+    CHECK_INT(suns_battery_decode(&m, &f.r[m.a124], &f.r[m.a802], &f.r[m.a_ac], &rd, why,
+                                  sizeof why),
+              -1);
+    CHECK_STR_CONTAINS(why, "SoC");
+    f.r[l.m802 + SUNS_M802_SOC] = keep;
+    keep = f.r[l.m103 + SUNS_M103_W];
+    f.r[l.m103 + SUNS_M103_W] = 0x7fff; /* 32767 x 10^SF W: far beyond the ratings */
+    CHECK_INT(suns_battery_decode(&m, &f.r[m.a124], &f.r[m.a802], &f.r[m.a_ac], &rd, why,
+                                  sizeof why),
+              -1);
+    CHECK_STR_CONTAINS(why, "power");
+    f.r[l.m103 + SUNS_M103_W] = keep;
+    struct suns_device no124 = dev;
+    no124.model[2].id = 125;
+    CHECK_STR_CONTAINS(suns_battery_choose(&no124, &m), "model 124");
+
     /* Not SunSpec; then a chain that does not start with model 1. */
     f.r[0] = 0;
     CHECK_INT(suns_discover(fake_read, &f, -1, &dev, why, sizeof why), SUNS_ENOMARK);

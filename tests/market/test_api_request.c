@@ -1,0 +1,100 @@
+/*
+ * test_api_request.c: the HTTP API's request path without a socket
+ * (mkt_api_request, what fuzz/fuzz_http.c drives): routing, methods,
+ * percent-decoding of path and arguments, argument checks, the limits on
+ * query and body, and that every answer is a JSON object.
+ */
+#include <cjson/cJSON.h>
+#include <libwebsockets.h>
+
+#include "fixture.h"
+#include "market/api.h"
+
+static mkt_api *api;
+
+static int req(const char *method, const char *target, const char *body, char **answer)
+{
+    int status = 0;
+    *answer = NULL;
+    CHECK_INT(mkt_api_request(api, method, target, body, body ? strlen(body) : 0, &status, answer),
+              0);
+    cJSON *o = cJSON_Parse(*answer ? *answer : "");
+    CHECK(cJSON_IsObject(o), "%s %s: answer is not a JSON object: %s", method, target, *answer);
+    cJSON_Delete(o);
+    return status;
+}
+
+static void expect(const char *method, const char *target, const char *body, int status,
+                   const char *has)
+{
+    char *a;
+    int st = req(method, target, body, &a);
+    CHECK(st == status && (!has || (a && strstr(a, has))), "%s %s: %d %s, expected %d with %s",
+          method, target, st, a, status, has ? has : "-");
+    free(a);
+}
+
+int main(void)
+{
+    struct fx f;
+    struct sim_err err;
+    lws_set_log_level(LLL_ERR, NULL);
+    fx_open(&f, NULL, 100 * FX_EUR, 0);
+    int64_t w0 = f.t0 + 60 * FX_MIN, id;
+    int64_t asset = fx_asset(&f, &f.fsp1, MKT_ASSET_BATTERY, "battery", "bus-1", 10000);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(fx_offer(&f, &f.fsp1, asset, w0, w0 + 45 * FX_MIN, -1000 * (i + 1), 100000, &id,
+                           &err),
+                  0);
+    struct mkt_api_config c = {.port = 0, .max_body = 1000};
+    CHECK_INT(mkt_api_new(f.e, &c, &api, &err), 0);
+
+    expect("GET", "/api/market", NULL, 200, "\"operator\"");
+    expect("GET", "/api/offers", NULL, 200, "\"offers\"");
+    /* arguments: decoded ("%32" is "2"), checked, named when wrong */
+    char *a;
+    CHECK_INT(req("GET", "/api/offers?limit=%32", NULL, &a), 200);
+    cJSON *o = cJSON_Parse(a);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(o, "offers")), 2);
+    cJSON_Delete(o);
+    free(a);
+    CHECK_INT(req("GET", "/api/offers?after=1&limit=100", NULL, &a), 200);
+    o = cJSON_Parse(a);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(o, "offers")), 2);
+    cJSON_Delete(o);
+    free(a);
+    expect("GET", "/api/offers?limit=abc", NULL, 400, "limit: expected an integer");
+    expect("GET", "/api/offers?limit=0", NULL, 400, "limit");
+    expect("GET", "/api/offers?limit=1001", NULL, 400, "limit");
+    expect("GET", "/api/offers?limit=", NULL, 400, "limit");
+    expect("GET", "/api/matches?request=-5", NULL, 400, "request");
+    /* a path is decoded before routing */
+    expect("GET", "/api/%6Darket", NULL, 200, "\"operator\"");
+    /* routing and methods */
+    expect("GET", "/api/nothing", NULL, 404, "no endpoint /api/nothing");
+    expect("DELETE", "/api/offers", NULL, 405, "use GET");
+    expect("GET", "/api/tx", NULL, 405, "use POST");
+    /* limits: a query longer than the server keeps, a body over max_body */
+    char longq[2200];
+    snprintf(longq, sizeof longq, "/api/offers?");
+    for (size_t n = strlen(longq); n < sizeof longq - 8; n += 6)
+        memcpy(longq + n, "x=123&", 7);
+    expect("GET", longq, NULL, 414, "query");
+    char big[1200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    expect("POST", "/api/tx", big, 413, "larger than 1000 bytes");
+    /* bodies */
+    expect("POST", "/api/tx", NULL, 400, "body: empty");
+    expect("POST", "/api/tx", "{\"tx\":", 400, "malformed JSON at byte");
+    expect("POST", "/api/tx", "[1]", 400, "expected a JSON object");
+    expect("POST", "/api/tx", "{\"tx\":\"{}\",\"sig\":\"0x12\"}", 400, "sig");
+    expect("POST", "/api/seal", "{}", 400, "tx: missing"); /* a seal request is signed too */
+
+    struct mkt_api_stats st;
+    mkt_api_stats(api, &st);
+    CHECK(st.requests >= 20, "requests counted: %lld", st.requests);
+    mkt_api_free(api);
+    fx_close(&f);
+    return check_done("test_api_request");
+}
