@@ -28,11 +28,9 @@ static long inputs;
 static void setup(void)
 {
     fx_open(&f, NULL, 100 * FX_EUR, 0);
-    int64_t w0 = f.t0 + 60 * FX_MIN, w1 = w0 + 45 * FX_MIN, id;
+    int64_t asset, oid, rid;
     struct sim_err err;
-    int64_t asset = fx_asset(&f, &f.fsp1, MKT_ASSET_BATTERY, "battery", "bus-1", 10000);
-    if (fx_offer(&f, &f.fsp1, asset, w0, w1, -10000, 100000, &id, &err) ||
-        fx_request(&f, "bus-1", w0, w1, -10000, 210000, &id, &err))
+    if (fx_objects(&f, &asset, &oid, &rid, &err))
         abort();
     open_ = 1;
 }

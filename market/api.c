@@ -44,6 +44,7 @@
 #include <libwebsockets.h>
 
 #include "api.h"
+#include "internal.h"
 
 #define RING 256                          /* notifications kept for slow clients */
 #define TICK_US (200 * LWS_US_PER_MS)     /* stop-flag and seal-timer poll */
@@ -1644,17 +1645,6 @@ int mkt_api_new(mkt_engine *e, const struct mkt_api_config *cfg, mkt_api **out, 
     return 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode n bytes of src into dst (room for n + 1), '+' as a space
  * when plus: what lws does to a request's path and arguments. */
 static size_t url_decode(const char *src, size_t n, char *dst, int plus)
@@ -1663,7 +1653,7 @@ static size_t url_decode(const char *src, size_t n, char *dst, int plus)
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
         if (src[i] == '%' && i + 2 < n &&
-            (hi = hexval(src[i + 1])) >= 0 && (lo = hexval(src[i + 2])) >= 0) {
+            (hi = mkt__hexval(src[i + 1])) >= 0 && (lo = mkt__hexval(src[i + 2])) >= 0) {
             dst[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else {

@@ -12,6 +12,9 @@
  * 64 bits); GCC and Clang both provide the type. */
 __extension__ typedef __int128 mkt_i128;
 
+/* The value of hex digit c, or -1. */
+int mkt__hexval(int c);
+
 /* Round num/den to the nearest integer, ties away from zero; den > 0. */
 int64_t mkt__div_round(mkt_i128 num, mkt_i128 den);
 

@@ -23,9 +23,9 @@
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 
-#include "market.h"
+#include "internal.h"
 
-static int hexval(int c)
+int mkt__hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -44,7 +44,7 @@ static int parse_hex(const char *s, uint8_t *out, size_t n)
     if (strlen(s) != 2 * n)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        int hi = mkt__hexval(s[2 * i]), lo = mkt__hexval(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);

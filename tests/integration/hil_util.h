@@ -62,38 +62,124 @@ static inline int free_port(void)
     return port;
 }
 
+/* Copy the scenario at path_in to path_out (may be the same) with member
+ * key of the component named `component` set to value (taken). 0 or -1. */
+static inline int scenario_set(const char *path_in, const char *path_out, const char *component,
+                               const char *key, cJSON *value)
+{
+    char *text = slurp(path_in);
+    cJSON *d = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    int found = 0;
+    cJSON *c, *components = cJSON_GetObjectItemCaseSensitive(d, "components");
+    cJSON_ArrayForEach(c, components)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+        if (!found && value && cJSON_IsString(name) && !strcmp(name->valuestring, component)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(c, key);
+            cJSON_AddItemToObject(c, key, value);
+            found = 1;
+        }
+    }
+    char *out = found ? cJSON_Print(d) : NULL;
+    cJSON_Delete(d);
+    if (!found)
+        cJSON_Delete(value);
+    FILE *f = out ? fopen(path_out, "w") : NULL;
+    int rc = f && fputs(out, f) >= 0 ? 0 : -1;
+    if (f && fclose(f))
+        rc = -1;
+    free(out);
+    return rc;
+}
+
 /* The HIL scenario with the devices on the test's ports. */
 static inline int write_variant(const char *path, int modbus_port, int ocpp_port)
 {
-    char *text = slurp(HIL);
-    cJSON *d = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    if (!d)
-        return -1;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(d, "components"))
-    {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
-        if (!cJSON_IsString(name))
-            continue;
-        if (!strcmp(name->valuestring, "battery"))
-            cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "port"), modbus_port);
-        if (!strcmp(name->valuestring, "ev"))
-            cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "ocpp_port"), ocpp_port);
-    }
-    char *out = cJSON_Print(d);
-    cJSON_Delete(d);
-    FILE *f = fopen(path, "w");
-    if (!f || !out) {
-        if (f)
-            fclose(f);
-        free(out);
-        return -1;
-    }
-    fputs(out, f);
-    fclose(f);
-    free(out);
-    return 0;
+    return scenario_set(HIL, path, "battery", "port", cJSON_CreateNumber(modbus_port)) ||
+                   scenario_set(path, path, "ev", "ocpp_port", cJSON_CreateNumber(ocpp_port))
+               ? -1
+               : 0;
+}
+
+/* `flexbed emulate battery` with the demo's battery, as scripts/hil-demo.sh
+ * starts it, paced at 60x, on an ephemeral port (see listening_port). */
+static inline pid_t start_battery_emulator(const char *dir, const char *duration)
+{
+    char *argv[] = {(char *)FLEXBED_BINARY,
+                    "emulate",
+                    "battery",
+                    "--port",
+                    "0",
+                    "--speed",
+                    "60",
+                    "--start",
+                    START,
+                    "--capacity-kwh",
+                    "30",
+                    "--soc",
+                    "0.6",
+                    "--soc-min",
+                    "0.2",
+                    "--soc-max",
+                    "0.95",
+                    "--round-trip",
+                    "0.92",
+                    "--p-charge-max-kw",
+                    "10",
+                    "--p-discharge-max-kw",
+                    "10",
+                    "--ramp-kw-per-s",
+                    "0.5",
+                    "--latency",
+                    "35s",
+                    "--duration",
+                    (char *)duration,
+                    NULL};
+    return proc_start(dir, argv);
+}
+
+/* `flexbed emulate charger` with the demo's V2G car, connecting to url. */
+static inline pid_t start_charger_emulator(const char *dir, const char *url, const char *duration)
+{
+    char *argv[] = {(char *)FLEXBED_BINARY,
+                    "emulate",
+                    "charger",
+                    "--url",
+                    (char *)url,
+                    "--start",
+                    START,
+                    "--speed",
+                    "60",
+                    "--quiet",
+                    "--capacity-kwh",
+                    "40",
+                    "--soc",
+                    "0.7",
+                    "--soc-target",
+                    "0.5",
+                    "--soc-min-discharge",
+                    "0.3",
+                    "--p-charge-max-kw",
+                    "11",
+                    "--p-discharge-max-kw",
+                    "10",
+                    "--granularity",
+                    "amps",
+                    "--min-current-a",
+                    "6",
+                    "--ramp-kw-per-s",
+                    "0.5",
+                    "--latency",
+                    "33s",
+                    "--efficiency",
+                    "0.93",
+                    "--meter-interval",
+                    "0.2s",
+                    "--duration",
+                    (char *)duration,
+                    NULL};
+    return proc_start(dir, argv);
 }
 
 /* delivered_wh and payout of every match, in id order, as text. */

@@ -79,79 +79,12 @@ int main(void)
     CHECK(r.exit_code == 0, "simulation: exit %d: %s", r.exit_code, r.errs);
 
     /* The emulators, as scripts/hil-demo.sh starts them. */
-    char *bat_argv[] = {(char *)FLEXBED_BINARY,
-                        "emulate",
-                        "battery",
-                        "--port",
-                        "0",
-                        "--speed",
-                        "60",
-                        "--start",
-                        START,
-                        "--capacity-kwh",
-                        "30",
-                        "--soc",
-                        "0.6",
-                        "--soc-min",
-                        "0.2",
-                        "--soc-max",
-                        "0.95",
-                        "--round-trip",
-                        "0.92",
-                        "--p-charge-max-kw",
-                        "10",
-                        "--p-discharge-max-kw",
-                        "10",
-                        "--ramp-kw-per-s",
-                        "0.5",
-                        "--latency",
-                        "35s",
-                        "--duration",
-                        "150s",
-                        NULL};
-    pid_t bat = proc_start(bat_dir, bat_argv), chg = -1;
+    pid_t bat = start_battery_emulator(bat_dir, "150s"), chg = -1;
     int mport = listening_port(bat_dir), oport = free_port();
     CHECK(mport > 0 && oport > 0, "ports: modbus %d, ocpp %d", mport, oport);
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/ocpp/CP1", oport);
-    char *chg_argv[] = {(char *)FLEXBED_BINARY,
-                        "emulate",
-                        "charger",
-                        "--url",
-                        url,
-                        "--start",
-                        START,
-                        "--speed",
-                        "60",
-                        "--quiet",
-                        "--capacity-kwh",
-                        "40",
-                        "--soc",
-                        "0.7",
-                        "--soc-target",
-                        "0.5",
-                        "--soc-min-discharge",
-                        "0.3",
-                        "--p-charge-max-kw",
-                        "11",
-                        "--p-discharge-max-kw",
-                        "10",
-                        "--granularity",
-                        "amps",
-                        "--min-current-a",
-                        "6",
-                        "--ramp-kw-per-s",
-                        "0.5",
-                        "--latency",
-                        "33s",
-                        "--efficiency",
-                        "0.93",
-                        "--meter-interval",
-                        "0.2s",
-                        "--duration",
-                        "150s",
-                        NULL};
     if (mport > 0 && oport > 0 && write_variant(scn, mport, oport) == 0) {
-        chg = proc_start(chg_dir, chg_argv);
+        chg = start_charger_emulator(chg_dir, url, "150s");
         double t0 = proc_now();
         flexbed_run(tmp, 150, &r, "run", scn, "--speed", "60", "--out", rec, "--quiet",
                     "--no-counterfactual", NULL);

@@ -37,34 +37,6 @@ static void sleep_until(double t)
     }
 }
 
-/* Set the battery's key to value (a string) in the scenario at path. */
-static int set_battery(const char *path, const char *key, const char *value)
-{
-    char *text = slurp(path);
-    cJSON *d = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    if (!d)
-        return -1;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(d, "components"))
-    {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
-        if (cJSON_IsString(name) && !strcmp(name->valuestring, "battery"))
-        {
-            cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)c, key);
-            cJSON_AddStringToObject((cJSON *)c, key, value);
-        }
-    }
-    char *out = cJSON_Print(d);
-    cJSON_Delete(d);
-    FILE *f = fopen(path, "w");
-    int rc = f && out && fputs(out, f) >= 0 ? 0 : -1;
-    if (f)
-        fclose(f);
-    free(out);
-    return rc;
-}
-
 static void print_events(const char *db)
 {
     sqlite3 *h = NULL;
@@ -112,37 +84,7 @@ int main(void)
     flexbed_run(tmp, 60, &r, "run", DEMO, "--out", sim, "--quiet", "--no-counterfactual", NULL);
     CHECK(r.exit_code == 0, "simulation: exit %d: %s", r.exit_code, r.errs);
 
-    char *bat_argv[] = {(char *)FLEXBED_BINARY,
-                        "emulate",
-                        "battery",
-                        "--port",
-                        "0",
-                        "--speed",
-                        "60",
-                        "--start",
-                        START,
-                        "--capacity-kwh",
-                        "30",
-                        "--soc",
-                        "0.6",
-                        "--soc-min",
-                        "0.2",
-                        "--soc-max",
-                        "0.95",
-                        "--round-trip",
-                        "0.92",
-                        "--p-charge-max-kw",
-                        "10",
-                        "--p-discharge-max-kw",
-                        "10",
-                        "--ramp-kw-per-s",
-                        "0.5",
-                        "--latency",
-                        "35s",
-                        "--duration",
-                        "170s",
-                        NULL};
-    pid_t bat = proc_start(bat_dir, bat_argv), chg = -1, run = -1;
+    pid_t bat = start_battery_emulator(bat_dir, "170s"), chg = -1, run = -1;
     double max_lag_s = 0;
     int mport = listening_port(bat_dir), oport = free_port();
     CHECK(mport > 0 && oport > 0, "ports: modbus %d, ocpp %d", mport, oport);
@@ -152,52 +94,18 @@ int main(void)
     fp_set(&pm, 20, 30, 20);
     fp_set(&po, 20, 30, 20);
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/ocpp/CP1", po.port);
-    char *chg_argv[] = {(char *)FLEXBED_BINARY,
-                        "emulate",
-                        "charger",
-                        "--url",
-                        url,
-                        "--start",
-                        START,
-                        "--speed",
-                        "60",
-                        "--quiet",
-                        "--capacity-kwh",
-                        "40",
-                        "--soc",
-                        "0.7",
-                        "--soc-target",
-                        "0.5",
-                        "--soc-min-discharge",
-                        "0.3",
-                        "--p-charge-max-kw",
-                        "11",
-                        "--p-discharge-max-kw",
-                        "10",
-                        "--granularity",
-                        "amps",
-                        "--min-current-a",
-                        "6",
-                        "--ramp-kw-per-s",
-                        "0.5",
-                        "--latency",
-                        "33s",
-                        "--efficiency",
-                        "0.93",
-                        "--meter-interval",
-                        "0.2s",
-                        "--duration",
-                        "170s",
-                        NULL};
     char *run_argv[] = {(char *)FLEXBED_BINARY, "run", scn, "--speed", "60", "--out", rec,
                         "--quiet", "--no-counterfactual", NULL};
     if (mport > 0 && oport > 0 && write_variant(scn, pm.port, oport) == 0 &&
         /* time scaled as a bench at 60x would scale it: a poll's answer
          * within 0.25 s (15 s of the demo), a lost device retried every
-         * 4 s (4 min) */
-        set_battery(scn, "timeout", "0.25s") == 0 && set_battery(scn, "backoff", "0.25s") == 0 &&
-        set_battery(scn, "backoff_max", "4s") == 0) {
-        chg = proc_start(chg_dir, chg_argv);
+         * 4 s (4 min), ... */
+        scenario_set(scn, scn, "battery", "timeout", cJSON_CreateString("0.25s")) == 0 &&
+        scenario_set(scn, scn, "battery", "backoff", cJSON_CreateString("0.25s")) == 0 &&
+        scenario_set(scn, scn, "battery", "backoff_max", cJSON_CreateString("4s")) == 0 &&
+        /* and the charger stale after 10 s without meter values, not 30 */
+        scenario_set(scn, scn, "ev", "timeout", cJSON_CreateString("10s")) == 0) {
+        chg = start_charger_emulator(chg_dir, url, "170s");
         double t0 = proc_now();
         run = proc_start(run_dir, run_argv);
         sleep_until(t0 + PARTITION_AT_S);

@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
+#include "market/fixture.h"
 #include "market/market.h"
 #include "proc.h"
 
@@ -266,29 +267,7 @@ static void party_init(struct party *p, const char *label)
  * malloc'd. */
 static char *signed_body(const struct party *p, const char *json, long long nonce)
 {
-    cJSON *o = cJSON_Parse(json);
-    if (!o)
-        return NULL;
-    cJSON_AddStringToObject(o, "from", p->addr);
-    if (nonce >= 0)
-        cJSON_AddNumberToObject(o, "nonce", (double)nonce);
-    char *t = cJSON_PrintUnformatted(o), *canon = NULL;
-    cJSON_Delete(o);
-    struct sim_err err;
-    uint8_t sig[MKT_SIG_LEN];
-    char sigt[MKT_SIG_STRLEN];
-    char *body = NULL;
-    if (t && mkt_canonical_json(t, &canon, &err) == 0 &&
-        mkt_sign_message(&p->k, canon, strlen(canon), sig, &err) == 0) {
-        cJSON *b = cJSON_CreateObject();
-        cJSON_AddStringToObject(b, "tx", canon);
-        cJSON_AddStringToObject(b, "sig", mkt_sig_format(sig, sigt));
-        body = cJSON_PrintUnformatted(b);
-        cJSON_Delete(b);
-    }
-    cJSON_free(t);
-    free(canon);
-    return body;
+    return fx_signed_body(&p->k, json, nonce);
 }
 
 /* Sign with p's next nonce and POST /api/tx; the nonce advances on 200. */

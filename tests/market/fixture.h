@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "check.h"
 #include "market/market.h"
 
@@ -122,6 +124,50 @@ static inline int fx_request(struct fx *f, const char *loc, int64_t start, int64
                             .max_price_ueur_per_kwh = max_price};
     snprintf(r.location, sizeof r.location, "%s", loc);
     return mkt_do_request_add(f->e, &f->dso, &r, f->t0, id, err);
+}
+
+/* What the authorisation tests and fuzzers act on: the FSP's 10 kW
+ * battery at "bus-1", its offer of -10 kW for [t0 + 60 min, + 45 min) at
+ * EUR 0.10/kWh, and the DSO's request for the same window at up to
+ * EUR 0.21/kWh. Returns 0 or the engine's code. */
+static inline int fx_objects(struct fx *f, int64_t *asset, int64_t *oid, int64_t *rid,
+                             struct sim_err *err)
+{
+    int64_t w0 = f->t0 + 60 * FX_MIN, w1 = w0 + 45 * FX_MIN;
+    *asset = fx_asset(f, &f->fsp1, MKT_ASSET_BATTERY, "battery", "bus-1", 10000);
+    int rc = fx_offer(f, &f->fsp1, *asset, w0, w1, -10000, 100000, oid, err);
+    return rc ? rc : fx_request(f, "bus-1", w0, w1, -10000, 210000, rid, err);
+}
+
+/* The body of POST /api/tx for action json (an object without "from")
+ * signed by k, with "nonce" (none when < 0); malloc'd, or NULL. */
+static inline char *fx_signed_body(const struct mkt_key *k, const char *json, long long nonce)
+{
+    uint8_t a[20];
+    char addr[MKT_ADDR_STRLEN], sigt[MKT_SIG_STRLEN];
+    struct sim_err err;
+    cJSON *o = cJSON_Parse(json);
+    if (!o || mkt_key_address(k, a, &err)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "from", mkt_address_format(a, addr));
+    if (nonce >= 0)
+        cJSON_AddNumberToObject(o, "nonce", (double)nonce);
+    char *t = cJSON_PrintUnformatted(o), *canon = NULL, *body = NULL;
+    cJSON_Delete(o);
+    uint8_t sig[MKT_SIG_LEN];
+    if (t && mkt_canonical_json(t, &canon, &err) == 0 &&
+        mkt_sign_message(k, canon, strlen(canon), sig, &err) == 0) {
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "tx", canon);
+        cJSON_AddStringToObject(b, "sig", mkt_sig_format(sig, sigt));
+        body = cJSON_PrintUnformatted(b);
+        cJSON_Delete(b);
+    }
+    cJSON_free(t);
+    free(canon);
+    return body;
 }
 
 static inline int64_t fx_balance(struct fx *f, const uint8_t a[20])

@@ -110,9 +110,7 @@ static void build(int s)
     w0 = f.t0 + 60 * FX_MIN;
     w1 = w0 + 45 * FX_MIN;
     now = f.t0;
-    asset = fx_asset(&f, &f.fsp1, MKT_ASSET_BATTERY, "battery", "bus-1", 10000);
-    CHECK_INT(fx_offer(&f, &f.fsp1, asset, w0, w1, -10000, 100000, &oid, &err), 0);
-    CHECK_INT(fx_request(&f, "bus-1", w0, w1, -10000, 210000, &rid, &err), 0);
+    CHECK_INT(fx_objects(&f, &asset, &oid, &rid, &err), 0);
     char json[160];
     if (s == S_MATCHED || s == S_BOUGHT || s == S_OVER || s == S_DELIVERED || s == S_SETTLED) {
         snprintf(json, sizeof json, "{\"action\":\"match\",\"request_id\":%lld}", (long long)rid);
@@ -196,32 +194,6 @@ static void action_json(const char *action, char *out, size_t n)
         snprintf(out, n, "{\"action\":\"%s\",\"e_wh\":7500,\"match_id\":1}", action);
 }
 
-/* The POST /api/tx body: json with from and nonce, canonical, signed by k. */
-static char *signed_body(const struct mkt_key *k, const char *json)
-{
-    uint8_t a[20];
-    char addr[MKT_ADDR_STRLEN], sigt[MKT_SIG_STRLEN];
-    struct sim_err err;
-    mkt_key_address(k, a, &err);
-    cJSON *o = cJSON_Parse(json);
-    cJSON_AddStringToObject(o, "from", mkt_address_format(a, addr));
-    cJSON_AddNumberToObject(o, "nonce", (double)nonce_of(k));
-    char *t = cJSON_PrintUnformatted(o), *canon = NULL, *body = NULL;
-    cJSON_Delete(o);
-    uint8_t sig[MKT_SIG_LEN];
-    if (t && mkt_canonical_json(t, &canon, &err) == 0 &&
-        mkt_sign_message(k, canon, strlen(canon), sig, &err) == 0) {
-        cJSON *b = cJSON_CreateObject();
-        cJSON_AddStringToObject(b, "tx", canon);
-        cJSON_AddStringToObject(b, "sig", mkt_sig_format(sig, sigt));
-        body = cJSON_PrintUnformatted(b);
-        cJSON_Delete(b);
-    }
-    cJSON_free(t);
-    free(canon);
-    return body;
-}
-
 int main(void)
 {
     struct sim_err err;
@@ -238,7 +210,7 @@ int main(void)
                 CHECK_INT(mkt_api_new(f.e, &c, &api, &err), 0);
                 char json[512];
                 action_json(table[a].action, json, sizeof json);
-                char *body = signed_body(key[who], json);
+                char *body = fx_signed_body(key[who], json, nonce_of(key[who]));
                 int64_t tx0 = count("SELECT count(*) FROM mkt_tx"),
                         ref0 = count("SELECT count(*) FROM mkt_refusals"),
                         money0 = count("SELECT sum(balance_ueur) FROM mkt_participants");

@@ -50,9 +50,8 @@ int main(void)
 
     /* objects every action can name */
     int64_t w0 = f.t0 + 60 * FX_MIN, w1 = w0 + 45 * FX_MIN, rid = 0, oid = 0;
-    int64_t asset = fx_asset(&f, &f.fsp1, MKT_ASSET_BATTERY, "battery", "bus-1", 10000);
-    CHECK_INT(fx_offer(&f, &f.fsp1, asset, w0, w1, -10000, 100000, &oid, &err), 0);
-    CHECK_INT(fx_request(&f, "bus-1", w0, w1, -10000, 210000, &rid, &err), 0);
+    int64_t asset = 0;
+    CHECK_INT(fx_objects(&f, &asset, &oid, &rid, &err), 0);
     char addr[MKT_ADDR_STRLEN];
     mkt_address_format(f.a_fsp2, addr);
 
