@@ -13,6 +13,11 @@ all: build
 
 deps:
 	./scripts/install-deps
+	@if [ ! -f tests/browser/node_modules/.package-lock.json ] || \
+	    [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then \
+	    echo "npm ci (tests/browser: playwright-core, as pinned in package-lock.json)"; \
+	    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; \
+	fi
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DFLEXBED_TESTS=OFF
@@ -50,6 +55,10 @@ fuzz: build-fuzz
 demo: build
 	./$(BUILD)/flexbed run $(DEMO) --out $(DEMO_DB)
 	./$(BUILD)/flexbed report $(DEMO_DB) --brief
+	@echo
+	@echo "The dashboard on this database (market, monitoring, ledger; docs/dashboard.md):"
+	@echo "  ./$(BUILD)/flexbed serve --db $(DEMO_DB) --http 8080"
+	@echo "  then open http://127.0.0.1:8080/ in a browser"
 
 # The Release build is part of the test: `make demo` compiles at -O2, where
 # GCC warns about things -O0 does not see, and warnings are errors; so is

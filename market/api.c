@@ -110,6 +110,7 @@ struct http_sess {
     size_t body_len, body_cap;
     int too_big;
     unsigned char *resp; /* LWS_PRE headroom, then resp_len bytes */
+    const char *ctype;   /* the answer's Content-Type; NULL: JSON */
     size_t resp_len, resp_off;
     int status;
     int headers_sent;
@@ -429,6 +430,7 @@ static void respond_text(struct http_sess *s, int status, const char *text)
     s->resp_off = 0;
     s->status = status;
     s->headers_sent = 0;
+    s->ctype = NULL;
 }
 
 /* Make o (taken) the answer. */
@@ -1135,6 +1137,170 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* The dashboard and the run's recorded signals                        */
+/* ------------------------------------------------------------------ */
+
+/* web/ embedded at build time (web/embed.cmake). */
+struct mkt_web_file {
+    const char *path, *type, *text;
+};
+extern const struct mkt_web_file mkt_web_files[];
+extern const size_t mkt_web_file_count;
+
+/* The embedded file at path ("/" is index.html), or NULL. */
+static const struct mkt_web_file *web_file(const char *path)
+{
+    if (!strcmp(path, "/"))
+        path = "/index.html";
+    for (size_t i = 0; i < mkt_web_file_count; i++)
+        if (!strcmp(path, mkt_web_files[i].path))
+            return &mkt_web_files[i];
+    return NULL;
+}
+
+/* Whether the served database holds a results store (flexbed run --out). */
+static int has_results(sqlite3 *db)
+{
+    return count_of(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
+                        "('runs','signals','samples')") == 3;
+}
+
+static void get_runs(struct mkt_api *a, struct http_sess *s)
+{
+    sqlite3 *db = mkt_engine_db(a->e);
+    struct sim_err err;
+    cJSON *arr = has_results(db)
+                     ? query_json(db,
+                                  "SELECT id, scenario_name, variant, status, sim_start_us,"
+                                  " sim_end_us, step_us, utc_offset_s FROM runs ORDER BY id",
+                                  0, 0, 0, 0, &err)
+                     : cJSON_CreateArray();
+    if (!arr) {
+        respond_error(s, 500, "%s", err.msg);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (o)
+        cJSON_AddItemToObject(o, "runs", arr);
+    else
+        cJSON_Delete(arr);
+    respond_json(s, 200, o);
+}
+
+static void get_signals(struct mkt_api *a, struct http_sess *s)
+{
+    int64_t run;
+    if (q_int(s, "run", -1, 1, INT64_MAX, &run))
+        return;
+    if (run < 0) {
+        respond_error(s, 400, "run: missing (GET /api/runs lists them)");
+        return;
+    }
+    sqlite3 *db = mkt_engine_db(a->e);
+    if (!has_results(db)) {
+        respond_error(s, 404, "run: this database holds no recorded runs");
+        return;
+    }
+    struct sim_err err;
+    cJSON *arr = query_json(db,
+                            "SELECT id, name, unit, component FROM signals WHERE run_id=?"
+                            " ORDER BY name",
+                            1, run, 0, 0, &err);
+    if (!arr) {
+        respond_error(s, 500, "%s", err.msg);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (o)
+        cJSON_AddItemToObject(o, "signals", arr);
+    else
+        cJSON_Delete(arr);
+    respond_json(s, 200, o);
+}
+
+#define SERIES_MAX 200000 /* points one GET /api/series returns */
+
+/* One signal's samples as two arrays: {"signal", "name", "unit", "t_us": [...], "v": [...]}
+ * (NaN as null), from after (exclusive) on, at most limit points. */
+static void get_series(struct mkt_api *a, struct http_sess *s)
+{
+    int64_t sig, after, limit;
+    if (q_int(s, "signal", -1, 1, INT64_MAX, &sig) ||
+        q_int(s, "after", INT64_MIN + 1, INT64_MIN + 1, INT64_MAX, &after) ||
+        q_int(s, "limit", SERIES_MAX, 1, SERIES_MAX, &limit))
+        return;
+    if (sig < 0) {
+        respond_error(s, 400, "signal: missing (GET /api/signals?run=ID lists them)");
+        return;
+    }
+    sqlite3 *db = mkt_engine_db(a->e);
+    if (!has_results(db)) {
+        respond_error(s, 404, "signal: this database holds no recorded runs");
+        return;
+    }
+    sqlite3_stmt *st = NULL;
+    cJSON *o = cJSON_CreateObject(), *t = cJSON_CreateArray(), *v = cJSON_CreateArray();
+    int rc = o && t && v ? 0 : SIM_ENOMEM;
+    if (!rc && sqlite3_prepare_v2(db, "SELECT name, unit FROM signals WHERE id=?", -1, &st, NULL))
+        rc = SIM_EIO;
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, sig);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            sqlite3_finalize(st);
+            cJSON_Delete(o);
+            cJSON_Delete(t);
+            cJSON_Delete(v);
+            respond_error(s, 404, "signal: no signal %lld", (long long)sig);
+            return;
+        }
+        add_i64(o, "signal", sig);
+        cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(st, 0));
+        cJSON_AddStringToObject(o, "unit", (const char *)sqlite3_column_text(st, 1));
+        sqlite3_finalize(st);
+        st = NULL;
+        if (sqlite3_prepare_v2(db,
+                               "SELECT t_us, value FROM samples WHERE signal_id=? AND t_us>?"
+                               " ORDER BY t_us LIMIT ?",
+                               -1, &st, NULL))
+            rc = SIM_EIO;
+    }
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, sig);
+        sqlite3_bind_int64(st, 2, after);
+        sqlite3_bind_int64(st, 3, limit);
+        int r;
+        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+            cJSON *tv = cJSON_CreateNumber((double)sqlite3_column_int64(st, 0));
+            cJSON *vv = sqlite3_column_type(st, 1) == SQLITE_NULL
+                            ? cJSON_CreateNull()
+                            : cJSON_CreateNumber(sqlite3_column_double(st, 1));
+            if (!tv || !vv) {
+                cJSON_Delete(tv);
+                cJSON_Delete(vv);
+                rc = SIM_ENOMEM;
+                break;
+            }
+            cJSON_AddItemToArray(t, tv);
+            cJSON_AddItemToArray(v, vv);
+        }
+        if (!rc && r != SQLITE_DONE)
+            rc = SIM_EIO;
+    }
+    sqlite3_finalize(st);
+    if (rc) {
+        cJSON_Delete(o);
+        cJSON_Delete(t);
+        cJSON_Delete(v);
+        respond_error(s, 500, "series: %s",
+                      rc == SIM_ENOMEM ? "server: out of memory" : sqlite3_errmsg(db));
+        return;
+    }
+    cJSON_AddItemToObject(o, "t_us", t);
+    cJSON_AddItemToObject(o, "v", v);
+    respond_json(s, 200, o);
+}
+
+/* ------------------------------------------------------------------ */
 /* Routing                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -1155,8 +1321,19 @@ static void route(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
         {"/api/dispatch", 0},      {"/api/purchases", 0},     {"/api/deliveries", 0},
         {"/api/settlements", 0},   {"/api/ledger", 0},        {"/api/ledger/tx", 0},
         {"/api/ledger/verify", 0}, {"/api/ledger/replay", 0}, {"/api/tx", 1},
-        {"/api/seal", 1},
+        {"/api/seal", 1},          {"/api/runs", 0},          {"/api/signals", 0},
+        {"/api/series", 0},
     };
+    const struct mkt_web_file *wf = strncmp(p, "/api/", 5) ? web_file(p) : NULL;
+    if (wf) {
+        if (strcmp(s->method, "GET")) {
+            respond_error(s, 405, "method: %s %s is not allowed; use GET", s->method, p);
+            return;
+        }
+        respond_text(s, 200, wf->text);
+        s->ctype = wf->type;
+        return;
+    }
     int found = -1;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (!strcmp(p, known[i].path))
@@ -1180,6 +1357,12 @@ static void route(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
         post_seal(a, s);
     else if (!strcmp(p, "/api/market"))
         get_market(a, s);
+    else if (!strcmp(p, "/api/runs"))
+        get_runs(a, s);
+    else if (!strcmp(p, "/api/signals"))
+        get_signals(a, s);
+    else if (!strcmp(p, "/api/series"))
+        get_series(a, s);
     else if (!strcmp(p, "/api/participants"))
         get_query(a, s, "participants",
                   "SELECT address, CASE role WHEN 0 THEN 'operator' WHEN 1 THEN 'DSO'"
@@ -1261,7 +1444,8 @@ static int write_some(struct lws *wsi, struct http_sess *s)
     if (!s->headers_sent) {
         unsigned char hdr[LWS_PRE + 512];
         unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-        if (lws_add_http_common_headers(wsi, (unsigned)s->status, "application/json",
+        if (lws_add_http_common_headers(wsi, (unsigned)s->status,
+                                        s->ctype ? s->ctype : "application/json",
                                         (lws_filepos_t)s->resp_len, &p, end))
             return -1;
         if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,

@@ -70,6 +70,26 @@ int main(void)
     expect("GET", "/api/matches?request=-5", NULL, 400, "request");
     /* a path is decoded before routing */
     expect("GET", "/api/%6Darket", NULL, 200, "\"operator\"");
+    /* the dashboard's files, and the monitoring endpoints on a database
+     * without runs */
+    {
+        int st = 0;
+        char *page = NULL;
+        CHECK_INT(mkt_api_request(api, "GET", "/", NULL, 0, &st, &page), 0);
+        CHECK(st == 200 && page && strstr(page, "<script src=\"/app.js\">"), "GET /: %d", st);
+        free(page);
+        CHECK_INT(mkt_api_request(api, "GET", "/app.js", NULL, 0, &st, &page), 0);
+        CHECK(st == 200 && page && strstr(page, "/api/market"), "GET /app.js: %d", st);
+        free(page);
+        CHECK_INT(mkt_api_request(api, "POST", "/app.js", "x", 1, &st, &page), 0);
+        CHECK_INT(st, 405);
+        free(page);
+    }
+    expect("GET", "/nothing.js", NULL, 404, "no endpoint");
+    expect("GET", "/api/runs", NULL, 200, "{\"runs\":[]}");
+    expect("GET", "/api/signals?run=1", NULL, 404, "no recorded runs");
+    expect("GET", "/api/signals", NULL, 400, "run: missing");
+    expect("GET", "/api/series?signal=1", NULL, 404, "no recorded runs");
     /* routing and methods */
     expect("GET", "/api/nothing", NULL, 404, "no endpoint /api/nothing");
     expect("DELETE", "/api/offers", NULL, 405, "use GET");

@@ -1,0 +1,401 @@
+/*
+ * app.js: flexbed's dashboard (docs/dashboard.md). Plain JavaScript, no
+ * framework and nothing loaded from elsewhere: it reads the market's
+ * HTTP/JSON API (docs/api.md) from the server that served it, listens to
+ * the websocket channel (/ws, subprotocol flexbed-notify) and redraws the
+ * view it shows when something happens.
+ */
+'use strict';
+
+const $ = (sel) => document.querySelector(sel);
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'class') e.className = v;
+    else e.setAttribute(k, v);
+  }
+  for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  return e;
+}
+
+async function api(path) {
+  const r = await fetch(path, { cache: 'no-store' });
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || r.status + ' ' + r.statusText);
+  return body;
+}
+
+/* Every page of a list endpoint (the server returns at most 1000 rows). */
+async function apiAll(path, member, key) {
+  let all = [];
+  let after = key === 'height' ? -1 : 0;
+  for (;;) {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = (await api(path + sep + 'after=' + after + '&limit=1000'))[member];
+    all = all.concat(page);
+    if (page.length < 1000) return all;
+    after = page[page.length - 1][key];
+  }
+}
+
+/* ---- formatting ---- */
+
+let utcOffset = 0; /* seconds: the scenario's local time, when a run says it */
+const eur = (ueur) => (ueur / 1e6).toFixed(2);
+const kw = (w) => (w / 1000).toFixed(1);
+const kwh = (wh) => (wh == null ? '' : (wh / 1000).toFixed(2));
+function time(us) {
+  if (us == null) return '';
+  const d = new Date(us / 1000 + utcOffset * 1000);
+  return d.toISOString().slice(0, 16).replace('T', ' ');
+}
+function hhmm(us) {
+  return time(us).slice(11, 16);
+}
+const short = (addr) => (addr ? addr.slice(0, 8) + '…' + addr.slice(-4) : '');
+
+function table(cols, rows, totals) {
+  const t = el('table');
+  t.append(el('tr', {}, ...cols.map((c) => el('th', { class: c.num ? 'num' : '' }, c.h))));
+  for (const r of rows)
+    t.append(el('tr', {}, ...cols.map((c) => el('td', { class: c.num ? 'num' : '' }, c.f(r)))));
+  if (totals) {
+    const tr = el('tr', { class: 'total' });
+    cols.forEach((c, i) => tr.append(el('td', { class: c.num ? 'num' : '' }, totals[i] ?? '')));
+    t.append(tr);
+  }
+  return t;
+}
+
+function card(k, v) {
+  return el('div', { class: 'card' }, el('div', { class: 'k' }, k), el('div', { class: 'v' }, v));
+}
+
+function fill(target, ...nodes) {
+  const t = $(target);
+  t.replaceChildren(...nodes);
+}
+
+/* ---- Market ---- */
+
+async function showMarket() {
+  let m;
+  try {
+    m = await api('/api/market');
+  } catch (e) {
+    fill('#market-summary', el('p', { class: 'empty' }, 'No market in this database yet: ' + e.message));
+    return;
+  }
+  const [participants, requests, offers, settlements] = await Promise.all([
+    apiAll('/api/participants', 'participants', 'seq'),
+    apiAll('/api/requests', 'requests', 'id'),
+    apiAll('/api/offers', 'offers', 'id'),
+    apiAll('/api/settlements', 'settlements', 'id'),
+  ]);
+  const names = Object.fromEntries(participants.map((p) => [p.address, p.name]));
+  const who = (a) => names[a] || short(a);
+  fill('#market-summary',
+    card('requests', requests.length), card('offers', offers.length),
+    card('wallets, EUR', eur(m.wallets_ueur)), card('escrow, EUR', eur(m.escrow_ueur)),
+    card('deposited, EUR', eur(m.deposited_ueur)),
+    card('blocks', m.height + 1), card('pending tx', m.pending), card('pricing', m.params.pricing));
+
+  const blocks = [];
+  for (const r of requests) {
+    const mm = await api('/api/matches?request=' + r.id);
+    const matches = mm.matches || [];
+    const head = el('h3', {}, 'Request ' + r.id + ' by ' + who(r.dso) + ' at ' + r.location + ', ' +
+      time(r.start_us) + '–' + hhmm(r.end_us) + ', ' + kw(r.p_w) + ' kW, up to EUR ' +
+      eur(r.max_price_ueur_per_kwh) + '/kWh ', el('span', { class: 'state' }, r.state));
+    const sum = (f) => matches.reduce((a, x) => a + (x[f] || 0), 0);
+    const delivered = matches.some((x) => x.delivered_wh != null);
+    blocks.push(el('div', { class: 'request', 'data-request': r.id }, head, matches.length
+      ? table([
+        { h: 'match', f: (x) => x.id },
+        { h: 'offer', f: (x) => x.offer_id },
+        { h: 'FSP', f: (x) => who(x.fsp) },
+        { h: 'asset', f: (x) => x.asset_id },
+        { h: 'kW', num: 1, f: (x) => kw(x.p_w) },
+        { h: 'EUR/kWh', num: 1, f: (x) => eur(x.price_ueur_per_kwh) },
+        { h: 'amount, EUR', num: 1, f: (x) => eur(x.amount_ueur) },
+        { h: 'delivered, kWh', num: 1, f: (x) => kwh(x.delivered_wh) },
+        { h: 'payout, EUR', num: 1, f: (x) => (x.payout_ueur == null ? '' : eur(x.payout_ueur)) },
+        { h: 'fee, EUR', num: 1, f: (x) => (x.settle_fee_ueur == null ? '' : eur(x.settle_fee_ueur)) },
+        { h: 'to the FSP, EUR', num: 1,
+          f: (x) => (x.payout_ueur == null ? '' : eur(x.payout_ueur - (x.settle_fee_ueur || 0))) },
+        { h: 'state', f: (x) => x.state },
+      ], matches, ['total', '', '', '', kw(sum('p_w')), '', eur(sum('amount_ueur')),
+        delivered ? kwh(sum('delivered_wh')) : '', eur(sum('payout_ueur')), eur(sum('settle_fee_ueur')),
+        eur(sum('payout_ueur') - sum('settle_fee_ueur')), ''])
+      : el('p', { class: 'empty' }, 'no matches')));
+  }
+  fill('#market-requests', ...(blocks.length ? blocks : [el('p', { class: 'empty' }, 'no requests')]));
+  fill('#market-offers', table([
+    { h: 'offer', f: (o) => o.id },
+    { h: 'FSP', f: (o) => who(o.fsp) },
+    { h: 'asset', f: (o) => o.asset_id },
+    { h: 'location', f: (o) => o.location },
+    { h: 'window', f: (o) => time(o.start_us) + '–' + hhmm(o.end_us) },
+    { h: 'kW', num: 1, f: (o) => kw(o.p_w) },
+    { h: 'EUR/kWh', num: 1, f: (o) => eur(o.price_ueur_per_kwh) },
+    { h: 'remaining kW', num: 1, f: (o) => kw(o.remaining_w) },
+    { h: 'state', f: (o) => o.state },
+  ], offers));
+  fill('#market-participants', table([
+    { h: 'name', f: (p) => p.name },
+    { h: 'role', f: (p) => p.role },
+    { h: 'address', f: (p) => el('span', { class: 'mono' }, p.address) },
+    { h: 'balance, EUR', num: 1, f: (p) => eur(p.balance_ueur) },
+    { h: 'nonce', num: 1, f: (p) => p.nonce },
+  ], participants));
+  fill('#market-settlements', settlements.length ? table([
+    { h: 'request', f: (x) => x.request_id },
+    { h: 'match', f: (x) => x.match_id },
+    { h: 'FSP', f: (x) => who(x.fsp) },
+    { h: 'paid, EUR', num: 1, f: (x) => eur(x.payout_ueur) },
+    { h: 'fee, EUR', num: 1, f: (x) => eur(x.fee_ueur) },
+    { h: 'refund, EUR', num: 1, f: (x) => eur(x.refund_ueur) },
+  ], settlements) : el('p', { class: 'empty' }, 'nothing settled yet'));
+}
+
+/* ---- Monitoring ---- */
+
+let runs = [];
+let signals = [];
+const colours = ['#0b6bcb', '#d9480f', '#2b8a3e', '#862e9c', '#c2255c', '#5c940d'];
+
+async function loadRuns() {
+  runs = (await api('/api/runs')).runs;
+  const sel = $('#mon-run');
+  const keep = sel.value;
+  sel.replaceChildren(...runs.map((r) =>
+    el('option', { value: r.id }, r.id + ': ' + r.scenario_name + ' (' + r.variant + ', ' + r.status + ')')));
+  const main = runs.find((r) => r.variant === 'main');
+  sel.value = keep || (main ? main.id : runs.length ? runs[0].id : '');
+}
+
+async function loadSignals() {
+  const run = $('#mon-run').value;
+  signals = run ? (await api('/api/signals?run=' + run)).signals : [];
+  const r = runs.find((x) => String(x.id) === run);
+  if (r) utcOffset = r.utc_offset_s;
+  showSignalList(true);
+}
+
+function showSignalList(pickDefault) {
+  const f = $('#mon-filter').value.toLowerCase();
+  const sel = $('#mon-signals');
+  const chosen = new Set([...sel.selectedOptions].map((o) => o.value));
+  const list = signals.filter((s) => s.name.toLowerCase().includes(f));
+  sel.replaceChildren(...list.map((s) => el('option', { value: s.id }, s.name + ' [' + s.unit + ']')));
+  for (const o of sel.options) o.selected = chosen.has(o.value);
+  if (pickDefault && !sel.selectedOptions.length) {
+    /* the transformer's load first, as the IoT platform's Fig. 10 */
+    const pref = list.find((s) => /transformer.*\.(p|s)_k(w|va)$/.test(s.name)) ||
+      list.find((s) => /transformer/.test(s.name)) || list[0];
+    for (const o of sel.options) o.selected = pref && o.value === String(pref.id);
+  }
+}
+
+async function series(id) {
+  return api('/api/series?signal=' + id);
+}
+
+/* The counterfactual run's signal of the same name, if there is one. */
+async function counterfactualOf(name) {
+  const run = runs.find((r) => String(r.id) === $('#mon-run').value);
+  const cf = run && runs.find((r) => r.variant === 'counterfactual' && r.id > run.id);
+  if (!cf) return null;
+  const s = (await api('/api/signals?run=' + cf.id)).signals.find((x) => x.name === name);
+  return s ? series(s.id) : null;
+}
+
+function drawChart(lines) {
+  const W = 900, H = 340, L = 60, R = 12, T = 12, B = 30;
+  const pts = lines.flatMap((l) => l.t.map((t, i) => [t, l.v[i]])).filter((p) => p[1] != null);
+  const box = $('#mon-chart');
+  if (!pts.length) {
+    box.replaceChildren(el('p', { class: 'empty' }, 'choose a signal'));
+    return;
+  }
+  let t0 = Math.min(...pts.map((p) => p[0])), t1 = Math.max(...pts.map((p) => p[0]));
+  let v0 = Math.min(0, ...pts.map((p) => p[1])), v1 = Math.max(...pts.map((p) => p[1]));
+  if (t1 === t0) t1 = t0 + 1;
+  if (v1 === v0) v1 = v0 + 1;
+  const pad = (v1 - v0) * 0.05;
+  v0 -= pad; v1 += pad;
+  const x = (t) => L + (W - L - R) * (t - t0) / (t1 - t0);
+  const y = (v) => T + (H - T - B) * (1 - (v - v0) / (v1 - v0));
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+  const add = (tag, attrs, text) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text != null) e.textContent = text;
+    svg.append(e);
+    return e;
+  };
+  /* round values: 1, 2 or 5 times a power of ten, about 5 lines */
+  const raw = (v1 - v0) / 5, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  for (let v = Math.ceil(v0 / step) * step; v <= v1; v += step) {
+    add('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) });
+    add('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' },
+      Math.abs(v) < 1e-9 ? '0' : v.toFixed(Math.max(0, -Math.floor(Math.log10(step)))));
+  }
+  /* whole hours of local time, at most 8 labels */
+  const H_US = 3600e6, span = (t1 - t0) / H_US;
+  const every = [1, 2, 3, 4, 6, 12, 24, 48, 168].find((h) => span / h <= 8) || 720;
+  const off = utcOffset * 1e6;
+  for (let t = Math.ceil((t0 + off) / (every * H_US)) * every * H_US - off; t <= t1; t += every * H_US) {
+    add('line', { class: 'grid', x1: x(t), x2: x(t), y1: T, y2: H - B });
+    add('text', { x: x(t), y: H - 10, 'text-anchor': 'middle' }, span > 48 ? time(t).slice(5, 13) + 'h' : hhmm(t));
+  }
+  add('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B });
+  add('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B });
+  lines.forEach((l) => {
+    let d = '';
+    let pen = false;
+    l.t.forEach((t, i) => {
+      if (l.v[i] == null) { pen = false; return; }
+      d += (pen ? 'L' : 'M') + x(t).toFixed(1) + ' ' + y(l.v[i]).toFixed(1);
+      pen = true;
+    });
+    add('path', { d, fill: 'none', stroke: l.colour, 'stroke-width': 1.6,
+      'stroke-dasharray': l.dashed ? '5 4' : 'none', 'data-signal': l.name });
+  });
+  const legend = el('div', { class: 'legend' }, ...lines.map((l) =>
+    el('span', { style: 'color:' + l.colour }, (l.dashed ? '- - ' : '— ') + l.label)));
+  box.replaceChildren(svg, legend);
+}
+
+async function showChart() {
+  const ids = [...$('#mon-signals').selectedOptions].map((o) => o.value).slice(0, 6);
+  const lines = [];
+  for (const [i, id] of ids.entries()) {
+    const s = await series(id);
+    const colour = colours[i % colours.length];
+    lines.push({ t: s.t_us, v: s.v, name: s.name, colour, label: s.name + ' [' + s.unit + ']' });
+    if ($('#mon-counterfactual').checked) {
+      const c = await counterfactualOf(s.name);
+      if (c) lines.push({ t: c.t_us, v: c.v, name: s.name, colour: '#868e96', dashed: 1,
+        label: s.name + ' without flexibility' });
+    }
+  }
+  drawChart(lines);
+}
+
+async function showMonitoring() {
+  await loadRuns();
+  if (!runs.length) {
+    $('#mon-chart').replaceChildren(el('p', { class: 'empty' },
+      'This database holds no recorded run (serve the database of a `flexbed run --out`).'));
+    return;
+  }
+  if (!signals.length) await loadSignals();
+  await showChart();
+}
+
+/* ---- Ledger ---- */
+
+async function showLedger() {
+  let l;
+  try {
+    l = await api('/api/ledger?after=-1&limit=1000');
+  } catch (e) {
+    fill('#ledger-summary', el('p', { class: 'empty' }, 'No ledger: ' + e.message));
+    return;
+  }
+  const tx = await apiAll('/api/ledger/tx', 'transactions', 'seq');
+  fill('#ledger-summary', card('height', l.height), card('transactions', l.transactions),
+    card('pending', l.pending));
+  fill('#ledger-blocks', table([
+    { h: 'height', f: (b) => b.height },
+    { h: 'time', f: (b) => time(b.t_us) },
+    { h: 'tx', num: 1, f: (b) => b.n_tx },
+    { h: 'hash', f: (b) => el('span', { class: 'mono' }, b.hash.slice(0, 18) + '…') },
+    { h: 'Merkle root', f: (b) => el('span', { class: 'mono' }, b.merkle_root.slice(0, 18) + '…') },
+    { h: 'sealer', f: (b) => short(b.sealer) },
+  ], l.blocks));
+  fill('#ledger-tx', table([
+    { h: 'seq', f: (t) => t.seq },
+    { h: 'block', f: (t) => (t.block_height == null ? 'pending' : t.block_height + '/' + t.idx) },
+    { h: 'time', f: (t) => time(t.t_us) },
+    { h: 'action', f: (t) => t.action },
+    { h: 'sender', f: (t) => short(t.sender) },
+    { h: 'nonce', num: 1, f: (t) => t.nonce },
+    { h: 'hash', f: (t) => el('span', { class: 'mono' }, t.hash.slice(0, 18) + '…') },
+  ], tx.slice(-200).reverse()));
+}
+
+async function verifyLedger() {
+  const v = $('#ledger-verdict');
+  v.className = '';
+  v.textContent = 'verifying…';
+  try {
+    const r = await api('/api/ledger/verify');
+    v.className = r.ok ? 'ok' : 'bad';
+    v.textContent = r.ok
+      ? 'verified: ' + r.blocks + ' blocks, ' + r.transactions + ' transactions (signatures, hashes, Merkle roots, links, state replay)'
+      : 'FAILED at block ' + r.bad_height + ', transaction ' + r.bad_tx_seq + ': ' + r.reason;
+  } catch (e) {
+    v.className = 'bad';
+    v.textContent = e.message;
+  }
+}
+
+/* ---- views, websocket ---- */
+
+const views = { market: showMarket, monitoring: showMonitoring, ledger: showLedger };
+let current = 'market';
+
+async function show(view) {
+  current = views[view] ? view : 'market';
+  for (const a of document.querySelectorAll('nav a'))
+    a.classList.toggle('active', a.dataset.view === current);
+  for (const s of document.querySelectorAll('.view'))
+    s.classList.toggle('active', s.id === 'view-' + current);
+  document.body.dataset.loading = '1';
+  try {
+    await views[current]();
+  } catch (e) {
+    console.error(e);
+  } finally {
+    document.body.dataset.loading = '';
+    document.body.dataset.shown = current;
+  }
+}
+
+function connect() {
+  const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws',
+    'flexbed-notify');
+  ws.onopen = () => { $('#live').textContent = 'live'; $('#live').classList.add('on'); };
+  ws.onclose = () => {
+    $('#live').textContent = 'offline';
+    $('#live').classList.remove('on');
+    setTimeout(connect, 2000);
+  };
+  let pending = null;
+  ws.onmessage = (m) => {
+    const ev = JSON.parse(m.data);
+    const list = $('#mon-events');
+    list.prepend(el('li', {}, (ev.event || '?') + ' ' + JSON.stringify(ev)));
+    while (list.children.length > 200) list.lastChild.remove();
+    /* redraw the view once the burst is over */
+    clearTimeout(pending);
+    pending = setTimeout(() => { if (current !== 'monitoring') show(current); }, 300);
+  };
+}
+
+window.addEventListener('hashchange', () => show(location.hash.slice(1)));
+$('#ledger-verify').addEventListener('click', verifyLedger);
+$('#mon-run').addEventListener('change', async () => { signals = []; await loadSignals(); await showChart(); });
+$('#mon-filter').addEventListener('input', () => showSignalList(false));
+$('#mon-signals').addEventListener('change', showChart);
+$('#mon-counterfactual').addEventListener('change', showChart);
+/* Times in the scenario's local time, as its runs record it. */
+api('/api/runs').then((r) => { if (r.runs.length) utcOffset = r.runs[0].utc_offset_s; })
+  .catch(() => {})
+  .finally(() => { show(location.hash.slice(1) || 'market'); connect(); });
