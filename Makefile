@@ -13,11 +13,15 @@ all: build
 
 deps:
 	./scripts/install-deps
-	@if [ ! -f tests/browser/node_modules/.package-lock.json ] || \
-	    [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then \
-	    echo "npm ci (tests/browser: playwright-core, as pinned in package-lock.json)"; \
-	    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; \
-	fi
+	@# npm packages, as pinned in each package-lock.json: the dashboard's signing
+	@# libraries (web/, built into the binary) and the browser tests' driver.
+	@for d in web tests/browser; do \
+	    if [ ! -f $$d/node_modules/.package-lock.json ] || \
+	       [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
+	        echo "npm ci in $$d"; \
+	        npm ci --prefix $$d --no-audit --no-fund --loglevel=error || exit 1; \
+	    fi; \
+	done
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DFLEXBED_TESTS=OFF
@@ -56,7 +60,7 @@ demo: build
 	./$(BUILD)/flexbed run $(DEMO) --out $(DEMO_DB)
 	./$(BUILD)/flexbed report $(DEMO_DB) --brief
 	@echo
-	@echo "The dashboard on this database (market, monitoring, ledger; docs/dashboard.md):"
+	@echo "The dashboard on this database (market, DSO form, monitoring, ledger; docs/dashboard.md):"
 	@echo "  ./$(BUILD)/flexbed serve --db $(DEMO_DB) --http 8080"
 	@echo "  then open http://127.0.0.1:8080/ in a browser"
 

@@ -346,9 +346,124 @@ async function verifyLedger() {
   }
 }
 
+/* ---- DSO: the demand-response form and the DSO's own requests ---- */
+
+let signer = null;
+let signing = null; /* the module web/sign.js, when its libraries are built in */
+
+async function signingModule() {
+  if (!signing) signing = await import('/sign.js');
+  return signing;
+}
+
+async function whoAmI() {
+  if (!signer) {
+    $('#sign-who').textContent = 'not signing yet';
+    return null;
+  }
+  const parts = await apiAll('/api/participants', 'participants', 'seq');
+  const me = parts.find((p) => p.address.toLowerCase() === signer.address.toLowerCase());
+  $('#sign-who').textContent = signer.address + (me ? ' (' + me.role + ' ' + me.name + ', balance EUR ' +
+    eur(me.balance_ueur) + ')' : ' (not a participant of this market)') +
+    (signer.kind === 'wallet' ? ', wallet' : ', key held in this page');
+  return me;
+}
+
+/* Sign action with the next nonce and POST it; the answer's text. */
+async function submit(action) {
+  if (!signer) throw new Error('choose a wallet or a key first');
+  const me = await whoAmI();
+  const body = await (await signingModule()).signedBody(signer, action, me ? me.nonce : 0);
+  const r = await fetch('/api/tx', { method: 'POST', body });
+  const a = await r.json();
+  if (!r.ok) throw new Error(a.error || String(r.status));
+  return a;
+}
+
+function localToUs(value) {
+  /* a datetime-local value in the scenario's local time */
+  return (Date.parse(value + ':00Z') - utcOffset * 1000) * 1000;
+}
+
+async function showDso() {
+  await whoAmI();
+  const reqs = signer ? (await apiAll('/api/requests', 'requests', 'id'))
+    .filter((r) => r.dso.toLowerCase() === signer.address.toLowerCase()) : [];
+  const act = (label, action) => {
+    const b = el('button', { type: 'button' }, label);
+    b.addEventListener('click', async () => {
+      try {
+        const a = await submit(action);
+        $('#dso-result').className = 'mono ok';
+        $('#dso-result').textContent = a.action + ' accepted: ' + JSON.stringify(a);
+      } catch (e) {
+        $('#dso-result').className = 'mono bad';
+        $('#dso-result').textContent = e.message;
+      }
+      show('dso');
+    });
+    return b;
+  };
+  fill('#dso-requests', reqs.length ? table([
+    { h: 'request', f: (r) => r.id },
+    { h: 'location', f: (r) => r.location },
+    { h: 'window', f: (r) => time(r.start_us) + '–' + hhmm(r.end_us) },
+    { h: 'kW', num: 1, f: (r) => kw(r.p_w) },
+    { h: 'unmet kW', num: 1, f: (r) => kw(r.unmet_w) },
+    { h: 'state', f: (r) => r.state },
+    { h: '', f: (r) => (r.state === 'open' ? act('Match', { action: 'match', request_id: r.id })
+      : r.state === 'matched' ? act('Buy', { action: 'purchase', request_id: r.id }) : '') },
+  ], reqs) : el('p', { class: 'empty' }, signer ? 'no requests of yours' : 'sign in to see yours'));
+}
+
+$('#sign-use-key').addEventListener('click', async () => {
+  try {
+    signer = (await signingModule()).keySigner($('#sign-key').value);
+    $('#sign-key').value = '';
+  } catch (e) {
+    $('#sign-who').textContent = 'key: ' + e.message;
+    return;
+  }
+  show(current);
+});
+$('#sign-wallet').addEventListener('click', async () => {
+  if (!window.ethereum) {
+    $('#sign-who').textContent = 'this browser has no wallet (EIP-1193): use a key';
+    return;
+  }
+  try {
+    signer = await (await signingModule()).walletSigner(window.ethereum);
+  } catch (e) {
+    $('#sign-who').textContent = 'wallet: ' + e.message;
+    return;
+  }
+  show(current);
+});
+$('#dso-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  const w = Math.round(Number(f.get('kw')) * 1000);
+  try {
+    const a = await submit({
+      action: 'request_add',
+      location: f.get('location'),
+      start_us: localToUs(f.get('start')),
+      end_us: localToUs(f.get('end')),
+      p_w: f.get('direction') === 'reduce' ? -w : w,
+      max_price_ueur_per_kwh: Math.round(Number(f.get('price')) * 1e6),
+    });
+    $('#dso-result').className = 'mono ok';
+    $('#dso-result').textContent = 'request ' + a.id + ' posted: ' + JSON.stringify(a);
+  } catch (e) {
+    $('#dso-result').className = 'mono bad';
+    $('#dso-result').textContent = e.message;
+  }
+  show('dso');
+});
+
 /* ---- views, websocket ---- */
 
-const views = { market: showMarket, monitoring: showMonitoring, ledger: showLedger };
+const views = { market: showMarket, dso: showDso, monitoring: showMonitoring, ledger: showLedger };
 let current = 'market';
 
 async function show(view) {

@@ -1,0 +1,212 @@
+/*
+ * dso.test.mjs: a DSO works the market from the dashboard (issue 13).
+ *
+ * A fresh market is set up with the CLI as docs/api.md's walk-through does
+ * (keys, `flexbed serve --operator-key`, genesis, participants, a deposit,
+ * two FSPs' assets and offers), then Debian's chromium, driven headless by
+ * playwright-core, opens the DSO view and:
+ *   - signs, in the page, an action with the DSO's key: the body is byte for
+ *     byte what `flexbed sign` gives (canonical JSON, personal_sign, RFC 6979);
+ *   - posts a demand-response request through the form (Fig. 2), which the
+ *     server stores with exactly the fields entered;
+ *   - matches it and buys it with the buttons: both offers matched in merit
+ *     order, escrow taken, two dispatch instructions written;
+ *   - and the ledger verifies;
+ * then, in a second page with an EIP-1193 provider injected and backed by
+ * ethers (holding the DSO's key, as a wallet would), posts a request that
+ * the wallet signs with personal_sign and the server accepts.
+ *
+ * usage: node dso.test.mjs FLEXBED_BINARY SOURCE_DIR
+ * Exit 0 passed, 1 failed, 77 skipped (no chromium or no playwright-core).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [flexbed] = process.argv.slice(2);
+const CHROMIUM = process.env.FLEXBED_CHROMIUM || '/usr/bin/chromium';
+if (!flexbed) {
+  console.error('usage: node dso.test.mjs FLEXBED_BINARY SOURCE_DIR');
+  process.exit(2);
+}
+if (!existsSync(CHROMIUM)) {
+  console.log(`SKIP: no chromium at ${CHROMIUM} (scripts/install-deps installs Debian's)`);
+  process.exit(77);
+}
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch {
+  console.log('SKIP: playwright-core is not installed (make test runs npm ci in tests/browser)');
+  process.exit(77);
+}
+
+let failures = 0;
+function check(cond, what) {
+  if (!cond) failures++;
+  console[cond ? 'log' : 'error']((cond ? 'ok: ' : 'FAIL: ') + what);
+}
+const watchdog = setTimeout(() => {
+  console.error('FAIL: the test took longer than 120 s');
+  process.exit(1);
+}, 120000);
+
+const tmp = mkdtempSync(join(tmpdir(), 'flexbed-dso-'));
+const cli = (...args) => {
+  const r = spawnSync(flexbed, args, { encoding: 'utf8', timeout: 30000, cwd: tmp });
+  if (r.status !== 0) throw new Error(`flexbed ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+const keygen = (name) => {
+  const out = cli('keygen', join(tmp, name + '.key'));
+  return { path: join(tmp, name + '.key'), address: out.match(/0x[0-9a-fA-F]{40}/)[0], nonce: 0 };
+};
+
+let server, browser;
+try {
+  const op = keygen('op'), dso = keygen('dso'), fsp1 = keygen('fsp1'), fsp2 = keygen('fsp2');
+  server = spawn(flexbed, ['serve', '--db', join(tmp, 'market.db'), '--http', '0', '--quiet',
+    '--operator-key', op.path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const base = await new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error('serve did not start: ' + out)), 10000);
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) { clearTimeout(t); resolve(m[1]); }
+    });
+  });
+  const getJSON = async (p) => (await fetch(base + p)).json();
+  const tx = async (who, action) => {
+    const body = cli('sign', '--key', who.path, '--nonce', String(who.nonce), JSON.stringify(action));
+    const r = await fetch(base + '/api/tx', { method: 'POST', body });
+    const a = await r.json();
+    if (!r.ok) throw new Error(JSON.stringify(action) + ': ' + a.error);
+    who.nonce++;
+    return a;
+  };
+  /* windows in the future: the server's clock is the wall clock */
+  const hour = 3600e6;
+  const w0 = (Math.ceil(Date.now() * 1000 / hour) + 2) * hour, w1 = w0 + 0.75 * hour;
+  await tx(op, { action: 'genesis', name: 'EFLEX', params: { settle_fee_ppm: 34000 } });
+  await tx(op, { action: 'participant_add', address: dso.address, role: 'DSO', name: 'OEDAS' });
+  await tx(op, { action: 'participant_add', address: fsp1.address, role: 'FSP', name: 'battery owner' });
+  await tx(op, { action: 'participant_add', address: fsp2.address, role: 'FSP', name: 'V2G owner' });
+  await tx(op, { action: 'deposit', address: dso.address, amount_ueur: 10000000 });
+  for (const [f, price] of [[fsp1, 100000], [fsp2, 120000]]) {
+    const asset = await tx(f, { action: 'asset_add', type: 'battery', name: 'battery', location: 'bus-7',
+      p_min_w: -10000, p_max_w: 10000, soc_min_ppm: 100000, soc_max_ppm: 900000 });
+    await tx(f, { action: 'offer_add', asset_id: asset.id, start_us: w0, end_us: w1, p_w: -10000,
+      price_ueur_per_kwh: price, valid_until_us: w0 });
+  }
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    timeout: 30000,
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(base + '/#dso', { timeout: 15000 });
+  await page.waitForSelector('body[data-shown="dso"]', { timeout: 15000 });
+
+  /* the page signs exactly what `flexbed sign` signs */
+  const key = readFileSync(dso.path, 'utf8').trim();
+  const probe = { action: 'request_add', location: 'Eskişehir "bus" 7', start_us: w0, end_us: w1,
+    p_w: -20000, max_price_ueur_per_kwh: 210000 };
+  const inPage = await page.evaluate(async ([k, a]) => {
+    const m = await import('/sign.js');
+    return m.signedBody(m.keySigner(k), a, 5);
+  }, [key, probe]);
+  const byCli = cli('sign', '--key', dso.path, '--nonce', '5', JSON.stringify(probe)).trim();
+  check(inPage === byCli, 'the page signs byte for byte what flexbed sign gives:\n  ' + inPage + '\n  ' + byCli);
+
+  /* sign in with the key and post the request through the form */
+  await page.fill('#sign-key', key);
+  await page.click('#sign-use-key');
+  await page.waitForSelector('#sign-who:has-text("DSO OEDAS")', { timeout: 10000 });
+  check(true, 'signed in as the DSO: ' + await page.textContent('#sign-who'));
+  const local = (us) => new Date(us / 1000).toISOString().slice(0, 16); /* a market without runs: UTC */
+  await page.fill('#dso-form [name=location]', 'bus-7');
+  await page.fill('#dso-form [name=start]', local(w0));
+  await page.fill('#dso-form [name=end]', local(w1));
+  await page.selectOption('#dso-form [name=direction]', 'reduce');
+  await page.fill('#dso-form [name=kw]', '20');
+  await page.fill('#dso-form [name=price]', '0.21');
+  await page.click('#dso-form button[type=submit]');
+  await page.waitForSelector('#dso-result.ok, #dso-result.bad', { timeout: 10000 });
+  check(await page.getAttribute('#dso-result', 'class') === 'mono ok', 'request posted: ' + await page.textContent('#dso-result'));
+  const reqs = (await getJSON('/api/requests')).requests;
+  const r = reqs[0] || {};
+  check(reqs.length === 1 && r.location === 'bus-7' && r.start_us === w0 && r.end_us === w1 &&
+    r.p_w === -20000 && r.max_price_ueur_per_kwh === 210000 && r.dso === dso.address,
+    'the server stored the request as entered: ' + JSON.stringify(r));
+
+  /* match and buy with the buttons */
+  await page.waitForSelector('#dso-requests button:has-text("Match")', { timeout: 10000 });
+  await page.click('#dso-requests button:has-text("Match")');
+  await page.waitForSelector('#dso-requests button:has-text("Buy")', { timeout: 10000 });
+  const m = (await getJSON('/api/matches?request=' + r.id)).matches;
+  check(m.length === 2 && m[0].fsp === fsp1.address && m[1].fsp === fsp2.address,
+    'both offers matched in merit order: ' + m.map((x) => x.fsp + '@' + x.price_ueur_per_kwh).join(', '));
+  await page.click('#dso-requests button:has-text("Buy")');
+  await page.waitForSelector('#dso-requests td:has-text("purchased")', { timeout: 10000 });
+  const market = await getJSON('/api/market');
+  const want = m.reduce((a, x) => a + x.amount_ueur, 0);
+  check(market.escrow_ueur === want, `escrow EUR ${market.escrow_ueur / 1e6} = the matches' amount ${want / 1e6}`);
+  const disp = (await getJSON('/api/dispatch?after=0')).dispatch;
+  check(disp.length === 2, `two dispatch instructions written (${disp.length})`);
+  const v = await getJSON('/api/ledger/verify');
+  check(v.ok === true, 'the ledger verifies: ' + JSON.stringify(v));
+  check(errors.length === 0, 'no errors in the page: ' + JSON.stringify(errors));
+  if (process.env.FLEXBED_SCREENSHOTS)
+    await page.screenshot({ path: join(process.env.FLEXBED_SCREENSHOTS, 'dashboard-dso.png'), fullPage: true });
+
+  /* A wallet: an EIP-1193 provider injected into a fresh page, backed by
+   * ethers holding the DSO's key (as MetaMask would); the page asks it for
+   * personal_sign and the server accepts what it signed. */
+  const { Wallet, getBytes, toUtf8String } = await import('ethers');
+  const wallet = new Wallet(key.startsWith('0x') ? key : '0x' + key);
+  const page2 = await browser.newPage();
+  const asked = [];
+  await page2.exposeFunction('walletRequest', async (method, params) => {
+    asked.push(method);
+    if (method === 'eth_requestAccounts') return [wallet.address.toLowerCase()];
+    if (method === 'personal_sign') return wallet.signMessage(toUtf8String(getBytes(params[0])));
+    throw new Error('unsupported ' + method);
+  });
+  await page2.addInitScript(() => {
+    window.ethereum = { request: ({ method, params }) => window.walletRequest(method, params || []) };
+  });
+  page2.on('pageerror', (e) => errors.push(e.message));
+  await page2.goto(base + '/#dso', { timeout: 15000 });
+  await page2.waitForSelector('body[data-shown="dso"]', { timeout: 15000 });
+  await page2.click('#sign-wallet');
+  await page2.waitForSelector('#sign-who:has-text("wallet")', { timeout: 10000 });
+  await page2.fill('#dso-form [name=location]', 'bus-7');
+  await page2.fill('#dso-form [name=start]', local(w0 + 2 * hour));
+  await page2.fill('#dso-form [name=end]', local(w1 + 2 * hour));
+  await page2.fill('#dso-form [name=kw]', '5');
+  await page2.fill('#dso-form [name=price]', '0.2');
+  await page2.click('#dso-form button[type=submit]');
+  await page2.waitForSelector('#dso-result.ok, #dso-result.bad', { timeout: 10000 });
+  const res2 = await page2.textContent('#dso-result');
+  check(await page2.getAttribute('#dso-result', 'class') === 'mono ok' && asked.includes('personal_sign'),
+    'a request signed by the wallet (ethers, personal_sign) is accepted: ' + res2);
+  const reqs2 = (await getJSON('/api/requests')).requests;
+  check(reqs2.length === 2 && reqs2[1].p_w === -5000 && reqs2[1].dso === dso.address,
+    'stored as the DSO\'s: ' + JSON.stringify(reqs2[1]));
+  check(errors.length === 0, 'no errors in the wallet page: ' + JSON.stringify(errors));
+} catch (e) {
+  failures++;
+  console.error('FAIL: ' + (e.stack || e));
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (server) server.kill('SIGTERM');
+  rmSync(tmp, { recursive: true, force: true });
+  clearTimeout(watchdog);
+}
+console.log(failures ? `dso: ${failures} failed` : 'dso: all passed');
+process.exit(failures ? 1 : 0);
