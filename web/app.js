@@ -461,9 +461,86 @@ $('#dso-form').addEventListener('submit', async (ev) => {
   show('dso');
 });
 
+/* ---- FSP: assets, offers, and what the market tells this FSP ---- */
+
+async function showFsp() {
+  const me = await whoAmI();
+  const mine = (a) => signer && a && a.toLowerCase() === signer.address.toLowerCase();
+  const assets = signer ? (await apiAll('/api/assets', 'assets', 'id')).filter((a) => mine(a.owner) && !a.removed) : [];
+  const offers = signer ? (await apiAll('/api/offers', 'offers', 'id')).filter((o) => mine(o.fsp)) : [];
+  const sel = $('#fsp-form [name=asset]');
+  const keep = sel.value;
+  sel.replaceChildren(...assets.map((a) => el('option', { value: a.id }, a.id + ': ' + a.name + ' at ' + a.location +
+    ' (' + kw(a.p_min_w) + '…' + kw(a.p_max_w) + ' kW)')));
+  if (keep) sel.value = keep;
+  fill('#fsp-assets', assets.length ? table([
+    { h: 'asset', f: (a) => a.id },
+    { h: 'name', f: (a) => a.name },
+    { h: 'type', f: (a) => a.type },
+    { h: 'location', f: (a) => a.location },
+    { h: 'kW', num: 1, f: (a) => kw(a.p_min_w) + ' … ' + kw(a.p_max_w) },
+  ], assets) : el('p', { class: 'empty' }, signer ? (me ? 'no assets of yours' : 'not a participant') : 'sign in to see yours'));
+  const matches = [];
+  if (signer)
+    for (const r of await apiAll('/api/requests', 'requests', 'id'))
+      if (r.state !== 'open' && r.state !== 'withdrawn')
+        for (const m of (await api('/api/matches?request=' + r.id)).matches || [])
+          if (mine(m.fsp)) matches.push(m);
+  fill('#fsp-offers', offers.length ? table([
+    { h: 'offer', f: (o) => o.id },
+    { h: 'asset', f: (o) => o.asset_id },
+    { h: 'window', f: (o) => time(o.start_us) + '–' + hhmm(o.end_us) },
+    { h: 'kW', num: 1, f: (o) => kw(o.p_w) },
+    { h: 'EUR/kWh', num: 1, f: (o) => eur(o.price_ueur_per_kwh) },
+    { h: 'remaining kW', num: 1, f: (o) => kw(o.remaining_w) },
+    { h: 'state', f: (o) => o.state },
+  ], offers) : el('p', { class: 'empty' }, 'no offers of yours'));
+  fill('#fsp-matches', matches.length ? table([
+    { h: 'match', f: (m) => m.id },
+    { h: 'request', f: (m) => m.request_id },
+    { h: 'offer', f: (m) => m.offer_id },
+    { h: 'window', f: (m) => time(m.start_us) + '–' + hhmm(m.end_us) },
+    { h: 'kW', num: 1, f: (m) => kw(m.p_w) },
+    { h: 'amount, EUR', num: 1, f: (m) => eur(m.amount_ueur) },
+    { h: 'state', f: (m) => m.state },
+  ], matches) : el('p', { class: 'empty' }, 'none of your offers is matched yet'));
+}
+
+$('#fsp-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  const w = Math.round(Number(f.get('kw')) * 1000);
+  try {
+    const a = await submit({
+      action: 'offer_add',
+      asset_id: Number(f.get('asset')),
+      start_us: localToUs(f.get('start')),
+      end_us: localToUs(f.get('end')),
+      p_w: f.get('direction') === 'reduce' ? -w : w,
+      price_ueur_per_kwh: Math.round(Number(f.get('price')) * 1e6),
+    });
+    $('#fsp-result').className = 'mono ok';
+    $('#fsp-result').textContent = 'offer ' + a.id + ' posted: ' + JSON.stringify(a);
+  } catch (e) {
+    $('#fsp-result').className = 'mono bad';
+    $('#fsp-result').textContent = e.message;
+  }
+  show('fsp');
+});
+
+/* A websocket event addressed to the signed-in FSP, as a notice. */
+function noticeFor(ev) {
+  if (!signer || !ev.fsp || ev.fsp.toLowerCase() !== signer.address.toLowerCase()) return;
+  const what = ev.event === 'match' ? `matched: request ${ev.request}, your offer ${ev.offer}, ${kw(ev.p_w)} kW, EUR ${eur(ev.amount_ueur)}`
+    : ev.event === 'dispatch' ? `dispatch: asset ${ev.asset} at ${kw(ev.p_w)} kW, ${time(ev.start_us)}–${hhmm(ev.end_us)}`
+    : ev.event === 'settlement' ? `settled: match ${ev.match}, paid EUR ${eur(ev.payout_ueur)} (fee EUR ${eur(ev.fee_ueur)})`
+    : ev.event;
+  $('#fsp-notices').prepend(el('li', { 'data-event': ev.event }, what));
+}
+
 /* ---- views, websocket ---- */
 
-const views = { market: showMarket, dso: showDso, monitoring: showMonitoring, ledger: showLedger };
+const views = { market: showMarket, dso: showDso, fsp: showFsp, monitoring: showMonitoring, ledger: showLedger };
 let current = 'market';
 
 async function show(view) {
@@ -472,6 +549,7 @@ async function show(view) {
     a.classList.toggle('active', a.dataset.view === current);
   for (const s of document.querySelectorAll('.view'))
     s.classList.toggle('active', s.id === 'view-' + current);
+  document.body.dataset.view = current;
   document.body.dataset.loading = '1';
   try {
     await views[current]();
@@ -495,6 +573,7 @@ function connect() {
   let pending = null;
   ws.onmessage = (m) => {
     const ev = JSON.parse(m.data);
+    noticeFor(ev);
     const list = $('#mon-events');
     list.prepend(el('li', {}, (ev.event || '?') + ' ' + JSON.stringify(ev)));
     while (list.children.length > 200) list.lastChild.remove();

@@ -14,75 +14,32 @@
  * Exit 0 passed, 1 failed, 77 skipped (no chromium or no playwright-core:
  * `make test` installs both).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { checker, chromiumOrSkip, launch, serve, workspace } from './lib.mjs';
 
 const [flexbed, src] = process.argv.slice(2);
-const CHROMIUM = process.env.FLEXBED_CHROMIUM || '/usr/bin/chromium';
 if (!flexbed || !src) {
   console.error('usage: node dashboard.test.mjs FLEXBED_BINARY SOURCE_DIR');
   process.exit(2);
 }
-if (!existsSync(CHROMIUM)) {
-  console.log(`SKIP: no chromium at ${CHROMIUM} (scripts/install-deps installs Debian's)`);
-  process.exit(77);
-}
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch {
-  console.log('SKIP: playwright-core is not installed (make test runs npm ci in tests/browser)');
-  process.exit(77);
-}
+const chromium = await chromiumOrSkip();
+const c = checker('dashboard');
+const check = c.check;
 
-let failures = 0;
-function check(cond, what) {
-  if (!cond) {
-    failures++;
-    console.error('FAIL: ' + what);
-  } else {
-    console.log('ok: ' + what);
-  }
-}
-
-/* Nothing here may run forever. */
-const watchdog = setTimeout(() => {
-  console.error('FAIL: the test took longer than 120 s');
-  process.exit(1);
-}, 120000);
-
-const tmp = mkdtempSync(join(tmpdir(), 'flexbed-dashboard-'));
-const db = join(tmp, 'demo.db');
+const ws = workspace(flexbed, 'flexbed-dashboard-');
+const db = join(ws.tmp, 'demo.db');
 let server, browser;
 try {
   const run = spawnSync(flexbed, ['run', join(src, 'scenarios/demo-2023-10-02.json'), '--out', db,
     '--quiet'], { encoding: 'utf8', timeout: 60000 });
   if (run.status !== 0) throw new Error('flexbed run: ' + run.stderr);
-
-  server = spawn(flexbed, ['serve', '--db', db, '--http', '0', '--quiet'],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-  const base = await new Promise((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error('serve did not start: ' + out)), 10000);
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) {
-        clearTimeout(t);
-        resolve(m[1]);
-      }
-    });
-    server.on('exit', (c) => reject(new Error('serve exited with ' + c + ': ' + out)));
-  });
+  const srv = await serve(flexbed, ['--db', db]);
+  server = srv.proc;
+  const base = srv.base;
   const getJSON = async (p) => (await fetch(base + p)).json();
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    timeout: 30000,
-  });
+  browser = await launch(chromium);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -152,13 +109,11 @@ try {
   check(errors.length === 0, 'no errors in the page: ' + JSON.stringify(errors));
   check(external.length === 0, 'nothing fetched from anywhere but the server: ' + JSON.stringify(external));
 } catch (e) {
-  failures++;
-  console.error('FAIL: ' + (e.stack || e));
+  c.fail(e);
 } finally {
   if (browser) await browser.close().catch(() => {});
   if (server) server.kill('SIGTERM');
-  rmSync(tmp, { recursive: true, force: true });
-  clearTimeout(watchdog);
+  ws.remove();
+  clearTimeout(c.watchdog);
 }
-console.log(failures ? `dashboard: ${failures} failed` : 'dashboard: all passed');
-process.exit(failures ? 1 : 0);
+c.done();

@@ -19,93 +19,32 @@
  * usage: node dso.test.mjs FLEXBED_BINARY SOURCE_DIR
  * Exit 0 passed, 1 failed, 77 skipped (no chromium or no playwright-core).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { checker, chromiumOrSkip, freshMarket, injectWallet, launch, localUtc } from './lib.mjs';
 
 const [flexbed] = process.argv.slice(2);
-const CHROMIUM = process.env.FLEXBED_CHROMIUM || '/usr/bin/chromium';
 if (!flexbed) {
   console.error('usage: node dso.test.mjs FLEXBED_BINARY SOURCE_DIR');
   process.exit(2);
 }
-if (!existsSync(CHROMIUM)) {
-  console.log(`SKIP: no chromium at ${CHROMIUM} (scripts/install-deps installs Debian's)`);
-  process.exit(77);
-}
-let chromium;
+const chromium = await chromiumOrSkip();
+const c = checker('dso');
+const check = c.check;
+
+let mk, browser;
 try {
-  ({ chromium } = await import('playwright-core'));
-} catch {
-  console.log('SKIP: playwright-core is not installed (make test runs npm ci in tests/browser)');
-  process.exit(77);
-}
-
-let failures = 0;
-function check(cond, what) {
-  if (!cond) failures++;
-  console[cond ? 'log' : 'error']((cond ? 'ok: ' : 'FAIL: ') + what);
-}
-const watchdog = setTimeout(() => {
-  console.error('FAIL: the test took longer than 120 s');
-  process.exit(1);
-}, 120000);
-
-const tmp = mkdtempSync(join(tmpdir(), 'flexbed-dso-'));
-const cli = (...args) => {
-  const r = spawnSync(flexbed, args, { encoding: 'utf8', timeout: 30000, cwd: tmp });
-  if (r.status !== 0) throw new Error(`flexbed ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
-const keygen = (name) => {
-  const out = cli('keygen', join(tmp, name + '.key'));
-  return { path: join(tmp, name + '.key'), address: out.match(/0x[0-9a-fA-F]{40}/)[0], nonce: 0 };
-};
-
-let server, browser;
-try {
-  const op = keygen('op'), dso = keygen('dso'), fsp1 = keygen('fsp1'), fsp2 = keygen('fsp2');
-  server = spawn(flexbed, ['serve', '--db', join(tmp, 'market.db'), '--http', '0', '--quiet',
-    '--operator-key', op.path], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const base = await new Promise((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error('serve did not start: ' + out)), 10000);
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) { clearTimeout(t); resolve(m[1]); }
-    });
-  });
-  const getJSON = async (p) => (await fetch(base + p)).json();
-  const tx = async (who, action) => {
-    const body = cli('sign', '--key', who.path, '--nonce', String(who.nonce), JSON.stringify(action));
-    const r = await fetch(base + '/api/tx', { method: 'POST', body });
-    const a = await r.json();
-    if (!r.ok) throw new Error(JSON.stringify(action) + ': ' + a.error);
-    who.nonce++;
-    return a;
-  };
-  /* windows in the future: the server's clock is the wall clock */
-  const hour = 3600e6;
-  const w0 = (Math.ceil(Date.now() * 1000 / hour) + 2) * hour, w1 = w0 + 0.75 * hour;
-  await tx(op, { action: 'genesis', name: 'EFLEX', params: { settle_fee_ppm: 34000 } });
-  await tx(op, { action: 'participant_add', address: dso.address, role: 'DSO', name: 'OEDAS' });
-  await tx(op, { action: 'participant_add', address: fsp1.address, role: 'FSP', name: 'battery owner' });
-  await tx(op, { action: 'participant_add', address: fsp2.address, role: 'FSP', name: 'V2G owner' });
-  await tx(op, { action: 'deposit', address: dso.address, amount_ueur: 10000000 });
+  mk = await freshMarket(flexbed, 'flexbed-dso-');
+  const { base, getJSON, send, dso, fsp1, fsp2, hour, w0, w1 } = mk;
+  const cli = mk.ws.cli;
   for (const [f, price] of [[fsp1, 100000], [fsp2, 120000]]) {
-    const asset = await tx(f, { action: 'asset_add', type: 'battery', name: 'battery', location: 'bus-7',
+    const asset = await send(f, { action: 'asset_add', type: 'battery', name: 'battery', location: 'bus-7',
       p_min_w: -10000, p_max_w: 10000, soc_min_ppm: 100000, soc_max_ppm: 900000 });
-    await tx(f, { action: 'offer_add', asset_id: asset.id, start_us: w0, end_us: w1, p_w: -10000,
+    await send(f, { action: 'offer_add', asset_id: asset.id, start_us: w0, end_us: w1, p_w: -10000,
       price_ueur_per_kwh: price, valid_until_us: w0 });
   }
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    timeout: 30000,
-  });
+  browser = await launch(chromium);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -128,7 +67,7 @@ try {
   await page.click('#sign-use-key');
   await page.waitForSelector('#sign-who:has-text("DSO OEDAS")', { timeout: 10000 });
   check(true, 'signed in as the DSO: ' + await page.textContent('#sign-who'));
-  const local = (us) => new Date(us / 1000).toISOString().slice(0, 16); /* a market without runs: UTC */
+  const local = localUtc;
   await page.fill('#dso-form [name=location]', 'bus-7');
   await page.fill('#dso-form [name=start]', local(w0));
   await page.fill('#dso-form [name=end]', local(w1));
@@ -167,19 +106,8 @@ try {
   /* A wallet: an EIP-1193 provider injected into a fresh page, backed by
    * ethers holding the DSO's key (as MetaMask would); the page asks it for
    * personal_sign and the server accepts what it signed. */
-  const { Wallet, getBytes, toUtf8String } = await import('ethers');
-  const wallet = new Wallet(key.startsWith('0x') ? key : '0x' + key);
   const page2 = await browser.newPage();
-  const asked = [];
-  await page2.exposeFunction('walletRequest', async (method, params) => {
-    asked.push(method);
-    if (method === 'eth_requestAccounts') return [wallet.address.toLowerCase()];
-    if (method === 'personal_sign') return wallet.signMessage(toUtf8String(getBytes(params[0])));
-    throw new Error('unsupported ' + method);
-  });
-  await page2.addInitScript(() => {
-    window.ethereum = { request: ({ method, params }) => window.walletRequest(method, params || []) };
-  });
+  const asked = await injectWallet(page2, key);
   page2.on('pageerror', (e) => errors.push(e.message));
   await page2.goto(base + '/#dso', { timeout: 15000 });
   await page2.waitForSelector('body[data-shown="dso"]', { timeout: 15000 });
@@ -200,13 +128,13 @@ try {
     'stored as the DSO\'s: ' + JSON.stringify(reqs2[1]));
   check(errors.length === 0, 'no errors in the wallet page: ' + JSON.stringify(errors));
 } catch (e) {
-  failures++;
-  console.error('FAIL: ' + (e.stack || e));
+  c.fail(e);
 } finally {
   if (browser) await browser.close().catch(() => {});
-  if (server) server.kill('SIGTERM');
-  rmSync(tmp, { recursive: true, force: true });
-  clearTimeout(watchdog);
+  if (mk) {
+    mk.proc.kill('SIGTERM');
+    mk.ws.remove();
+  }
+  clearTimeout(c.watchdog);
 }
-console.log(failures ? `dso: ${failures} failed` : 'dso: all passed');
-process.exit(failures ? 1 : 0);
+c.done();
