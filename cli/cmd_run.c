@@ -38,7 +38,7 @@ static void usage(FILE *f)
     fputs("usage: flexbed run SCENARIO [--out DB] [--seed N] [--speed X | --realtime]\n"
           "                            [--quiet] [--verbose] [--no-market]\n"
           "                            [--no-counterfactual] [--max-steps N]\n"
-          "                            [--max-samples N]\n"
+          "                            [--max-samples N] [--serve PORT]\n"
           "       flexbed run --replay DB [--out NEW_DB] [--scenario-dir DIR]\n"
           "                            [--speed X | --realtime] [--quiet] [--verbose]\n"
           "\n"
@@ -62,6 +62,10 @@ static void usage(FILE *f)
           "                (default 1e8, about 4 GB); \"none\" lifts either limit.\n"
           "                A run is also refused when its estimated database does\n"
           "                not fit in the free space of the output's file system\n"
+          "  --serve PORT  serve the dashboard (docs/dashboard.md) on 127.0.0.1:PORT\n"
+          "                (0: a free port, printed) while the run goes on, paced or\n"
+          "                not, and after it until Ctrl-C; it watches the database\n"
+          "                and takes no transactions\n"
           "  --replay DB   repeat the run recorded in DB (a session with devices) as\n"
           "                pure simulation: its scenario and seed, and every device\n"
           "                component publishing its journaled values instead of\n"
@@ -247,6 +251,7 @@ int cmd_run(int argc, char **argv)
         {"scenario-dir", required_argument, NULL, 'D'},
         {"max-steps", required_argument, NULL, 'S'},
         {"max-samples", required_argument, NULL, 'N'},
+        {"serve", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -322,6 +327,17 @@ int cmd_run(int argc, char **argv)
                 o.max_samples = v;
             break;
         }
+        case 'P': {
+            uint64_t v;
+            if (parse_u64(optarg, &v) || v > 65535) {
+                fprintf(stderr, "flexbed run: --serve: expected a TCP port (0-65535), got \"%s\"\n",
+                        optarg);
+                return CLI_USAGE;
+            }
+            o.serve_port = (int)v;
+            o.serve = 1;
+            break;
+        }
         case 'R':
             replay_db = optarg;
             break;
@@ -339,6 +355,12 @@ int cmd_run(int argc, char **argv)
     if (replay_db) {
         if (optind != argc) {
             fputs("flexbed run: --replay takes the scenario from the database: no SCENARIO\n",
+                  stderr);
+            return CLI_USAGE;
+        }
+        if (o.serve) {
+            fputs("flexbed run: --serve goes with a scenario, not --replay (serve the replay's "
+                  "database with flexbed serve)\n",
                   stderr);
             return CLI_USAGE;
         }

@@ -14,15 +14,19 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../hil/hil.h"
+#include "../hil/ocpp_cs.h"
+#include "../market/api.h"
 #include "runner.h"
 
 static volatile int stop_requested;
@@ -566,6 +570,68 @@ static int check_size(const struct scn_scenario *sc, sim_kernel *k, int runs, co
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* --serve: the dashboard on the run's database, in a thread of its own */
+/* ------------------------------------------------------------------ */
+
+struct run_server {
+    sqlite3 *db; /* its own connection: the run writes through the store's */
+    mkt_engine *e;
+    mkt_api *api;
+    pthread_t th;
+    int running;
+};
+
+static void *serve_main(void *arg)
+{
+    struct run_server *s = arg;
+    struct sim_err err;
+    if (mkt_api_run(s->api, &err))
+        fprintf(stderr, "flexbed run: dashboard: %s\n", err.msg);
+    return NULL;
+}
+
+static void serve_stop(struct run_server *s)
+{
+    if (s->running) {
+        mkt_api_stop(s->api);
+        pthread_join(s->th, NULL);
+        s->running = 0;
+    }
+    mkt_api_free(s->api);
+    mkt_engine_free(s->e);
+    sqlite3_close(s->db);
+    memset(s, 0, sizeof *s);
+}
+
+/* Open the database a second time and serve it, watching it change.
+ * Returns 0 or the exit code (the error printed). */
+static int serve_start(const char *path, int port, struct run_server *s)
+{
+    struct sim_err err = {{0}};
+    memset(s, 0, sizeof *s);
+    hil_ocpp_lws_quiet();
+    int rc = SIM_EIO;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        sim_errf(&err, SIM_EIO, "%.300s: %.200s", path, sqlite3_errmsg(s->db));
+    else if (sqlite3_busy_timeout(s->db, 5000), (rc = mkt_engine_new(s->db, &s->e, &err)) == 0) {
+        struct mkt_api_config c = {.port = port, .watch = 1};
+        rc = mkt_api_new(s->e, &c, &s->api, &err);
+    }
+    if (!rc && pthread_create(&s->th, NULL, serve_main, s) != 0)
+        rc = sim_errf(&err, SIM_EIO, "cannot start a thread");
+    if (rc) {
+        fprintf(stderr, "flexbed run: --serve: %s\n", err.msg);
+        serve_stop(s);
+        return rc == SIM_EINVAL ? CLI_USAGE : CLI_FAIL;
+    }
+    s->running = 1;
+    printf("flexbed run: dashboard on http://127.0.0.1:%d/ (docs/dashboard.md)\n",
+           mkt_api_port(s->api));
+    fflush(stdout);
+    return 0;
+}
+
 int runner_run(const struct runner_job *job, const struct run_opts *o)
 {
     struct cli_registry reg;
@@ -576,6 +642,7 @@ int runner_run(const struct runner_job *job, const struct run_opts *o)
     char default_out[PATH_MAX];
     const char *out_path = job->out_path;
     struct plt_context pc;
+    struct run_server srv = {0};
     plt_context_init(&pc);
     if (job->no_market)
         pc.enabled = 0;
@@ -601,6 +668,10 @@ int runner_run(const struct runner_job *job, const struct run_opts *o)
         goto done;
     }
     pc.db = res_store_db(store);
+    if (o->serve && (rc = serve_start(out_path, o->serve_port, &srv)) != 0) {
+        exit_code = rc;
+        goto done;
+    }
 
     struct sigaction old_int, old_term;
     runner_catch_stop_signals(&old_int, &old_term);
@@ -635,10 +706,21 @@ int runner_run(const struct runner_job *job, const struct run_opts *o)
     }
     if (job->print)
         printf("  database   %s\n", out_path);
+    if (srv.running && !stop_requested) {
+        /* The run is over; its dashboard stays until Ctrl-C. */
+        printf("flexbed run: finished; the dashboard stays on http://127.0.0.1:%d/ until Ctrl-C\n",
+               mkt_api_port(srv.api));
+        fflush(stdout);
+        while (!stop_requested) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
 
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 done:
+    serve_stop(&srv);
     /* Components first (they may hold the market), then the market, then
      * the store it writes to. */
     sim_kernel_free(k);

@@ -22,6 +22,9 @@ struct run_opts {
     /* Bounds checked before a run writes anything (0: the defaults,
      * RUNNER_MAX_STEPS and RUNNER_MAX_SAMPLES; UINT64_MAX: none). */
     uint64_t max_steps, max_samples;
+    /* With serve, the dashboard on 127.0.0.1:serve_port while running
+     * (0: a free port). */
+    int serve, serve_port;
 };
 
 #define RUNNER_MAX_STEPS UINT64_C(1000000000)  /* kernel steps of one run */

@@ -81,6 +81,7 @@ struct mkt_api {
      * websocket events wait until it is committed (flush_batch), so a 200
      * always means stored. */
     int batch;
+    int64_t data_version; /* watch: the database's last PRAGMA data_version */
     struct pending *pend;
     int npend, cap_pend;
 };
@@ -1349,6 +1350,12 @@ static void route(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
                       want_post ? "POST" : "GET");
         return;
     }
+    if (want_post && a->cfg.watch) {
+        respond_error(s, 403,
+                      "%s: this server watches a run; its market takes no transactions from here",
+                      p);
+        return;
+    }
     if (is_balance)
         get_balance(a, s, p + 14);
     else if (!strcmp(p, "/api/tx"))
@@ -1698,6 +1705,20 @@ static void on_tick(lws_sorted_usec_list_t *sul)
         struct sim_err err;
         if (do_seal(a, &h, &err))
             api_log(a, "timed seal failed: %s", err.msg);
+    }
+    if (a->cfg.watch) {
+        int64_t v = count_of(mkt_engine_db(a->e), "PRAGMA data_version");
+        if (v != a->data_version) {
+            struct sim_err err;
+            a->data_version = v;
+            if (mkt_engine_reload(a->e, &err))
+                api_log(a, "reloading the market failed: %s", err.msg);
+            cJSON *o = cJSON_CreateObject();
+            if (o && cJSON_AddStringToObject(o, "event", "changed"))
+                notify_obj(a, o);
+            else
+                cJSON_Delete(o);
+        }
     }
     lws_sul_schedule(a->ctx, 0, &a->tick, on_tick, TICK_US);
 }

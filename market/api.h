@@ -41,6 +41,12 @@ struct mkt_api_config {
     /* The time source for `now`; NULL = the wall clock (CLOCK_REALTIME). */
     sim_time_us (*clock)(void *ctx);
     void *clock_ctx;
+    /* Watch a database another process or thread writes (`flexbed run
+     * --serve`): transactions are refused (403: the run's own market takes
+     * none from here), and when the database changes (PRAGMA data_version,
+     * polled every 200 ms) the engine is reloaded and the websocket
+     * announces {"event": "changed"} so that pages redraw. */
+    int watch;
     /* One line per request and per notable event ("POST /api/tx 200 ...");
      * NULL = silent. */
     void (*log)(void *ctx, const char *line);

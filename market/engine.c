@@ -327,6 +327,15 @@ int mkt_engine_new(sqlite3 *db, mkt_engine **out, struct sim_err *err)
     return 0;
 }
 
+int mkt_engine_reload(mkt_engine *e, struct sim_err *err)
+{
+    if (e->batch)
+        return sim_errf(err, SIM_ESTATE, "market: a batch is open");
+    mkt_params_default(&e->params);
+    e->has_genesis = 0;
+    return load_genesis(e, err);
+}
+
 void mkt_engine_free(mkt_engine *e)
 {
     if (!e)

@@ -167,6 +167,10 @@ int mkt_role_may(enum mkt_role role, enum mkt_action a);
  * is submitted (mkt_do_genesis). Returns 0 or SIM_EIO/SIM_ENOMEM. */
 int mkt_engine_new(sqlite3 *db, mkt_engine **out, struct sim_err *err);
 void mkt_engine_free(mkt_engine *e);
+/* Read the rules, operator and last sequence number again from the
+ * database, after another connection (a running simulation) changed it.
+ * For a reader (`flexbed run --serve`); not while a batch is open. */
+int mkt_engine_reload(mkt_engine *e, struct sim_err *err);
 /* The rules in force (defaults before genesis). */
 const struct mkt_params *mkt_engine_params(const mkt_engine *e);
 /* The db the engine works on (borrowed). */

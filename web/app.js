@@ -287,6 +287,22 @@ async function showChart() {
   drawChart(lines);
 }
 
+/* New data in a watched run: the same choice of signals, redrawn. */
+let refreshing = false;
+async function refreshMonitoring() {
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    await loadRuns();
+    if (!signals.length) await loadSignals();
+    await showChart();
+  } catch (e) {
+    console.error(e);
+  } finally {
+    refreshing = false;
+  }
+}
+
 async function showMonitoring() {
   await loadRuns();
   if (!runs.length) {
@@ -579,7 +595,7 @@ function connect() {
     while (list.children.length > 200) list.lastChild.remove();
     /* redraw the view once the burst is over */
     clearTimeout(pending);
-    pending = setTimeout(() => { if (current !== 'monitoring') show(current); }, 300);
+    pending = setTimeout(() => { if (current === 'monitoring') refreshMonitoring(); else show(current); }, 300);
   };
 }
 
