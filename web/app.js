@@ -343,7 +343,40 @@ async function showLedger() {
     { h: 'sender', f: (t) => short(t.sender) },
     { h: 'nonce', num: 1, f: (t) => t.nonce },
     { h: 'hash', f: (t) => el('span', { class: 'mono' }, t.hash.slice(0, 18) + '…') },
+    { h: 'checked in this page', f: (t) => {
+      const b = el('button', { type: 'button', class: 'small' }, 'check');
+      b.addEventListener('click', () => checkRow(t, b.parentNode));
+      return b;
+    } },
   ], tx.slice(-200).reverse()));
+  ledgerRows = tx.slice(-200).reverse();
+}
+
+let ledgerRows = [];
+
+/* One transaction checked in the browser, without the server: the signer
+ * recovered from its signed JSON and signature must be its sender and the
+ * JSON's "from", and its hash must be keccak256(json || sig || t_us). */
+async function checkRow(t, cell) {
+  let ok = false, why;
+  try {
+    const m = await signingModule();
+    const signer = m.recoverSigner(t.json, t.sig);
+    const from = JSON.parse(t.json).from;
+    const hashOk = m.txHash(t.json, t.sig, t.t_us) === t.hash;
+    ok = signer === t.sender && signer === from && hashOk;
+    why = ok ? 'signed by ' + short(signer) + ', hash ok'
+      : (signer !== t.sender || signer !== from ? 'signed by ' + short(signer) + ', not its sender ' + short(t.sender) : '') +
+        (hashOk ? '' : ' hash differs');
+  } catch (e) {
+    why = e.message;
+  }
+  cell.replaceChildren(el('span', { class: ok ? 'ok' : 'bad', 'data-check': ok ? 'ok' : 'bad' }, (ok ? '✓ ' : '✗ ') + why));
+}
+
+async function checkAllRows() {
+  const cells = [...document.querySelectorAll('#ledger-tx tr')].slice(1).map((tr) => tr.lastChild);
+  for (const [i, t] of ledgerRows.entries()) await checkRow(t, cells[i]);
 }
 
 async function verifyLedger() {
@@ -601,6 +634,7 @@ function connect() {
 
 window.addEventListener('hashchange', () => show(location.hash.slice(1)));
 $('#ledger-verify').addEventListener('click', verifyLedger);
+$('#ledger-check-rows').addEventListener('click', checkAllRows);
 $('#mon-run').addEventListener('change', async () => { signals = []; await loadSignals(); await showChart(); });
 $('#mon-filter').addEventListener('input', () => showSignalList(false));
 $('#mon-signals').addEventListener('change', showChart);

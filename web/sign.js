@@ -60,6 +60,31 @@ function checksummed(addr20) {
   return out;
 }
 
+function personalDigest(text) {
+  const msg = utf8.encode(text);
+  return keccak_256(new Uint8Array([...utf8.encode('\x19Ethereum Signed Message:\n' + msg.length), ...msg]));
+}
+
+/* The address that signed text (personal_sign) with sig (0x r s v). */
+export function recoverSigner(text, sigHex) {
+  const sig = unhex(sigHex);
+  if (sig.length !== 65) throw new Error('a signature is 65 bytes');
+  const v = sig[64] >= 27 ? sig[64] - 27 : sig[64];
+  if (v > 1) throw new Error('bad recovery byte');
+  const rec = new Uint8Array([v, ...sig.subarray(0, 64)]);
+  const pub = secp.recoverPublicKey(rec, personalDigest(text), { prehash: false });
+  const full = secp.Point.fromBytes(pub).toBytes(false);
+  return checksummed(keccak_256(full.subarray(1)).subarray(12));
+}
+
+/* A ledger transaction's hash: keccak256(json || sig || t_us as 8 bytes
+ * big-endian), docs/market.md. */
+export function txHash(json, sigHex, tUs) {
+  const t = new Uint8Array(8);
+  new DataView(t.buffer).setBigInt64(0, BigInt(tUs));
+  return '0x' + hex(keccak_256(new Uint8Array([...utf8.encode(json), ...unhex(sigHex), ...t])));
+}
+
 /* A signer from a private key (64 hex digits, as `flexbed keygen` writes). */
 export function keySigner(keyHex) {
   const key = unhex(keyHex);
@@ -70,9 +95,7 @@ export function keySigner(keyHex) {
     kind: 'key',
     address,
     async signText(text) {
-      const msg = utf8.encode(text);
-      const digest = keccak_256(new Uint8Array([...utf8.encode('\x19Ethereum Signed Message:\n' + msg.length), ...msg]));
-      const rec = secp.sign(digest, key, { prehash: false, format: 'recovered' });
+      const rec = secp.sign(personalDigest(text), key, { prehash: false, format: 'recovered' });
       /* noble's recovered format is the recovery bit, then r and s */
       return '0x' + hex(rec.subarray(1)) + (27 + rec[0]).toString(16);
     },

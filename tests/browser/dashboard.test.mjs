@@ -104,6 +104,24 @@ try {
   await page.waitForSelector('#ledger-verdict.ok, #ledger-verdict.bad', { timeout: 30000 });
   const verdict = await page.textContent('#ledger-verdict');
   check(/^verified: /.test(verdict), 'ledger verified in the page: ' + verdict);
+  /* every row checked in the page itself: signer recovered, hash recomputed */
+  await page.click('#ledger-check-rows');
+  const ntx = (await getJSON('/api/ledger/tx?limit=1000')).transactions.length;
+  await page.waitForFunction((n) => document.querySelectorAll('#ledger-tx [data-check]').length === n, ntx, { timeout: 20000 });
+  const okRows = await page.locator('#ledger-tx [data-check="ok"]').count();
+  check(okRows === ntx, `every transaction checked in the page: ${okRows} of ${ntx} ok`);
+  /* and the check can fail: a changed amount or signature is caught */
+  const tampered = await page.evaluate(async () => {
+    const m = await import('/sign.js');
+    const t = (await (await fetch('/api/ledger/tx?limit=100')).json()).transactions.find((x) => x.action === 'deposit');
+    const json = t.json.replace(/"amount_ueur":(\d+)/, (_, a) => '"amount_ueur":' + (Number(a) + 1));
+    const sig = t.sig.slice(0, 10) + (t.sig[10] === '0' ? '1' : '0') + t.sig.slice(11);
+    let sigSigner;
+    try { sigSigner = m.recoverSigner(t.json, sig); } catch { sigSigner = 'none'; }
+    return { sender: t.sender, jsonSigner: m.recoverSigner(json, t.sig), jsonHash: m.txHash(json, t.sig, t.t_us) === t.hash, sigSigner };
+  });
+  check(tampered.jsonSigner !== tampered.sender && !tampered.jsonHash && tampered.sigSigner !== tampered.sender,
+    'a tampered amount or signature byte fails the check: ' + JSON.stringify(tampered));
   await shot('ledger');
 
   check(errors.length === 0, 'no errors in the page: ' + JSON.stringify(errors));
