@@ -1141,7 +1141,7 @@ out:
 /* The dashboard and the run's recorded signals                        */
 /* ------------------------------------------------------------------ */
 
-/* web/ embedded at build time (web/embed.cmake). */
+/* web/ embedded at build time (web/embed.cmake); type is the extension. */
 struct mkt_web_file {
     const char *path, *type, *text;
 };
@@ -1331,8 +1331,19 @@ static void route(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
             respond_error(s, 405, "method: %s %s is not allowed; use GET", s->method, p);
             return;
         }
+        static const struct {
+            const char *ext, *ctype;
+        } types[] = {
+            {"html", "text/html; charset=utf-8"},
+            {"js", "text/javascript; charset=utf-8"},
+            {"css", "text/css; charset=utf-8"},
+            {"svg", "image/svg+xml"},
+        };
         respond_text(s, 200, wf->text);
-        s->ctype = wf->type;
+        s->ctype = "application/octet-stream";
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            if (!strcmp(wf->type, types[i].ext))
+                s->ctype = types[i].ctype;
         return;
     }
     int found = -1;

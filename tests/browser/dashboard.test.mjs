@@ -16,16 +16,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { checker, chromiumOrSkip, launch, serve, workspace } from './lib.mjs';
+import { browserTest, launch, serve, workspace } from './lib.mjs';
 
-const [flexbed, src] = process.argv.slice(2);
-if (!flexbed || !src) {
-  console.error('usage: node dashboard.test.mjs FLEXBED_BINARY SOURCE_DIR');
-  process.exit(2);
-}
-const chromium = await chromiumOrSkip();
-const c = checker('dashboard');
-const check = c.check;
+const { flexbed, src, chromium, c, check } = await browserTest('dashboard');
 
 const ws = workspace(flexbed, 'flexbed-dashboard-');
 const db = join(ws.tmp, 'demo.db');

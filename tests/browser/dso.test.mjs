@@ -21,16 +21,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checker, chromiumOrSkip, freshMarket, injectWallet, launch, localUtc } from './lib.mjs';
+import { browserTest, freshMarket, injectWallet, launch, localUtc } from './lib.mjs';
 
-const [flexbed] = process.argv.slice(2);
-if (!flexbed) {
-  console.error('usage: node dso.test.mjs FLEXBED_BINARY SOURCE_DIR');
-  process.exit(2);
-}
-const chromium = await chromiumOrSkip();
-const c = checker('dso');
-const check = c.check;
+const { flexbed, src, chromium, c, check } = await browserTest('dso');
 
 let mk, browser;
 try {

@@ -15,16 +15,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checker, chromiumOrSkip, freshMarket, injectWallet, launch, localUtc } from './lib.mjs';
+import { browserTest, freshMarket, injectWallet, launch, localUtc } from './lib.mjs';
 
-const [flexbed] = process.argv.slice(2);
-if (!flexbed) {
-  console.error('usage: node fsp.test.mjs FLEXBED_BINARY SOURCE_DIR');
-  process.exit(2);
-}
-const chromium = await chromiumOrSkip();
-const c = checker('fsp');
-const check = c.check;
+const { flexbed, src, chromium, c, check } = await browserTest('fsp');
 
 let mk, browser;
 try {

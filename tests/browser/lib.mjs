@@ -57,6 +57,19 @@ export function checker(name) {
   return c;
 }
 
+/* The start of every test: its arguments (FLEXBED_BINARY SOURCE_DIR; exit
+ * 2 without them), chromium (or exit 77) and a checker. */
+export async function browserTest(name) {
+  const [flexbed, src] = process.argv.slice(2);
+  if (!flexbed || !src) {
+    console.error(`usage: node ${name}.test.mjs FLEXBED_BINARY SOURCE_DIR`);
+    process.exit(2);
+  }
+  const chromium = await chromiumOrSkip();
+  const c = checker(name);
+  return { flexbed, src, chromium, c, check: c.check };
+}
+
 /* A scratch directory and the CLI run in it. */
 export function workspace(flexbed, prefix) {
   const tmp = mkdtempSync(join(tmpdir(), prefix));

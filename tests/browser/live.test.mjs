@@ -15,16 +15,9 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { checker, chromiumOrSkip, launch, workspace } from './lib.mjs';
+import { browserTest, launch, workspace } from './lib.mjs';
 
-const [flexbed, src] = process.argv.slice(2);
-if (!flexbed || !src) {
-  console.error('usage: node live.test.mjs FLEXBED_BINARY SOURCE_DIR');
-  process.exit(2);
-}
-const chromium = await chromiumOrSkip();
-const c = checker('live');
-const check = c.check;
+const { flexbed, src, chromium, c, check } = await browserTest('live');
 const ws = workspace(flexbed, 'flexbed-live-');
 
 let run, browser;
