@@ -24,6 +24,9 @@ int bench_year(int argc, char **argv, FILE *out);      /* cli/bench_scale.c */
 double bench_now_s(void);
 int bench_count(const char *bench, const char *opt, const char *s, long long min, long long max,
                 long long *v);
+/* After getopt: 0 when no operand is left, else prints "flexbed bench NAME:
+ * unexpected argument", the usage (when not NULL) and returns -1. */
+int bench_no_operands(const char *bench, int argc, char **argv, void (*usage)(FILE *));
 
 /* cli/bench_opendss.c: OpenDSS beside bench powerflow, loaded from a DSS
  * C-API shared library the user names (never shipped or built here). */

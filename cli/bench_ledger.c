@@ -97,11 +97,8 @@ int bench_ledger(int argc, char **argv, FILE *out)
             return 2;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "flexbed bench ledger: unexpected argument \"%s\"\n", argv[optind]);
-        usage(stderr);
+    if (bench_no_operands("ledger", argc, argv, usage))
         return 2;
-    }
     if (out_path && access(out_path, F_OK) == 0) {
         fprintf(stderr, "flexbed bench ledger: --out: %s exists; give a new path\n", out_path);
         return 2;

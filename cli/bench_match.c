@@ -71,10 +71,8 @@ int bench_match(int argc, char **argv, FILE *out)
             return 2;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "flexbed bench match: unexpected argument \"%s\"\n", argv[optind]);
+    if (bench_no_operands("match", argc, argv, NULL))
         return 2;
-    }
 
     int ret = 1;
     struct sim_err err = {{0}};

@@ -135,11 +135,8 @@ int bench_powerflow(int argc, char **argv, FILE *out)
             return 2;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "flexbed bench powerflow: unexpected argument \"%s\"\n", argv[optind]);
-        usage(stderr);
+    if (bench_no_operands("powerflow", argc, argv, usage))
         return 2;
-    }
     static char found[4096];
     if (!circuit) {
         const char *tries[3] = {FLEXBED_SOURCE_DIR "/" FEEDER_REL, FEEDER_REL, FEEDER_REL2};

@@ -62,11 +62,8 @@ int bench_report(int argc, char **argv, FILE *out)
             return 2;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "flexbed bench report: unexpected argument \"%s\"\n", argv[optind]);
-        usage(stderr);
+    if (bench_no_operands("report", argc, argv, usage))
         return 2;
-    }
     char dir[] = "/tmp/flexbed-bench-report-XXXXXX";
     if (!mkdtemp(dir)) {
         perror("flexbed bench report: mkdtemp");

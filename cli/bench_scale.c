@@ -117,11 +117,8 @@ int bench_city(int argc, char **argv, FILE *out)
             return 2;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "flexbed bench city: unexpected argument \"%s\"\n", argv[optind]);
-        usage(stderr);
+    if (bench_no_operands("city", argc, argv, usage))
         return 2;
-    }
     char dir[PATH_MAX - 32];
     if (keep) {
         snprintf(dir, sizeof dir, "%s", keep);
@@ -213,11 +210,8 @@ int bench_year(int argc, char **argv, FILE *out)
             return 2;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "flexbed bench year: unexpected argument \"%s\"\n", argv[optind]);
-        year_usage(stderr);
+    if (bench_no_operands("year", argc, argv, year_usage))
         return 2;
-    }
     char sbuf[PATH_MAX];
     if (!scn) {
         snprintf(sbuf, sizeof sbuf, "%s/%s", FLEXBED_SOURCE_DIR, YEAR_REL);

@@ -77,11 +77,8 @@ int bench_store(int argc, char **argv, FILE *out)
             return 2;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "flexbed bench store: unexpected argument \"%s\"\n", argv[optind]);
-        usage(stderr);
+    if (bench_no_operands("store", argc, argv, usage))
         return 2;
-    }
 
     char tmpdir[PATH_MAX] = "";
     char path[PATH_MAX + 16];

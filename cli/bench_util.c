@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -30,4 +31,14 @@ int bench_count(const char *bench, const char *opt, const char *s, long long min
     }
     *v = x;
     return 0;
+}
+
+int bench_no_operands(const char *bench, int argc, char **argv, void (*usage)(FILE *))
+{
+    if (optind == argc)
+        return 0;
+    fprintf(stderr, "flexbed bench %s: unexpected argument \"%s\"\n", bench, argv[optind]);
+    if (usage)
+        usage(stderr);
+    return -1;
 }

@@ -9,19 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fuzz.h"
 #include "models/feeder/feeder.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 1 << 18)
         return 0;
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     struct sim_err err;
     struct fdr_warnings warn = {0};
     fdr_circuit *c = fdr_load_dss_string(text, "fuzz.dss", "/nonexistent-fuzz-dir", &warn, &err);

@@ -19,10 +19,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "fuzz/fuzz.h"
 #include "market/api.h"
 #include "tests/market/fixture.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct fx f;
 static mkt_api *api;
@@ -52,11 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (!api)
         setup();
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     char *nl = memchr(text, '\n', size);
     const char *body = NULL;
     size_t body_len = 0;

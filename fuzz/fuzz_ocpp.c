@@ -16,10 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fuzz.h"
 #include "hil/ocpp_cp.h"
 #include "hil/ocpp_cs.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static hil_ocpp_cs *cs;
 static hil_ocpp_cp_pool *pool;
@@ -80,11 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (!cs)
         setup();
-    char *text = malloc(size);
+    char *text = fuzz_text(data + 1, size - 1);
     if (!text)
         return 0;
-    memcpy(text, data + 1, size - 1);
-    text[size - 1] = '\0';
     if (data[0] & 1) {
         hil_ocpp_cp_receive(cp, text, size - 1);
     } else {

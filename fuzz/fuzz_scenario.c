@@ -9,10 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fuzz.h"
 #include "models/models.h"
 #include "sim/scenario.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -25,11 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct scn_registry reg = {types, sizeof all / sizeof all[0], NULL, 0};
     if (size > 1 << 20)
         return 0;
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     sim_kernel *k = NULL;
     struct scn_scenario sc;
     struct sim_err err;

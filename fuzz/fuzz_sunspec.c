@@ -15,9 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fuzz.h"
 #include "hil/sunspec.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct image {
     int base, n;

@@ -17,9 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fuzz.h"
 #include "tests/market/fixture.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct fx f;
 static int open_;
@@ -43,23 +42,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup();
     const struct mkt_key *key[4] = {&f.fsp1, &f.fsp2, &f.dso, &f.op};
     const struct mkt_key *k = key[(data[0] >> 1) & 3];
-    char *text = malloc(size);
-    if (!text)
-        return 0;
     struct sim_err err;
-    int rc;
+    int rc = -1;
+    char *text = NULL;
     sim_time_us now = f.t0 + (sim_time_us)(data[0] >> 3) * 5 * FX_MIN;
     if (!(data[0] & 1)) {
-        memcpy(text, data + 1, size - 1);
-        text[size - 1] = '\0';
-        rc = mkt_sign_submit(f.e, k, text, now, NULL, &err);
+        if ((text = fuzz_text(data + 1, size - 1)) != NULL)
+            rc = mkt_sign_submit(f.e, k, text, now, NULL, &err);
     } else if (size > 1 + MKT_SIG_LEN) {
         size_t n = size - 1 - MKT_SIG_LEN;
-        memcpy(text, data + 1, n);
-        text[n] = '\0';
-        rc = mkt_submit(f.e, text, data + 1 + n, now, NULL, &err);
-    } else {
-        rc = -1;
+        if ((text = fuzz_text(data + 1, n)) != NULL)
+            rc = mkt_submit(f.e, text, data + 1 + n, now, NULL, &err);
     }
     free(text);
     if (rc == 0) {

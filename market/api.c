@@ -620,6 +620,7 @@ static cJSON *match_json(const struct mkt_match *x)
     add_i64(o, "payout_ueur", x->payout_ueur);
     add_i64(o, "settle_fee_ueur", x->settle_fee_ueur);
     add_i64(o, "refund_ueur", x->refund_ueur);
+    add_i64(o, "merit", x->merit);
     return o;
 }
 
@@ -693,12 +694,42 @@ static void get_matches(struct mkt_api *a, struct http_sess *s)
     int64_t rid;
     if (q_int(s, "request", -1, 1, INT64_MAX, &rid))
         return;
-    if (rid < 0) {
-        respond_error(s, 400, "request: missing (GET /api/matches?request=ID)");
+    struct sim_err err;
+    if (rid < 0) { /* every match, paging by id */
+        int64_t after, limit;
+        if (q_page(s, 0, &after, &limit))
+            return;
+        sqlite3 *db = mkt_engine_db(a->e);
+        sqlite3_stmt *st = NULL;
+        cJSON *o = cJSON_CreateObject();
+        cJSON *arr = o ? cJSON_AddArrayToObject(o, "matches") : NULL;
+        int rc = arr ? 0 : SIM_ENOMEM;
+        if (!rc && sqlite3_prepare_v2(db, "SELECT id FROM mkt_matches WHERE id>? ORDER BY id LIMIT ?",
+                                      -1, &st, NULL) != SQLITE_OK)
+            rc = sim_errf(&err, SIM_EIO, "market database: %s", sqlite3_errmsg(db));
+        if (!rc) {
+            sqlite3_bind_int64(st, 1, after);
+            sqlite3_bind_int64(st, 2, limit);
+        }
+        while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+            struct mkt_match m;
+            cJSON *it = NULL;
+            if (!(rc = mkt_match_get(a->e, sqlite3_column_int64(st, 0), &m, &err)) &&
+                !(it = match_json(&m)))
+                rc = sim_errf(&err, SIM_ENOMEM, "server: out of memory");
+            if (it)
+                cJSON_AddItemToArray(arr, it);
+        }
+        sqlite3_finalize(st);
+        if (rc) {
+            cJSON_Delete(o);
+            respond_error(s, 500, "matches: %s", arr ? err.msg : "server: out of memory");
+            return;
+        }
+        respond_json(s, 200, o);
         return;
     }
     struct mkt_request r;
-    struct sim_err err;
     if (mkt_request_get(a->e, rid, &r, &err)) {
         respond_error(s, 404, "request: no request %lld", (long long)rid);
         return;

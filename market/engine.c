@@ -1382,7 +1382,7 @@ int mkt_request_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
 #define MATCH_COLS                                                                                 \
     "SELECT id, request_id, offer_id, asset_id, fsp, dso, start_us, end_us, p_w,"                  \
     " price_ueur_per_kwh, amount_ueur, state, delivered_wh, rate_ppm, payout_ueur,"                \
-    " settle_fee_ueur, refund_ueur FROM mkt_matches "
+    " settle_fee_ueur, refund_ueur, merit FROM mkt_matches "
 
 static void match_row(sqlite3_stmt *st, struct mkt_match *m)
 {
@@ -1404,6 +1404,7 @@ static void match_row(sqlite3_stmt *st, struct mkt_match *m)
     m->payout_ueur = sqlite3_column_int64(st, 14);
     m->settle_fee_ueur = sqlite3_column_int64(st, 15);
     m->refund_ueur = sqlite3_column_int64(st, 16);
+    m->merit = (int)sqlite3_column_int(st, 17);
 }
 
 int mkt_match_get(mkt_engine *e, int64_t id, struct mkt_match *m, struct sim_err *err)

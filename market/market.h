@@ -316,6 +316,7 @@ struct mkt_match {
     int64_t payout_ueur;     /* gross payout (before settlement fee) */
     int64_t settle_fee_ueur; /* fee withheld from the payout */
     int64_t refund_ueur;     /* returned to the DSO */
+    int merit;               /* rank in the request's merit order (0: first) */
 };
 
 int mkt_offer_get(mkt_engine *e, int64_t id, struct mkt_offer *o, struct sim_err *err);

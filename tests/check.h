@@ -46,6 +46,17 @@ static int check_count;
               check_h_ ? check_h_ : "(null)", check_n_);                                \
     } while (0)
 
+/* Write text to the file at path (replaced), a failed CHECK if it cannot. */
+static inline void check_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (f) {
+        fputs(text, f);
+        CHECK(fclose(f) == 0, "cannot write %s", path);
+    }
+}
+
 /* Print a summary line ctest's log keeps and return the exit status. */
 static inline int check_done(const char *name)
 {

@@ -87,11 +87,12 @@ async function showMarket() {
     fill('#market-summary', el('p', { class: 'empty' }, 'No market in this database yet: ' + e.message));
     return;
   }
-  const [participants, requests, offers, settlements] = await Promise.all([
+  const [participants, requests, offers, settlements, allMatches] = await Promise.all([
     apiAll('/api/participants', 'participants', 'seq'),
     apiAll('/api/requests', 'requests', 'id'),
     apiAll('/api/offers', 'offers', 'id'),
     apiAll('/api/settlements', 'settlements', 'id'),
+    apiAll('/api/matches', 'matches', 'id'),
   ]);
   const names = Object.fromEntries(participants.map((p) => [p.address, p.name]));
   const who = (a) => names[a] || short(a);
@@ -103,8 +104,8 @@ async function showMarket() {
 
   const blocks = [];
   for (const r of requests) {
-    const mm = await api('/api/matches?request=' + r.id);
-    const matches = mm.matches || [];
+    /* in merit order, as the engine ranked them */
+    const matches = allMatches.filter((x) => x.request_id === r.id).sort((a, b) => a.merit - b.merit || a.id - b.id);
     const head = el('h3', {}, 'Request ' + r.id + ' by ' + who(r.dso) + ' at ' + r.location + ', ' +
       time(r.start_us) + '–' + hhmm(r.end_us) + ', ' + kw(r.p_w) + ' kW, up to EUR ' +
       eur(r.max_price_ueur_per_kwh) + '/kWh ', el('span', { class: 'state' }, r.state));
@@ -529,12 +530,7 @@ async function showFsp() {
     { h: 'location', f: (a) => a.location },
     { h: 'kW', num: 1, f: (a) => kw(a.p_min_w) + ' … ' + kw(a.p_max_w) },
   ], assets) : el('p', { class: 'empty' }, signer ? (me ? 'no assets of yours' : 'not a participant') : 'sign in to see yours'));
-  const matches = [];
-  if (signer)
-    for (const r of await apiAll('/api/requests', 'requests', 'id'))
-      if (r.state !== 'open' && r.state !== 'withdrawn')
-        for (const m of (await api('/api/matches?request=' + r.id)).matches || [])
-          if (mine(m.fsp)) matches.push(m);
+  const matches = signer ? (await apiAll('/api/matches', 'matches', 'id')).filter((m) => mine(m.fsp)) : [];
   fill('#fsp-offers', offers.length ? table([
     { h: 'offer', f: (o) => o.id },
     { h: 'asset', f: (o) => o.asset_id },

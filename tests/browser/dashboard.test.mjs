@@ -56,6 +56,9 @@ try {
     const block = page.locator(`.request[data-request="${r.id}"]`);
     const rows = await block.locator('tr').count();
     check(rows === matches.length + 2, `request ${r.id}: ${matches.length} matches shown (${rows - 2} rows)`);
+    const shown = (await block.locator('tr:not(.total) td:first-child').allTextContents()).map(Number);
+    check(JSON.stringify(shown) === JSON.stringify(matches.map((x) => x.id)),
+      `request ${r.id}: matches in merit order as the API gives them (${shown})`);
     const total = await block.locator('tr.total td').allTextContents();
     const eur = (u) => (u / 1e6).toFixed(2);
     const sum = (f) => matches.reduce((a, x) => a + (x[f] || 0), 0);

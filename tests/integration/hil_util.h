@@ -26,25 +26,6 @@
 #define BASE_LOAD FLEXBED_SOURCE_DIR "/scenarios/data/demo-base-load.csv"
 #define START "2023-10-02T15:50:00+03:00"
 
-static inline char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf)
-        buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* A free loopback TCP port (bound, read back, released). */
 static inline int free_port(void)
 {
@@ -67,9 +48,7 @@ static inline int free_port(void)
 static inline int scenario_set(const char *path_in, const char *path_out, const char *component,
                                const char *key, cJSON *value)
 {
-    char *text = slurp(path_in);
-    cJSON *d = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *d = cJSON_Parse(proc_slurp(path_in));
     int found = 0;
     cJSON *c, *components = cJSON_GetObjectItemCaseSensitive(d, "components");
     cJSON_ArrayForEach(c, components)

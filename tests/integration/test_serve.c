@@ -715,7 +715,7 @@ int main(void)
     CHECK_INT(get("/api/tx", &r), 405);
     CHECK_INT(get("/api/offers?limit=0", &r), 400);
     check_error(&r, 400, "limit");
-    CHECK_INT(get("/api/matches", &r), 400);
+    CHECK_INT(get("/api/matches?request=x", &r), 400);
     check_error(&r, 400, "request");
     CHECK_INT(get("/api/balances/0x1234", &r), 400);
     CHECK_INT(get("/api/balances/0x0000000000000000000000000000000000000001", &r), 404);
@@ -866,6 +866,16 @@ int main(void)
               m2 = jint(cJSON_GetArrayItem(ms, 1), "id");
     CHECK_STR_CONTAINS(jstr(cJSON_GetArrayItem(ms, 0), "fsp"), fsp1.addr);
     CHECK_STR_CONTAINS(jstr(cJSON_GetArrayItem(ms, 0), "state"), "purchased");
+    /* every match of the market, paged: the same two, in id order */
+    CHECK_INT(get("/api/matches?after=0&limit=1", &r), 200);
+    ms = cJSON_GetObjectItem(r.json, "matches");
+    CHECK(cJSON_GetArraySize(ms) == 1 && jint(cJSON_GetArrayItem(ms, 0), "id") == m1,
+          "first page of /api/matches");
+    snprintf(buf, sizeof buf, "/api/matches?after=%lld", m1);
+    CHECK_INT(get(buf, &r), 200);
+    ms = cJSON_GetObjectItem(r.json, "matches");
+    CHECK(cJSON_GetArraySize(ms) == 1 && jint(cJSON_GetArrayItem(ms, 0), "id") == m2,
+          "second page of /api/matches");
     CHECK_INT(get("/api/dispatch?after=0", &r), 200);
     CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "dispatch")), 2);
     CHECK_INT(get("/api/offers", &r), 200);

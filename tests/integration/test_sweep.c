@@ -18,16 +18,6 @@
 #define SCN FLEXBED_SOURCE_DIR "/scenarios/variants/demo-threshold.json"
 #define EULV FLEXBED_SOURCE_DIR "/scenarios/eu-lv-feeder.json"
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL, "cannot write %s", path);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 /* Split one CSV line (no quoted fields here) into at most max cells. */
 static int split(char *line, char **cells, int max)
 {
@@ -52,7 +42,7 @@ static void test_monte_carlo(const char *tmp)
     char sweep[512], out[512], path[600];
     struct proc_result r;
     snprintf(sweep, sizeof sweep, "%s/mc.json", tmp);
-    write_file(sweep, "{\"name\": \"mc\", \"scenario\": \"" EULV "\",\n"
+    check_write_file(sweep, "{\"name\": \"mc\", \"scenario\": \"" EULV "\",\n"
                       " \"parameters\": [{\"path\": \"end\", \"values\": "
                       "[\"2024-01-15T21:00:00+00:00\"]}],\n"
                       " \"monte_carlo\": {\"seeds\": 3, \"first_seed\": 7},\n"
@@ -105,7 +95,7 @@ static void test_monte_carlo(const char *tmp)
     CHECK(fabs(atof(c[5]) - (mean + half)) < 1e-8 * fabs(mean), "ci_high %s", c[5]);
 
     /* a seed parameter besides monte_carlo, one seed: exit 2, nothing run */
-    write_file(sweep, "{\"name\": \"mc2\", \"scenario\": \"" EULV "\",\n"
+    check_write_file(sweep, "{\"name\": \"mc2\", \"scenario\": \"" EULV "\",\n"
                       " \"parameters\": [{\"path\": \"seed\", \"values\": [1, 2]}],\n"
                       " \"monte_carlo\": {\"seeds\": 3}}\n");
     snprintf(out, sizeof out, "%s/mc2", tmp);
@@ -113,7 +103,7 @@ static void test_monte_carlo(const char *tmp)
     CHECK_INT(r.exit_code, 2);
     CHECK_STR_CONTAINS(r.errs, "parameters[0]: \"seed\" with monte_carlo");
     CHECK(!file_exists(out), "%s created", out);
-    write_file(sweep, "{\"name\": \"mc3\", \"scenario\": \"" EULV "\",\n"
+    check_write_file(sweep, "{\"name\": \"mc3\", \"scenario\": \"" EULV "\",\n"
                       " \"monte_carlo\": {\"seeds\": 1}}\n");
     flexbed_run(tmp, 30, &r, "sweep", sweep, "--out", out, NULL);
     CHECK_INT(r.exit_code, 2);
@@ -132,7 +122,7 @@ int main(void)
 
     /* 2 x 2, two workers. */
     snprintf(sweep, sizeof sweep, "%s/grid.json", tmp);
-    write_file(sweep,
+    check_write_file(sweep,
                "{\"name\": \"grid\", \"scenario\": \"" SCN "\",\n"
                " \"parameters\": [\n"
                "   {\"path\": \"components[name=oedas].threshold.limit_kw\", \"values\": [120, "
@@ -194,7 +184,7 @@ int main(void)
 
     /* A run that fails is reported; the others go on. */
     snprintf(sweep, sizeof sweep, "%s/fail.json", tmp);
-    write_file(sweep, "{\"name\": \"fail\", \"scenario\": \"" SCN "\",\n"
+    check_write_file(sweep, "{\"name\": \"fail\", \"scenario\": \"" SCN "\",\n"
                       " \"parameters\": [{\"path\": \"components[0].series.mode\",\n"
                       "                  \"values\": [\"bogus\", \"hold\"]}],\n"
                       " \"outputs\": [{\"name\": \"soc\", \"signal\": \"battery.soc\", "
@@ -219,7 +209,7 @@ int main(void)
 
     /* A path that does not resolve: exit 2 before anything runs. */
     snprintf(sweep, sizeof sweep, "%s/bad.json", tmp);
-    write_file(sweep, "{\"name\": \"bad\", \"scenario\": \"" SCN "\",\n"
+    check_write_file(sweep, "{\"name\": \"bad\", \"scenario\": \"" SCN "\",\n"
                       " \"parameters\": [{\"path\": \"components[name=nobody].limit_kw\",\n"
                       "                  \"values\": [1, 2]}]}\n");
     snprintf(out, sizeof out, "%s/bad", tmp);
@@ -232,7 +222,7 @@ int main(void)
     /* A threshold above the day's peak: nothing is bought, and no report
      * invents a window (it was 1970-01-01 before) */
     snprintf(sweep, sizeof sweep, "%s/nobuy.json", tmp);
-    write_file(sweep, "{\"name\": \"nobuy\", \"scenario\": \"" SCN "\",\n"
+    check_write_file(sweep, "{\"name\": \"nobuy\", \"scenario\": \"" SCN "\",\n"
                       " \"parameters\": [{\"path\": \"components[name=oedas].threshold.limit_kw\","
                       " \"values\": [200]}],\n"
                       " \"outputs\": [{\"name\": \"window_start\", \"report\":"
@@ -277,7 +267,7 @@ int main(void)
                  " \"outputs\": [%s]}\n",
                  bad_out[i].output);
         snprintf(sweep, sizeof sweep, "%s/badout.json", tmp);
-        write_file(sweep, text);
+        check_write_file(sweep, text);
         snprintf(out, sizeof out, "%s/badout", tmp);
         flexbed_run(tmp, 30, &r, "sweep", sweep, "--out", out, NULL);
         CHECK_INT(r.exit_code, 2);
@@ -286,7 +276,7 @@ int main(void)
     }
     /* ... while a key inside an array (which only a run fills) is taken. */
     snprintf(sweep, sizeof sweep, "%s/arrayout.json", tmp);
-    write_file(sweep, "{\"name\": \"arrayout\", \"scenario\": \"" SCN "\",\n"
+    check_write_file(sweep, "{\"name\": \"arrayout\", \"scenario\": \"" SCN "\",\n"
                       " \"parameters\": [{\"path\": \"seed\", \"values\": [1]}],\n"
                       " \"outputs\": [{\"name\": \"bat\", \"report\":"
                       " \"assets[name=battery storage].delivered_kwh\"}]}\n");

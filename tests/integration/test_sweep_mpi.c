@@ -19,16 +19,6 @@
 
 #define SCN FLEXBED_SOURCE_DIR "/scenarios/variants/demo-threshold.json"
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL, "cannot write %s", path);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 static void mpirun(const char *tmp, int np, struct proc_result *r, const char *const *args)
 {
     char nps[16];
@@ -71,7 +61,7 @@ int main(void)
     char sweep[512], out[512], path[600], sj[600], sm[600];
     struct proc_result r;
     snprintf(sweep, sizeof sweep, "%s/grid.json", tmp);
-    write_file(sweep,
+    check_write_file(sweep,
                "{\"name\": \"grid\", \"scenario\": \"" SCN "\",\n"
                " \"parameters\": [\n"
                "   {\"path\": \"components[name=oedas].threshold.limit_kw\", \"values\": [120, "
@@ -112,7 +102,7 @@ int main(void)
 
     /* a bad sweep file: rank 0 says so once, every rank stops with 2 */
     snprintf(path, sizeof path, "%s/bad.json", tmp);
-    write_file(path, "{\"name\": \"bad\"}\n");
+    check_write_file(path, "{\"name\": \"bad\"}\n");
     snprintf(out, sizeof out, "%s/bad", tmp);
     const char *bad[] = {"sweep", path, "--out", out, NULL};
     mpirun(tmp, 2, &r, bad);

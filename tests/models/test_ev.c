@@ -300,16 +300,6 @@ static int find(const struct seen *s, const char *kind, int nth)
     return -1;
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL, "cannot write %s", path);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 static char dir[] = "/tmp/flexbed-test-ev-XXXXXX";
 
 /* Load and run `json` (the car's object) behind a -10 kW dispatch from
@@ -328,7 +318,7 @@ static int run_scenario(const char *car_json, const uint64_t *seed, struct seen 
              "              \"mode\": \"hold\"}},\n"
              "  {\"name\": \"car\", \"type\": \"ev\", %s}]}\n",
              car_json);
-    write_file(scn, text);
+    check_write_file(scn, text);
     struct scn_type reg_types[2] = {mdl_profile_type, mdl_ev_type};
     struct scn_registry reg = {reg_types, 2, NULL, 0};
     sim_kernel *k = NULL;
@@ -355,7 +345,7 @@ static void test_component(void)
     char csv[128], msg[512];
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     snprintf(csv, sizeof csv, "%s/dispatch.csv", dir);
-    write_file(csv, "time,p_kw\n"
+    check_write_file(csv, "time,p_kw\n"
                     "2023-10-02T14:00:00+03:00,0\n"
                     "2023-10-02T16:00:00+03:00,-10\n"
                     "2023-10-02T16:45:00+03:00,0\n");

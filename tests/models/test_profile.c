@@ -25,12 +25,7 @@ static void write_file(const char *name, const char *text)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL, "cannot write %s", path);
-    if (!f)
-        return;
-    fputs(text, f);
-    fclose(f);
+    check_write_file(path, text);
 }
 
 static void remove_file(const char *name)
