@@ -60,7 +60,7 @@ demo: build
 	./$(BUILD)/flexbed run $(DEMO) --out $(DEMO_DB)
 	./$(BUILD)/flexbed report $(DEMO_DB) --brief
 	@echo
-	@echo "The dashboard on this database (market, DSO form, monitoring, ledger; docs/dashboard.md):"
+	@echo "The dashboard on this database (Market, DSO, FSP, Monitoring and Ledger views; docs/dashboard.md):"
 	@echo "  ./$(BUILD)/flexbed serve --db $(DEMO_DB) --http 8080"
 	@echo "  then open http://127.0.0.1:8080/ in a browser"
 

@@ -38,7 +38,7 @@ static void usage(FILE *f)
     fputs("usage: flexbed run SCENARIO [--out DB] [--seed N] [--speed X | --realtime]\n"
           "                            [--quiet] [--verbose] [--no-market]\n"
           "                            [--no-counterfactual] [--max-steps N]\n"
-          "                            [--max-samples N] [--serve PORT]\n"
+          "                            [--max-samples N] [--serve PORT [--accept-tx]]\n"
           "       flexbed run --replay DB [--out NEW_DB] [--scenario-dir DIR]\n"
           "                            [--speed X | --realtime] [--quiet] [--verbose]\n"
           "\n"
@@ -65,7 +65,13 @@ static void usage(FILE *f)
           "  --serve PORT  serve the dashboard (docs/dashboard.md) on 127.0.0.1:PORT\n"
           "                (0: a free port, printed) while the run goes on, paced or\n"
           "                not, and after it until Ctrl-C; it watches the database\n"
-          "                and takes no transactions\n"
+          "                and takes no transactions, unless:\n"
+          "  --accept-tx   with --serve: the run's market also takes signed\n"
+          "                transactions from the dashboard and POST /api/tx, timed at\n"
+          "                the simulation's clock (a request posted, matched and\n"
+          "                bought in the page is dispatched to the simulated assets);\n"
+          "                pace the run (--speed) to have time to act. After the run\n"
+          "                they are taken at its end time\n"
           "  --replay DB   repeat the run recorded in DB (a session with devices) as\n"
           "                pure simulation: its scenario and seed, and every device\n"
           "                component publishing its journaled values instead of\n"
@@ -252,6 +258,7 @@ int cmd_run(int argc, char **argv)
         {"max-steps", required_argument, NULL, 'S'},
         {"max-samples", required_argument, NULL, 'N'},
         {"serve", required_argument, NULL, 'P'},
+        {"accept-tx", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -338,6 +345,9 @@ int cmd_run(int argc, char **argv)
             o.serve = 1;
             break;
         }
+        case 'A':
+            o.accept_tx = 1;
+            break;
         case 'R':
             replay_db = optarg;
             break;
@@ -351,6 +361,16 @@ int cmd_run(int argc, char **argv)
             usage(stderr);
             return CLI_USAGE;
         }
+    }
+    if (o.accept_tx && !o.serve) {
+        fputs("flexbed run: --accept-tx goes with --serve PORT (the dashboard it takes "
+              "transactions from)\n",
+              stderr);
+        return CLI_USAGE;
+    }
+    if (o.accept_tx && no_market) {
+        fputs("flexbed run: --accept-tx needs the run's market; not with --no-market\n", stderr);
+        return CLI_USAGE;
     }
     if (replay_db) {
         if (optind != argc) {

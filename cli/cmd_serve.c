@@ -41,11 +41,29 @@ static void log_line(void *ctx, const char *line)
     fprintf(stderr, "%s %s\n", ts, line);
 }
 
+/* --clock / --clock-rate: a lab clock that starts at t0 when the server
+ * starts and runs rate times as fast as the wall clock. */
+struct lab_clock {
+    sim_time_us t0;
+    double rate;
+    struct timespec m0;
+};
+
+static sim_time_us lab_now(void *ctx)
+{
+    const struct lab_clock *c = ctx;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double s = (double)(t.tv_sec - c->m0.tv_sec) + (double)(t.tv_nsec - c->m0.tv_nsec) * 1e-9;
+    return c->t0 + (sim_time_us)(s * c->rate * 1e6);
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: flexbed serve [--http PORT] [--db PATH] [--bind ADDR]\n"
           "                     [--operator-key PATH] [--seal-every SECONDS]\n"
-          "                     [--max-body BYTES] [--quiet]\n"
+          "                     [--max-body BYTES] [--clock TIME [--clock-rate X]]\n"
+          "                     [--quiet]\n"
           "\n"
           "Run the flexibility market as an HTTP/JSON service with a websocket\n"
           "notification channel (docs/api.md). Every action is a transaction signed by\n"
@@ -63,6 +81,12 @@ static void usage(FILE *f)
           "  --seal-every SECONDS seal pending transactions into a block this often\n"
           "                       (a number of seconds or a duration such as 30s, 5min)\n"
           "  --max-body BYTES     larger request bodies get 413 (default 65536)\n"
+          "  --clock TIME         the market's clock starts at TIME (ISO 8601 with its\n"
+          "                       offset, e.g. 2023-10-02T15:00:00+03:00) instead of\n"
+          "                       the wall clock's now: for lab sessions and tests\n"
+          "                       that replay a day (windows, deliveries, seals)\n"
+          "  --clock-rate X       with --clock: it runs X times as fast as the wall\n"
+          "                       clock (default 1)\n"
           "  --quiet              no request log on stderr\n"
           "\n"
           "Ctrl-C (SIGINT) or SIGTERM stops the server cleanly.\n"
@@ -104,12 +128,16 @@ int cmd_serve(int argc, char **argv)
         {"seal-every", required_argument, NULL, 's'},
         {"max-body", required_argument, NULL, 'm'},
         {"quiet", no_argument, NULL, 'q'},
+        {"clock", required_argument, NULL, 'c'},
+        {"clock-rate", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int port = 8080, quiet = 0;
     const char *db_path = "market.db", *bind = "127.0.0.1", *key_path = NULL;
     sim_time_us seal_every = 0;
+    struct lab_clock lab = {.rate = 1.0};
+    int have_clock = 0, have_rate = 0;
     long long max_body = (long long)MKT_API_MAX_BODY_DEFAULT;
     int c;
     optind = 1;
@@ -154,6 +182,32 @@ int cmd_serve(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 'c': {
+            int off;
+            if (sim_time_parse(optarg, &lab.t0, &off)) {
+                fprintf(stderr,
+                        "flexbed serve: --clock: expected an ISO 8601 time with its offset "
+                        "(2023-10-02T15:00:00+03:00), got \"%s\"\n",
+                        optarg);
+                return CLI_USAGE;
+            }
+            have_clock = 1;
+            break;
+        }
+        case 'r': {
+            char *end;
+            errno = 0;
+            lab.rate = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(lab.rate > 0) || lab.rate > 1e6) {
+                fprintf(stderr,
+                        "flexbed serve: --clock-rate: expected a number above 0 and at most "
+                        "1e6, got \"%s\"\n",
+                        optarg);
+                return CLI_USAGE;
+            }
+            have_rate = 1;
+            break;
+        }
         case 'h':
             usage(stdout);
             return CLI_OK;
@@ -165,6 +219,10 @@ int cmd_serve(int argc, char **argv)
     if (optind != argc) {
         fprintf(stderr, "flexbed serve: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
+        return CLI_USAGE;
+    }
+    if (have_rate && !have_clock) {
+        fputs("flexbed serve: --clock-rate goes with --clock TIME\n", stderr);
         return CLI_USAGE;
     }
     if (seal_every > 0 && !key_path) {
@@ -227,6 +285,11 @@ int cmd_serve(int argc, char **argv)
         .seal_every = seal_every,
         .log = quiet ? NULL : log_line,
     };
+    if (have_clock) {
+        clock_gettime(CLOCK_MONOTONIC, &lab.m0);
+        cfg.clock = lab_now;
+        cfg.clock_ctx = &lab;
+    }
     rc = mkt_api_new(e, &cfg, &api, &err);
     if (rc) {
         fprintf(stderr, "flexbed serve: %s\n", err.msg);
@@ -248,9 +311,15 @@ int cmd_serve(int argc, char **argv)
                 "flexbed serve: warning: listening on %s, not loopback; the API has "
                 "no TLS and no access control beyond signatures\n",
                 bind);
-    printf("flexbed serve: listening on http://%s:%d (database %s%s)\n",
+    char clk[96] = "";
+    if (have_clock) {
+        char ts[48];
+        sim_time_format(lab.t0, 0, ts, sizeof ts);
+        snprintf(clk, sizeof clk, ", clock from %s x%g", ts, lab.rate);
+    }
+    printf("flexbed serve: listening on http://%s:%d (database %s%s%s)\n",
            strchr(bind, ':') ? "[::1]" : bind, mkt_api_port(api), db_path,
-           have_key ? ", sealing enabled" : "");
+           have_key ? ", sealing enabled" : "", clk);
     fflush(stdout);
 
     served = 1;

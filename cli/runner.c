@@ -27,6 +27,7 @@
 #include "../hil/hil.h"
 #include "../hil/ocpp_cs.h"
 #include "../market/api.h"
+#include "run_serve.h"
 #include "runner.h"
 
 static volatile int stop_requested;
@@ -64,6 +65,7 @@ struct run_ctx {
     /* record.aggregates: one accumulator per (aggregate, matching signal) */
     struct agg_inst *agg;
     int nagg;
+    struct run_inbox *inbox; /* --accept-tx: transactions for the market */
     int progress; /* draw a progress bar on stderr */
     int verbose;  /* echo events on stderr */
     sim_time_us last_drawn;
@@ -172,6 +174,8 @@ static int hook_journal(void *vctx, sim_time_us t, const char *component, enum s
 static void hook_progress(void *vctx, sim_time_us now, double wall_s, double lag_s)
 {
     struct run_ctx *c = vctx;
+    if (c->inbox)
+        run_inbox_drain(c->inbox, now);
     if (wall_s - c->last_flush_s >= FLUSH_EVERY_S && !c->store_failed) {
         c->last_flush_s = wall_s;
         if (res_flush(c->store, &c->store_err))
@@ -324,6 +328,7 @@ void runner_execute(sim_kernel *k, const struct scn_scenario *sc, res_store *sto
     ctx.store = store;
     ctx.sc = sc;
     ctx.verbose = o->verbose;
+    ctx.inbox = o->inbox;
     ctx.progress = !o->quiet && isatty(STDERR_FILENO);
     struct sim_hooks hooks = {
         .ctx = &ctx,
@@ -570,68 +575,6 @@ static int check_size(const struct scn_scenario *sc, sim_kernel *k, int runs, co
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* --serve: the dashboard on the run's database, in a thread of its own */
-/* ------------------------------------------------------------------ */
-
-struct run_server {
-    sqlite3 *db; /* its own connection: the run writes through the store's */
-    mkt_engine *e;
-    mkt_api *api;
-    pthread_t th;
-    int running;
-};
-
-static void *serve_main(void *arg)
-{
-    struct run_server *s = arg;
-    struct sim_err err;
-    if (mkt_api_run(s->api, &err))
-        fprintf(stderr, "flexbed run: dashboard: %s\n", err.msg);
-    return NULL;
-}
-
-static void serve_stop(struct run_server *s)
-{
-    if (s->running) {
-        mkt_api_stop(s->api);
-        pthread_join(s->th, NULL);
-        s->running = 0;
-    }
-    mkt_api_free(s->api);
-    mkt_engine_free(s->e);
-    sqlite3_close(s->db);
-    memset(s, 0, sizeof *s);
-}
-
-/* Open the database a second time and serve it, watching it change.
- * Returns 0 or the exit code (the error printed). */
-static int serve_start(const char *path, int port, struct run_server *s)
-{
-    struct sim_err err = {{0}};
-    memset(s, 0, sizeof *s);
-    hil_ocpp_lws_quiet();
-    int rc = SIM_EIO;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
-        sim_errf(&err, SIM_EIO, "%.300s: %.200s", path, sqlite3_errmsg(s->db));
-    else if (sqlite3_busy_timeout(s->db, 5000), (rc = mkt_engine_new(s->db, &s->e, &err)) == 0) {
-        struct mkt_api_config c = {.port = port, .watch = 1};
-        rc = mkt_api_new(s->e, &c, &s->api, &err);
-    }
-    if (!rc && pthread_create(&s->th, NULL, serve_main, s) != 0)
-        rc = sim_errf(&err, SIM_EIO, "cannot start a thread");
-    if (rc) {
-        fprintf(stderr, "flexbed run: --serve: %s\n", err.msg);
-        serve_stop(s);
-        return rc == SIM_EINVAL ? CLI_USAGE : CLI_FAIL;
-    }
-    s->running = 1;
-    printf("flexbed run: dashboard on http://127.0.0.1:%d/ (docs/dashboard.md)\n",
-           mkt_api_port(s->api));
-    fflush(stdout);
-    return 0;
-}
-
 int runner_run(const struct runner_job *job, const struct run_opts *o)
 {
     struct cli_registry reg;
@@ -668,9 +611,16 @@ int runner_run(const struct runner_job *job, const struct run_opts *o)
         goto done;
     }
     pc.db = res_store_db(store);
-    if (o->serve && (rc = serve_start(out_path, o->serve_port, &srv)) != 0) {
+    if (o->serve &&
+        (rc = run_serve_start(out_path, o->serve_port, o->accept_tx, sc.start, &srv)) != 0) {
         exit_code = rc;
         goto done;
+    }
+    /* --accept-tx: the main run's market takes the dashboard's transactions */
+    struct run_opts main_o = *o;
+    if (srv.accept_tx) {
+        run_inbox_attach(&srv.inbox, &pc.engine, store);
+        main_o.inbox = &srv.inbox;
     }
 
     struct sigaction old_int, old_term;
@@ -678,7 +628,9 @@ int runner_run(const struct runner_job *job, const struct run_opts *o)
 
     const char *variant = pc.enabled ? "main" : "market-off";
     struct run_result r1;
-    runner_execute(k, &sc, store, variant, o, &r1);
+    runner_execute(k, &sc, store, variant, &main_o, &r1);
+    if (srv.accept_tx) /* from now on the server takes them itself */
+        run_inbox_attach(&srv.inbox, NULL, NULL);
     if (job->print)
         runner_print_summary(&sc, variant, o, &r1);
     exit_code = r1.exit_code;
@@ -720,7 +672,7 @@ int runner_run(const struct runner_job *job, const struct run_opts *o)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 done:
-    serve_stop(&srv);
+    run_serve_stop(&srv);
     /* Components first (they may hold the market), then the market, then
      * the store it writes to. */
     sim_kernel_free(k);

@@ -15,6 +15,8 @@
 #include "../results/results.h"
 #include "cli.h"
 
+struct run_inbox;
+
 /* Options that shape a run. */
 struct run_opts {
     int quiet, verbose, have_speed;
@@ -25,6 +27,10 @@ struct run_opts {
     /* With serve, the dashboard on 127.0.0.1:serve_port while running
      * (0: a free port). */
     int serve, serve_port;
+    /* With serve: the run's market takes transactions from the dashboard
+     * (run_serve.h); inbox is set by runner_run for the main run only. */
+    int accept_tx;
+    struct run_inbox *inbox;
 };
 
 #define RUNNER_MAX_STEPS UINT64_C(1000000000)  /* kernel steps of one run */

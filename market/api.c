@@ -993,6 +993,8 @@ static int parse_signed(struct http_sess *s, char **canon, uint8_t sig[MKT_SIG_L
     return ret;
 }
 
+static void watch_poll(struct mkt_api *a);
+
 static void post_tx(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
 {
     char *json = NULL;
@@ -1029,6 +1031,27 @@ static void post_tx(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
     }
     struct mkt_receipt rc;
     struct sim_err err;
+    if (a->cfg.forward) {
+        int r = a->cfg.forward(a->cfg.forward_ctx, json, sig, &rc, &err);
+        if (r <= 0) {
+            free(json);
+            if (r) {
+                a->st.refused_tx++;
+                api_log(a, "refused %s from %s: %s", action[0] ? action : "?",
+                        from[0] ? from : "?", err.msg);
+                respond_error(s, http_status(r), "%s", err.msg);
+                return;
+            }
+            /* committed by the owner: read it before answering, so that
+             * the next GET (a nonce, a list) already shows it */
+            watch_poll(a);
+            a->st.accepted_tx++;
+            respond_json(s, 200, receipt_json(&rc, action, from));
+            notify_tx(a, &rc, action, from);
+            return;
+        }
+        /* r == 1: the owner has gone; this server's own engine takes it */
+    }
     if (!a->batch && wsi && mkt_batch_begin(a->e, &err) == 0)
         a->batch = 1; /* (no wsi: mkt_api_request, which answers once stored) */
     if (a->npend == a->cap_pend) {
@@ -1392,7 +1415,7 @@ static void route(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
                       want_post ? "POST" : "GET");
         return;
     }
-    if (want_post && a->cfg.watch) {
+    if (want_post && a->cfg.watch && !(a->cfg.forward && !strcmp(p, "/api/tx"))) {
         respond_error(s, 403,
                       "%s: this server watches a run; its market takes no transactions from here",
                       p);
@@ -1735,6 +1758,24 @@ static double mono_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
+/* Watch mode: when another connection has changed the database, reload
+ * the engine and tell the pages to redraw. */
+static void watch_poll(struct mkt_api *a)
+{
+    int64_t v = count_of(mkt_engine_db(a->e), "PRAGMA data_version");
+    if (v == a->data_version)
+        return;
+    struct sim_err err;
+    a->data_version = v;
+    if (mkt_engine_reload(a->e, &err))
+        api_log(a, "reloading the market failed: %s", err.msg);
+    cJSON *o = cJSON_CreateObject();
+    if (o && cJSON_AddStringToObject(o, "event", "changed"))
+        notify_obj(a, o);
+    else
+        cJSON_Delete(o);
+}
+
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     struct mkt_api *a = lws_container_of(sul, struct mkt_api, tick);
@@ -1748,20 +1789,8 @@ static void on_tick(lws_sorted_usec_list_t *sul)
         if (do_seal(a, &h, &err))
             api_log(a, "timed seal failed: %s", err.msg);
     }
-    if (a->cfg.watch) {
-        int64_t v = count_of(mkt_engine_db(a->e), "PRAGMA data_version");
-        if (v != a->data_version) {
-            struct sim_err err;
-            a->data_version = v;
-            if (mkt_engine_reload(a->e, &err))
-                api_log(a, "reloading the market failed: %s", err.msg);
-            cJSON *o = cJSON_CreateObject();
-            if (o && cJSON_AddStringToObject(o, "event", "changed"))
-                notify_obj(a, o);
-            else
-                cJSON_Delete(o);
-        }
-    }
+    if (a->cfg.watch)
+        watch_poll(a);
     lws_sul_schedule(a->ctx, 0, &a->tick, on_tick, TICK_US);
 }
 

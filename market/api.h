@@ -47,6 +47,16 @@ struct mkt_api_config {
      * polled every 200 ms) the engine is reloaded and the websocket
      * announces {"event": "changed"} so that pages redraw. */
     int watch;
+    /* With watch: hand POST /api/tx to the thread that owns the watched
+     * market (a run's, `flexbed run --serve PORT --accept-tx`) instead of
+     * refusing it with 403. Called in the server's thread, it blocks until
+     * the owner has taken or refused the transaction and committed it, and
+     * returns 0 with *rc filled (accepted), a negative SIM_E* code with err
+     * (refused), or 1: the owner has gone (the run is over), so the server
+     * submits to its own engine. Other POSTs stay refused. NULL = none. */
+    int (*forward)(void *ctx, const char *json, const uint8_t sig[MKT_SIG_LEN],
+                   struct mkt_receipt *rc, struct sim_err *err);
+    void *forward_ctx;
     /* One line per request and per notable event ("POST /api/tx 200 ...");
      * NULL = silent. */
     void (*log)(void *ctx, const char *line);

@@ -9,6 +9,7 @@
  * cache of the ledger (mkt_tx, mkt_blocks): mkt_ledger_replay rebuilds
  * them from it.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -96,8 +97,10 @@ int mkt__exec(sqlite3 *db, const char *sql, struct sim_err *err)
  * be reused for another query), handed out once at a time (a nested use of
  * the same text gets a fresh one) and given back by mkt__finish, which
  * resets it. On any other connection mkt__prepare prepares and
- * mkt__finish finalizes, as before. The process's engines are used from
- * one thread at a time.
+ * mkt__finish finalizes, as before. Each engine is used from one thread at
+ * a time, but two engines may live in two threads (`flexbed run --serve`:
+ * the run's and the dashboard's), so the cache's bookkeeping is under a
+ * mutex (uncontended but for that case).
  */
 #define STMT_CACHE 128
 #define CACHE_DBS 16
@@ -108,18 +111,22 @@ static struct {
     int in_use;
 } cache[STMT_CACHE];
 static sqlite3 *cache_dbs[CACHE_DBS];
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void mkt__cache_open(sqlite3 *db)
 {
+    pthread_mutex_lock(&cache_mu);
     for (int i = 0; i < CACHE_DBS; i++)
         if (!cache_dbs[i]) {
             cache_dbs[i] = db;
-            return;
+            break;
         }
+    pthread_mutex_unlock(&cache_mu);
 }
 
 void mkt__cache_close(sqlite3 *db)
 {
+    pthread_mutex_lock(&cache_mu);
     for (int i = 0; i < STMT_CACHE; i++)
         if (cache[i].db == db) {
             sqlite3_finalize(cache[i].st);
@@ -128,6 +135,7 @@ void mkt__cache_close(sqlite3 *db)
     for (int i = 0; i < CACHE_DBS; i++)
         if (cache_dbs[i] == db)
             cache_dbs[i] = NULL;
+    pthread_mutex_unlock(&cache_mu);
 }
 
 static int cached_db(sqlite3 *db)
@@ -138,7 +146,17 @@ static int cached_db(sqlite3 *db)
     return 0;
 }
 
+static int prepare_locked(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct sim_err *err);
+
 int mkt__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct sim_err *err)
+{
+    pthread_mutex_lock(&cache_mu);
+    int rc = prepare_locked(db, sql, st, err);
+    pthread_mutex_unlock(&cache_mu);
+    return rc;
+}
+
+static int prepare_locked(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct sim_err *err)
 {
     int keep = cached_db(db), free_slot = -1;
     /* the same call site again: its pointer, confirmed by the text */
@@ -178,13 +196,16 @@ void mkt__finish(sqlite3_stmt *st)
 {
     if (!st)
         return;
+    pthread_mutex_lock(&cache_mu);
     for (int i = 0; i < STMT_CACHE; i++)
         if (cache[i].st == st && cache[i].db) {
             sqlite3_reset(st);
             sqlite3_clear_bindings(st);
             cache[i].in_use = 0;
+            pthread_mutex_unlock(&cache_mu);
             return;
         }
+    pthread_mutex_unlock(&cache_mu);
     sqlite3_finalize(st);
 }
 

@@ -320,12 +320,13 @@ async function showMonitoring() {
 async function showLedger() {
   let l;
   try {
-    l = await api('/api/ledger?after=-1&limit=1000');
+    l = await api('/api/ledger?after=-1&limit=1');
   } catch (e) {
     fill('#ledger-summary', el('p', { class: 'empty' }, 'No ledger: ' + e.message));
     return;
   }
-  const tx = await apiAll('/api/ledger/tx', 'transactions', 'seq');
+  const [blocks, tx] = await Promise.all([apiAll('/api/ledger', 'blocks', 'height'),
+    apiAll('/api/ledger/tx', 'transactions', 'seq')]);
   fill('#ledger-summary', card('height', l.height), card('transactions', l.transactions),
     card('pending', l.pending));
   fill('#ledger-blocks', table([
@@ -335,7 +336,15 @@ async function showLedger() {
     { h: 'hash', f: (b) => el('span', { class: 'mono' }, b.hash.slice(0, 18) + '…') },
     { h: 'Merkle root', f: (b) => el('span', { class: 'mono' }, b.merkle_root.slice(0, 18) + '…') },
     { h: 'sealer', f: (b) => short(b.sealer) },
-  ], l.blocks));
+    { h: 'checked in this page', f: (b) => {
+      if (blockChecks.has(b.hash)) return checkMark(blockChecks.get(b.hash));
+      const btn = el('button', { type: 'button', class: 'small' }, 'check');
+      btn.addEventListener('click', () => checkBlockRow(b, btn.parentNode));
+      return btn;
+    } },
+  ], blocks));
+  ledgerBlocks = blocks;
+  ledgerTx = tx;
   fill('#ledger-tx', table([
     { h: 'seq', f: (t) => t.seq },
     { h: 'block', f: (t) => (t.block_height == null ? 'pending' : t.block_height + '/' + t.idx) },
@@ -345,6 +354,9 @@ async function showLedger() {
     { h: 'nonce', num: 1, f: (t) => t.nonce },
     { h: 'hash', f: (t) => el('span', { class: 'mono' }, t.hash.slice(0, 18) + '…') },
     { h: 'checked in this page', f: (t) => {
+      /* a row checked before keeps its verdict across redraws (a watched
+       * run redraws every few seconds) */
+      if (rowChecks.has(t.hash)) return checkMark(rowChecks.get(t.hash));
       const b = el('button', { type: 'button', class: 'small' }, 'check');
       b.addEventListener('click', () => checkRow(t, b.parentNode));
       return b;
@@ -354,6 +366,37 @@ async function showLedger() {
 }
 
 let ledgerRows = [];
+let ledgerBlocks = [];
+let ledgerTx = [];
+const rowChecks = new Map(); /* hash -> { ok, why } */
+const blockChecks = new Map();
+
+/* One block checked in the browser (sign.js checkBlock): its transactions
+ * and the block before it from the lists already shown. */
+async function checkBlockRow(b, cell) {
+  let c;
+  try {
+    const m = await signingModule();
+    const txs = ledgerTx.filter((t) => t.block_height === b.height).sort((x, y) => x.idx - y.idx);
+    const prev = b.height === 0 ? '0x' + '00'.repeat(32)
+      : (ledgerBlocks.find((x) => x.height === b.height - 1) || {}).hash;
+    const genesis = ledgerTx.find((t) => t.seq === 1);
+    c = m.checkBlock(b, txs, prev, genesis && genesis.action === 'genesis' ? m.recoverSigner(genesis.json, genesis.sig) : null);
+  } catch (e) {
+    c = { ok: false, why: e.message };
+  }
+  blockChecks.set(b.hash, c);
+  if (cell && cell.isConnected) cell.replaceChildren(checkMark(c));
+}
+
+async function checkAllBlocks() {
+  for (const b of ledgerBlocks) await checkBlockRow(b, null);
+  if (current === 'ledger') await showLedger();
+}
+
+function checkMark(c) {
+  return el('span', { class: c.ok ? 'ok' : 'bad', 'data-check': c.ok ? 'ok' : 'bad' }, (c.ok ? '✓ ' : '✗ ') + c.why);
+}
 
 /* One transaction checked in the browser, without the server: the signer
  * recovered from its signed JSON and signature must be its sender and the
@@ -372,12 +415,14 @@ async function checkRow(t, cell) {
   } catch (e) {
     why = e.message;
   }
-  cell.replaceChildren(el('span', { class: ok ? 'ok' : 'bad', 'data-check': ok ? 'ok' : 'bad' }, (ok ? '✓ ' : '✗ ') + why));
+  rowChecks.set(t.hash, { ok, why });
+  if (cell && cell.isConnected) cell.replaceChildren(checkMark({ ok, why }));
 }
 
 async function checkAllRows() {
-  const cells = [...document.querySelectorAll('#ledger-tx tr')].slice(1).map((tr) => tr.lastChild);
-  for (const [i, t] of ledgerRows.entries()) await checkRow(t, cells[i]);
+  const rows = ledgerRows;
+  for (const t of rows) await checkRow(t, null);
+  if (current === 'ledger') await showLedger();
 }
 
 async function verifyLedger() {
@@ -437,34 +482,76 @@ function localToUs(value) {
 
 async function showDso() {
   await whoAmI();
-  const reqs = signer ? (await apiAll('/api/requests', 'requests', 'id'))
-    .filter((r) => r.dso.toLowerCase() === signer.address.toLowerCase()) : [];
+  const mine = (a) => signer && a.toLowerCase() === signer.address.toLowerCase();
+  const [market, reqs, matches] = signer ? await Promise.all([api('/api/market'),
+    apiAll('/api/requests', 'requests', 'id'), apiAll('/api/matches', 'matches', 'id')])
+    : [null, [], []];
+  const now = market ? market.now_us : 0;
+  $('#dso-now').textContent = market ? 'Market time ' + time(now) : '';
+  const mineReqs = reqs.filter((r) => mine(r.dso));
+  const result = (ok, text) => {
+    $('#dso-result').className = 'mono ' + (ok ? 'ok' : 'bad');
+    $('#dso-result').textContent = text;
+  };
   const act = (label, action) => {
     const b = el('button', { type: 'button' }, label);
     b.addEventListener('click', async () => {
       try {
-        const a = await submit(action);
-        $('#dso-result').className = 'mono ok';
-        $('#dso-result').textContent = a.action + ' accepted: ' + JSON.stringify(a);
+        const a = await submit(typeof action === 'function' ? action() : action);
+        result(true, a.action + ' accepted: ' + JSON.stringify(a));
       } catch (e) {
-        $('#dso-result').className = 'mono bad';
-        $('#dso-result').textContent = e.message;
+        result(false, e.message);
       }
       show('dso');
     });
     return b;
   };
-  fill('#dso-requests', reqs.length ? table([
-    { h: 'request', f: (r) => r.id },
-    { h: 'location', f: (r) => r.location },
-    { h: 'window', f: (r) => time(r.start_us) + '–' + hhmm(r.end_us) },
-    { h: 'kW', num: 1, f: (r) => kw(r.p_w) },
-    { h: 'unmet kW', num: 1, f: (r) => kw(r.unmet_w) },
-    { h: 'state', f: (r) => r.state },
-    { h: '', f: (r) => (r.state === 'open' ? act('Match', { action: 'match', request_id: r.id })
-      : r.state === 'matched' ? act('Buy', { action: 'purchase', request_id: r.id }) : '') },
-  ], reqs) : el('p', { class: 'empty' }, signer ? 'no requests of yours' : 'sign in to see yours'));
+  /* a purchased match, once its window is over: the metered energy (Wh,
+   * exported for a reduction), recorded by the buying DSO */
+  const deliveryForm = (x) => {
+    const input = el('input', { type: 'number', min: '0', step: '1', size: '8', name: 'e_wh',
+      'data-match': x.id, placeholder: 'Wh' });
+    return el('span', { class: 'delivery' }, input, ' ',
+      act('Record delivery', () => ({ action: 'delivery', match_id: x.id, e_wh: Math.round(Number(input.value)) })));
+  };
+  const requestBlock = (r) => {
+    const ms = matches.filter((x) => x.request_id === r.id).sort((a, b) => a.merit - b.merit || a.id - b.id);
+    const over = now >= r.end_us;
+    const allDelivered = ms.length > 0 && ms.every((x) => x.delivered_wh != null);
+    const button = r.state === 'open' ? act('Match', { action: 'match', request_id: r.id })
+      : r.state === 'matched' ? act('Buy', { action: 'purchase', request_id: r.id })
+      : r.state === 'purchased' && allDelivered ? act('Settle', { action: 'settle', request_id: r.id })
+      : r.state === 'purchased' ? el('span', { class: 'hint' }, over ? 'waiting for deliveries'
+        : 'bought; deliveries can be recorded after ' + hhmm(r.end_us)) : '';
+    const head = el('h3', {}, 'Request ' + r.id + ' at ' + r.location + ', ' + time(r.start_us) + '–' +
+      hhmm(r.end_us) + ', ' + kw(r.p_w) + ' kW (unmet ' + kw(r.unmet_w) + ') ',
+      el('span', { class: 'state' }, r.state), ' ', button);
+    return el('div', { class: 'request', 'data-request': r.id }, head, ms.length ? table([
+      { h: 'match', f: (x) => x.id },
+      { h: 'FSP', f: (x) => short(x.fsp) },
+      { h: 'asset', f: (x) => x.asset_id },
+      { h: 'kW', num: 1, f: (x) => kw(x.p_w) },
+      { h: 'amount, EUR', num: 1, f: (x) => eur(x.amount_ueur) },
+      { h: 'delivered, kWh', num: 1, f: (x) => kwh(x.delivered_wh) },
+      { h: 'payout, EUR', num: 1, f: (x) => (x.payout_ueur == null ? '' : eur(x.payout_ueur)) },
+      { h: 'state', f: (x) => x.state },
+      { h: '', f: (x) => (x.state === 'purchased' && over && r.state === 'purchased' ? deliveryForm(x) : '') },
+    ], ms) : '');
+  };
+  /* a watched run redraws every few seconds: keep what was typed */
+  const typed = new Map([...document.querySelectorAll('#dso-requests input[data-match]')]
+    .map((i) => [i.dataset.match, i.value]));
+  fill('#dso-requests', ...(mineReqs.length ? mineReqs.map(requestBlock)
+    : [el('p', { class: 'empty' }, signer ? 'no requests of yours' : 'sign in to see yours')]));
+  for (const i of document.querySelectorAll('#dso-requests input[data-match]'))
+    if (typed.has(i.dataset.match)) i.value = typed.get(i.dataset.match);
+  /* nothing announces that a window is over: look again every few seconds
+   * while a bought window is still running */
+  clearTimeout(dsoTimer);
+  if (mineReqs.some((r) => r.state === 'purchased' && now < r.end_us))
+    dsoTimer = setTimeout(() => { if (current === 'dso') show('dso'); }, 3000);
 }
+let dsoTimer = null;
 
 $('#sign-use-key').addEventListener('click', async () => {
   try {
@@ -631,6 +718,7 @@ function connect() {
 window.addEventListener('hashchange', () => show(location.hash.slice(1)));
 $('#ledger-verify').addEventListener('click', verifyLedger);
 $('#ledger-check-rows').addEventListener('click', checkAllRows);
+$('#ledger-check-blocks').addEventListener('click', checkAllBlocks);
 $('#mon-run').addEventListener('change', async () => { signals = []; await loadSignals(); await showChart(); });
 $('#mon-filter').addEventListener('input', () => showSignalList(false));
 $('#mon-signals').addEventListener('change', showChart);

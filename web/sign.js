@@ -121,3 +121,44 @@ export async function signedBody(signer, action, nonce) {
   const tx = canonical({ ...action, from: signer.address, nonce });
   return JSON.stringify({ tx, sig: await signer.signText(tx) });
 }
+
+/* The Merkle root of transaction hashes (0x hex) in block order: a pair is
+ * keccak256(left || right), an odd last node is carried up unchanged, one
+ * leaf is its own root (docs/market.md). */
+export function merkleRoot(hashes) {
+  let level = hashes.map(unhex);
+  if (!level.length) return '0x' + '00'.repeat(32);
+  while (level.length > 1) {
+    const next = [];
+    for (let i = 0; i < level.length; i += 2)
+      next.push(i + 1 < level.length ? keccak_256(new Uint8Array([...level[i], ...level[i + 1]])) : level[i]);
+    level = next;
+  }
+  return '0x' + hex(level[0]);
+}
+
+/* Check a block in the browser, trusting nothing the server says but the
+ * bytes checked (docs/market.md, "How to verify"): its header rebuilt from
+ * the columns in canonical JSON hashes to its hash and is signed by its
+ * sealer, who is the market's operator; prev_hash is the previous block's
+ * hash (32 zero bytes for block 0); its transactions (txs, in block order)
+ * are n_tx, each hash recomputed, and their Merkle root is the header's.
+ * Returns { ok, why }. */
+export function checkBlock(b, txs, prevHash, operator) {
+  const bad = [];
+  const same = (x, y) => String(x).toLowerCase() === String(y).toLowerCase();
+  const header = canonical({ height: b.height, merkle_root: b.merkle_root, n_tx: b.n_tx, prev_hash: b.prev_hash,
+    sealer: b.sealer, t_us: b.t_us });
+  if (!same('0x' + hex(keccak_256(utf8.encode(header))), b.hash)) bad.push('hash is not keccak256 of its header');
+  let signer = '?';
+  try { signer = recoverSigner(header, b.sig); } catch (e) { bad.push('signature: ' + e.message); }
+  if (signer !== b.sealer) bad.push('header signed by ' + signer + ', not by its sealer');
+  if (operator && b.sealer !== operator) bad.push('sealed by ' + b.sealer + ', not the operator');
+  if (!same(b.prev_hash, prevHash)) bad.push('prev_hash does not link to block ' + (b.height - 1));
+  if (txs.length !== b.n_tx) bad.push(txs.length + ' transactions, the header says ' + b.n_tx);
+  const hashes = txs.map((t) => txHash(t.json, t.sig, t.t_us));
+  txs.forEach((t, i) => { if (!same(hashes[i], t.hash)) bad.push('transaction ' + t.seq + "'s hash differs"); });
+  if (!same(merkleRoot(hashes), b.merkle_root)) bad.push('Merkle root differs');
+  return bad.length ? { ok: false, why: bad.join('; ') }
+    : { ok: true, why: 'signed by the operator, hash, link and Merkle root of ' + txs.length + ' tx ok' };
+}

@@ -6,7 +6,8 @@
  * through playwright-core: the Market view shows every request with its
  * matches and their totals exactly as the API gives them, the Monitoring
  * view draws the transformer's load with and without flexibility from the
- * recorded runs, the Ledger view verifies the ledger, the websocket
+ * recorded runs, the Ledger view verifies the ledger (and checks every
+ * row and every block in the page, forgeries failing), the websocket
  * connects, and no page raises an error. With FLEXBED_SCREENSHOTS=DIR it
  * saves a screenshot of each view there (docs/dashboard.md's come from it).
  *
@@ -118,6 +119,37 @@ try {
   });
   check(tampered.jsonSigner !== tampered.sender && !tampered.jsonHash && tampered.sigSigner !== tampered.sender,
     'a tampered amount or signature byte fails the check: ' + JSON.stringify(tampered));
+  /* every block checked in the page: header hash, operator's signature,
+   * link, Merkle root of its recomputed transaction hashes */
+  await page.click('#ledger-check-blocks');
+  await page.waitForFunction((n) => document.querySelectorAll('#ledger-blocks [data-check]').length === n,
+    ledger.blocks.length, { timeout: 30000 });
+  const okBlocks = await page.locator('#ledger-blocks [data-check="ok"]').count();
+  check(okBlocks === ledger.blocks.length, `every block checked in the page: ${okBlocks} of ${ledger.blocks.length} ok`);
+  /* and each kind of forgery fails it */
+  const forged = await page.evaluate(async () => {
+    const m = await import('/sign.js');
+    const blocks = (await (await fetch('/api/ledger?after=-1&limit=1000')).json()).blocks;
+    const txs = (await (await fetch('/api/ledger/tx?limit=1000')).json()).transactions;
+    const b = blocks.find((x) => x.n_tx >= 2);
+    const mine = txs.filter((t) => t.block_height === b.height).sort((x, y) => x.idx - y.idx);
+    const prev = b.height ? blocks.find((x) => x.height === b.height - 1).hash : '0x' + '00'.repeat(32);
+    const op = b.sealer;
+    const flip = (h) => h.slice(0, -1) + (h.slice(-1) === '0' ? '1' : '0');
+    return {
+      honest: m.checkBlock(b, mine, prev, op).ok,
+      time: m.checkBlock({ ...b, t_us: b.t_us + 1 }, mine, prev, op).ok,
+      root: m.checkBlock({ ...b, merkle_root: flip(b.merkle_root) }, mine, prev, op).ok,
+      link: m.checkBlock(b, mine, flip(prev), op).ok,
+      dropped: m.checkBlock(b, mine.slice(1), prev, op).ok,
+      reordered: m.checkBlock(b, [mine[1], mine[0], ...mine.slice(2)], prev, op).ok,
+      edited: m.checkBlock(b, [{ ...mine[0], json: mine[0].json.replace('"nonce":', '"nonce": ') }, ...mine.slice(1)], prev, op).ok,
+      sealer: m.checkBlock(b, mine, prev, '0x' + '11'.repeat(20)).ok,
+    };
+  });
+  check(forged.honest && Object.entries(forged).every(([k, v]) => k === 'honest' || v === false),
+    'a forged time, Merkle root, link, a dropped, reordered or edited transaction, another sealer: each fails ' +
+    JSON.stringify(forged));
   await shot('ledger');
 
   check(errors.length === 0, 'no errors in the page: ' + JSON.stringify(errors));

@@ -11,6 +11,9 @@
  *     server stores with exactly the fields entered;
  *   - matches it and buys it with the buttons: both offers matched in merit
  *     order, escrow taken, two dispatch instructions written;
+ *   - after the window (a lab clock, `flexbed serve --clock` at 240x), records
+ *     the two metered deliveries in the page and settles: the payouts, fees
+ *     and refunds are the market's rule applied to the figures entered;
  *   - and the ledger verifies;
  * then, in a second page with an EIP-1193 provider injected and backed by
  * ethers (holding the DSO's key, as a wallet would), posts a request that
@@ -27,7 +30,9 @@ const { flexbed, src, chromium, c, check } = await browserTest('dso');
 
 let mk, browser;
 try {
-  mk = await freshMarket(flexbed, 'flexbed-dso-');
+  /* a lab clock (`flexbed serve --clock`) at 240x: the window, two hours
+   * ahead, is over about 41 s after the start */
+  mk = await freshMarket(flexbed, 'flexbed-dso-', { start_us: Date.parse('2030-01-01T08:00:00Z') * 1000, rate: 240 });
   const { base, getJSON, send, dso, fsp1, fsp2, hour, w0, w1 } = mk;
   const cli = mk.ws.cli;
   for (const [f, price] of [[fsp1, 100000], [fsp2, 120000]]) {
@@ -95,6 +100,35 @@ try {
   check(errors.length === 0, 'no errors in the page: ' + JSON.stringify(errors));
   if (process.env.FLEXBED_SCREENSHOTS)
     await page.screenshot({ path: join(process.env.FLEXBED_SCREENSHOTS, 'dashboard-dso.png'), fullPage: true });
+
+  /* After the window (on the lab clock): the DSO records the metered
+   * deliveries in the page, then settles; the payouts follow the market's
+   * rule from the figures entered: gross = delivered x price (capped at the
+   * escrow), 3.4 % of it withheld, the FSP paid the rest, the unspent
+   * escrow refunded. */
+  const entered = [7208, 6970];
+  for (const [i, x] of m.entries()) {
+    const input = `#dso-requests input[data-match="${x.id}"]`;
+    await page.waitForSelector(input, { timeout: 40000 });
+    await page.fill(input, String(entered[i]));
+    await page.click(`#dso-requests span.delivery:has(input[data-match="${x.id}"]) button`);
+    await page.waitForFunction((n) => document.querySelectorAll('#dso-requests td').length &&
+      [...document.querySelectorAll('#dso-requests td')].filter((td) => td.textContent === 'delivered').length === n,
+    i + 1, { timeout: 10000 });
+  }
+  const dm = (await getJSON('/api/matches?request=' + r.id)).matches;
+  check(dm.map((x) => x.delivered_wh).join() === entered.join(), 'deliveries recorded from the page: ' +
+    dm.map((x) => x.delivered_wh + ' Wh').join(', '));
+  await page.click('#dso-requests button:has-text("Settle")');
+  await page.waitForSelector('#dso-requests .request .state:has-text("settled")', { timeout: 10000 });
+  const st = (await getJSON('/api/settlements')).settlements;
+  const gross = dm.map((x) => Math.min(x.amount_ueur, Math.round(x.delivered_wh * x.price_ueur_per_kwh / 1000)));
+  const fee = gross.map((g) => Math.round(g * 34000 / 1e6));
+  check(st.length === 2 && st.every((x, i) => x.fee_ueur === fee[i] && x.payout_ueur === gross[i] - fee[i] &&
+    x.refund_ueur === dm[i].amount_ueur - gross[i]),
+  'settled from the page: ' + JSON.stringify(st.map((x) => [x.payout_ueur, x.fee_ueur, x.refund_ueur])));
+  const v2 = await getJSON('/api/ledger/verify');
+  check(v2.ok === true, 'the ledger verifies after settlement: ' + JSON.stringify(v2));
 
   /* A wallet: an EIP-1193 provider injected into a fresh page, backed by
    * ethers holding the DSO's key (as MetaMask would); the page asks it for

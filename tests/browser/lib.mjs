@@ -118,12 +118,17 @@ export async function tx(ws, base, who, action) {
 }
 
 /* A fresh market: operator, DSO (funded), two FSPs; the server holds the
- * operator's key. Windows must lie ahead of the server's wall clock: w0 is
- * two hours ahead, on the hour, w1 45 minutes later. */
-export async function freshMarket(flexbed, prefix) {
+ * operator's key. Windows must lie ahead of the server's clock: w0 is two
+ * hours ahead, on the hour, w1 45 minutes later. The clock is the wall
+ * clock, or with clock = { start_us, rate } a lab clock (`serve --clock`)
+ * from start_us, rate times as fast. */
+export async function freshMarket(flexbed, prefix, clock) {
   const ws = workspace(flexbed, prefix);
   const op = ws.keygen('op'), dso = ws.keygen('dso'), fsp1 = ws.keygen('fsp1'), fsp2 = ws.keygen('fsp2');
-  const srv = await serve(flexbed, ['--db', join(ws.tmp, 'market.db'), '--operator-key', op.path]);
+  const args = ['--db', join(ws.tmp, 'market.db'), '--operator-key', op.path];
+  if (clock) args.push('--clock', new Date(clock.start_us / 1000).toISOString().replace('.000Z', '+00:00'),
+    '--clock-rate', String(clock.rate));
+  const srv = await serve(flexbed, args);
   const send = (who, action) => tx(ws, srv.base, who, action);
   await send(op, { action: 'genesis', name: 'EFLEX', params: { settle_fee_ppm: 34000 } });
   await send(op, { action: 'participant_add', address: dso.address, role: 'DSO', name: 'OEDAS' });
@@ -131,7 +136,7 @@ export async function freshMarket(flexbed, prefix) {
   await send(op, { action: 'participant_add', address: fsp2.address, role: 'FSP', name: 'V2G owner' });
   await send(op, { action: 'deposit', address: dso.address, amount_ueur: 10000000 });
   const hour = 3600e6;
-  const w0 = (Math.ceil(Date.now() * 1000 / hour) + 2) * hour;
+  const w0 = (Math.ceil((clock ? clock.start_us : Date.now() * 1000) / hour) + 2) * hour;
   return { ws, ...srv, send, op, dso, fsp1, fsp2, hour, w0, w1: w0 + 0.75 * hour };
 }
 

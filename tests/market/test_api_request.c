@@ -2,7 +2,9 @@
  * test_api_request.c: the HTTP API's request path without a socket
  * (mkt_api_request, what fuzz/fuzz_http.c drives): routing, methods,
  * percent-decoding of path and arguments, argument checks, the limits on
- * query and body, and that every answer is a JSON object.
+ * query and body, and that every answer is a JSON object; and a server
+ * watching a run, which refuses transactions unless it hands them to the
+ * run (mkt_api_config.forward, `flexbed run --accept-tx`).
  */
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
@@ -32,6 +34,80 @@ static void expect(const char *method, const char *target, const char *body, int
     CHECK(st == status && (!has || (a && strstr(a, has))), "%s %s: %d %s, expected %d with %s",
           method, target, st, a, status, has ? has : "-");
     free(a);
+}
+
+/* A watched market's owner, as `flexbed run --accept-tx` is one: takes the
+ * transaction (mode 0), has gone (1) or does not answer in time (2). */
+struct owner {
+    mkt_engine *e;
+    int mode, calls;
+    sim_time_us now;
+};
+
+static int owner_take(void *ctx, const char *json, const uint8_t sig[MKT_SIG_LEN],
+                      struct mkt_receipt *rc, struct sim_err *err)
+{
+    struct owner *w = ctx;
+    w->calls++;
+    if (w->mode == 1)
+        return 1;
+    if (w->mode == 2)
+        return sim_errf(err, SIM_EIO, "tx: the run did not take the transaction within 30 s");
+    return mkt_submit(w->e, json, sig, w->now, rc, err);
+}
+
+static sim_time_us fixed_now(void *ctx)
+{
+    return *(const sim_time_us *)ctx;
+}
+
+/* A server watching a run: POSTs refused without an owner to hand them
+ * to; with one, /api/tx goes to it and its verdict is the answer. */
+static void test_watch_forward(struct fx *f)
+{
+    struct sim_err err;
+    sim_time_us now = f->t0;
+    int64_t w0 = f->t0 + 60 * FX_MIN;
+    char action[256];
+    snprintf(action, sizeof action,
+             "{\"action\":\"request_add\",\"location\":\"bus-1\",\"start_us\":%lld,"
+             "\"end_us\":%lld,\"p_w\":-1000,\"max_price_ueur_per_kwh\":210000}",
+             (long long)w0, (long long)(w0 + 45 * FX_MIN));
+    char *b0 = fx_signed_body(&f->dso, action, 0), *b1 = fx_signed_body(&f->dso, action, 1);
+    CHECK(b0 && b1, "signed bodies");
+
+    struct mkt_api_config watch = {.port = 0, .watch = 1, .clock = fixed_now, .clock_ctx = &now};
+    CHECK_INT(mkt_api_new(f->e, &watch, &api, &err), 0);
+    expect("POST", "/api/tx", b0, 403, "watches a run");
+    mkt_api_free(api);
+
+    struct owner w = {.e = f->e, .now = f->t0};
+    watch.forward = owner_take;
+    watch.forward_ctx = &w;
+    CHECK_INT(mkt_api_new(f->e, &watch, &api, &err), 0);
+    expect("POST", "/api/tx", b0, 200, "\"action\":\"request_add\"");
+    CHECK_INT(w.calls, 1);
+    expect("GET", "/api/requests", NULL, 200, "\"p_w\":-1000");
+    /* the owner's refusal is the answer: a replayed nonce */
+    expect("POST", "/api/tx", b0, 400, "nonce");
+    w.mode = 2;
+    expect("POST", "/api/tx", b1, 500, "did not take");
+    /* the owner has gone (the run is over): the server takes it itself */
+    w.mode = 1;
+    expect("POST", "/api/tx", b1, 200, "\"action\":\"request_add\"");
+    CHECK_INT(w.calls, 4);
+    char *a;
+    CHECK_INT(req("GET", "/api/requests", NULL, &a), 200);
+    cJSON *o = cJSON_Parse(a);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(o, "requests")), 2);
+    cJSON_Delete(o);
+    free(a);
+    /* only transactions are handed over: the run seals its own blocks */
+    expect("POST", "/api/seal", "{}", 403, "watches a run");
+    mkt_api_free(api);
+    api = NULL;
+    free(b0);
+    free(b1);
 }
 
 int main(void)
@@ -115,6 +191,7 @@ int main(void)
     mkt_api_stats(api, &st);
     CHECK(st.requests >= 20, "requests counted: %lld", st.requests);
     mkt_api_free(api);
+    test_watch_forward(&f);
     fx_close(&f);
     return check_done("test_api_request");
 }
