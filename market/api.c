@@ -917,6 +917,10 @@ static void get_market(struct mkt_api *a, struct http_sess *s)
         add_i64(pj, "payout_fee_ueur", p->payout_fee_ueur);
         add_i64(pj, "penalty_threshold_ppm", p->penalty_threshold_ppm);
         add_i64(pj, "penalty_ppm", p->penalty_ppm);
+        cJSON_AddStringToObject(pj, "baseline", mkt_baseline_name(p->baseline));
+        add_i64(pj, "baseline_us", p->baseline_us);
+        add_i64(pj, "baseline_x", p->baseline_x);
+        add_i64(pj, "baseline_y", p->baseline_y);
     }
     int64_t w = 0, esc = 0, dep = 0;
     struct sim_err err;
@@ -1377,7 +1381,7 @@ static void route(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
         {"/api/settlements", 0},   {"/api/ledger", 0},        {"/api/ledger/tx", 0},
         {"/api/ledger/verify", 0}, {"/api/ledger/replay", 0}, {"/api/tx", 1},
         {"/api/seal", 1},          {"/api/runs", 0},          {"/api/signals", 0},
-        {"/api/series", 0},
+        {"/api/series", 0},        {"/api/meter", 0},         {"/api/prognoses", 0},
     };
     const struct mkt_web_file *wf = strncmp(p, "/api/", 5) ? web_file(p) : NULL;
     if (wf) {
@@ -1458,7 +1462,17 @@ static void route(struct mkt_api *a, struct lws *wsi, struct http_sess *s)
                   0);
     else if (!strcmp(p, "/api/deliveries"))
         get_query(a, s, "deliveries",
-                  "SELECT id, match_id, e_wh, rate_ppm, reporter, seq FROM mkt_deliveries"
+                  "SELECT id, match_id, e_wh, rate_ppm, reporter, seq, baseline_wh, measured_wh"
+                  " FROM mkt_deliveries WHERE id>? ORDER BY id LIMIT ?",
+                  0);
+    else if (!strcmp(p, "/api/meter"))
+        get_query(a, s, "meter",
+                  "SELECT id, asset_id, start_us, end_us, e_wh, reporter, seq FROM mkt_meter"
+                  " WHERE id>? ORDER BY id LIMIT ?",
+                  0);
+    else if (!strcmp(p, "/api/prognoses"))
+        get_query(a, s, "prognoses",
+                  "SELECT id, asset_id, start_us, end_us, p_w, fsp, seq FROM mkt_prognoses"
                   " WHERE id>? ORDER BY id LIMIT ?",
                   0);
     else if (!strcmp(p, "/api/settlements"))

@@ -20,7 +20,7 @@ static const char *const action_names[MKT_ACT_COUNT] = {
     "genesis",     "participant_add", "deposit",          "withdraw",   "asset_add",
     "asset_edit",  "asset_remove",    "offer_add",        "offer_edit", "offer_withdraw",
     "request_add", "request_edit",    "request_withdraw", "match",      "purchase",
-    "delivery",    "settle",
+    "delivery",    "settle",          "meter",            "prognosis",
 };
 
 const char *mkt_action_name(enum mkt_action a)
@@ -130,7 +130,10 @@ int mkt_role_may(enum mkt_role role, enum mkt_action a)
     case MKT_ACT_SETTLE:
         return role == MKT_ROLE_DSO;
     case MKT_ACT_DELIVERY:
+    case MKT_ACT_METER:
         return role == MKT_ROLE_DSO || role == MKT_ROLE_OPERATOR;
+    case MKT_ACT_PROGNOSIS:
+        return role == MKT_ROLE_FSP;
     case MKT_ACT_COUNT:
         break;
     }
@@ -149,6 +152,10 @@ void mkt_params_default(struct mkt_params *p)
     p->payout_fee_ueur = 0;
     p->penalty_threshold_ppm = 900000;
     p->penalty_ppm = 100000;
+    p->baseline = MKT_BASELINE_METERED;
+    p->baseline_us = INT64_C(15) * 60 * 1000000;
+    p->baseline_x = 4;
+    p->baseline_y = 5;
 }
 
 int mkt_pricing_parse(const char *s, enum mkt_pricing *out)
@@ -239,6 +246,37 @@ static int params_from_json(const cJSON *o, struct mkt_params *p, struct sim_err
         return sim_errf(err, SIM_EINVAL,
                         "params.payout_rule: must be \"pay_as_delivered\" or "
                         "\"pro_rata_with_penalty\"");
+    it = cJSON_GetObjectItemCaseSensitive(o, "baseline");
+    if (it && (!cJSON_IsString(it) || mkt_baseline_parse(it->valuestring, &p->baseline)))
+        return sim_errf(err, SIM_EINVAL,
+                        "params.baseline: must be \"metered\", \"meter_before\", "
+                        "\"meter_before_after\", \"x_of_y\" or \"nominated\"");
+    if ((rc = mkt__get_int_opt(o, "baseline_us", &v, &present, err)))
+        return rc;
+    if (present) {
+        if (v < 60 * INT64_C(1000000) || v > 7 * INT64_C(86400000000))
+            return sim_errf(err, SIM_EINVAL, "params.baseline_us: must be 1 min to 7 days");
+        p->baseline_us = v;
+    }
+    if ((rc = mkt__get_int_opt(o, "baseline_y", &v, &present, err)))
+        return rc;
+    if (present) {
+        if (v < 1 || v > MKT_BASELINE_MAX_Y)
+            return sim_errf(err, SIM_EINVAL, "params.baseline_y: must be in 1..%d",
+                            MKT_BASELINE_MAX_Y);
+        p->baseline_y = (int)v;
+    }
+    if ((rc = mkt__get_int_opt(o, "baseline_x", &v, &present, err)))
+        return rc;
+    if (present) {
+        if (v < 1 || v > p->baseline_y)
+            return sim_errf(err, SIM_EINVAL, "params.baseline_x: must be in 1..baseline_y (%d)",
+                            p->baseline_y);
+        p->baseline_x = (int)v;
+    } else if (p->baseline_x > p->baseline_y) {
+        return sim_errf(err, SIM_EINVAL, "params.baseline_x: must be given when baseline_y < %d",
+                        p->baseline_x);
+    }
     it = cJSON_GetObjectItemCaseSensitive(o, "fee_actions");
     if (it) {
         if (!cJSON_IsArray(it))
@@ -271,6 +309,18 @@ static cJSON *params_to_json(const struct mkt_params *p)
     cJSON_AddNumberToObject(o, "payout_fee_ueur", (double)p->payout_fee_ueur);
     cJSON_AddNumberToObject(o, "penalty_threshold_ppm", (double)p->penalty_threshold_ppm);
     cJSON_AddNumberToObject(o, "penalty_ppm", (double)p->penalty_ppm);
+    /* Only a market that measures against a baseline says so: a metered
+     * market's genesis stays as it always was. */
+    if (p->baseline != MKT_BASELINE_METERED) {
+        cJSON_AddStringToObject(o, "baseline", mkt_baseline_name(p->baseline));
+        if (p->baseline == MKT_BASELINE_METER_BEFORE ||
+            p->baseline == MKT_BASELINE_METER_BEFORE_AFTER)
+            cJSON_AddNumberToObject(o, "baseline_us", (double)p->baseline_us);
+        if (p->baseline == MKT_BASELINE_X_OF_Y) {
+            cJSON_AddNumberToObject(o, "baseline_x", p->baseline_x);
+            cJSON_AddNumberToObject(o, "baseline_y", p->baseline_y);
+        }
+    }
     return o;
 }
 
@@ -654,9 +704,21 @@ static int offer_fields(struct mkt_txctx *c, struct offer_fields *f, struct sim_
     if (removed)
         return sim_errf(err, SIM_ESTATE, "asset_id: asset %lld was removed",
                         (long long)f->asset_id);
-    if (f->p_w < pmin || f->p_w > pmax)
-        return sim_errf(err, SIM_EINVAL, "p_w: %lld W is outside the asset's limits [%lld, %lld] W",
+    /* Metered: the offer is the asset's power, within its limits. Against
+     * a baseline it is a change from what the asset would do, at most the
+     * asset's whole range (an EV charging at 7 kW that can discharge 7 kW
+     * offers up to 14 kW of reduction). */
+    if (c->e->params.baseline == MKT_BASELINE_METERED) {
+        if (f->p_w < pmin || f->p_w > pmax)
+            return sim_errf(err, SIM_EINVAL,
+                            "p_w: %lld W is outside the asset's limits [%lld, %lld] W",
+                            (long long)f->p_w, (long long)pmin, (long long)pmax);
+    } else if (f->p_w < -(pmax - pmin) || f->p_w > pmax - pmin) {
+        return sim_errf(err, SIM_EINVAL,
+                        "p_w: a change of %lld W is more than the asset's range [%lld, %lld] W "
+                        "allows",
                         (long long)f->p_w, (long long)pmin, (long long)pmax);
+    }
     return 0;
 }
 
@@ -801,7 +863,7 @@ static const act_fn handlers[MKT_ACT_COUNT] = {
     act_asset_add,        act_asset_edit,      act_asset_remove,  act_offer_add,
     act_offer_edit,       act_offer_withdraw,  act_request_add,   act_request_edit,
     act_request_withdraw, mkt__act_match,      mkt__act_purchase, mkt__act_delivery,
-    mkt__act_settle,
+    mkt__act_settle,      mkt__act_meter,      mkt__act_prognosis,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1196,7 +1258,30 @@ int mkt_do_delivery(mkt_engine *e, const struct mkt_key *k, int64_t match_id, in
 {
     cJSON *o = action_obj(MKT_ACT_DELIVERY);
     add_int(o, "match_id", match_id);
+    if (e_wh >= 0)
+        add_int(o, "e_wh", e_wh);
+    return submit_obj(e, k, o, now, NULL, err);
+}
+
+int mkt_do_meter(mkt_engine *e, const struct mkt_key *k, int64_t asset_id, sim_time_us start,
+                 sim_time_us end, int64_t e_wh, sim_time_us now, struct sim_err *err)
+{
+    cJSON *o = action_obj(MKT_ACT_METER);
+    add_int(o, "asset_id", asset_id);
+    add_int(o, "start_us", start);
+    add_int(o, "end_us", end);
     add_int(o, "e_wh", e_wh);
+    return submit_obj(e, k, o, now, NULL, err);
+}
+
+int mkt_do_prognosis(mkt_engine *e, const struct mkt_key *k, int64_t asset_id, sim_time_us start,
+                     sim_time_us end, int64_t p_w, sim_time_us now, struct sim_err *err)
+{
+    cJSON *o = action_obj(MKT_ACT_PROGNOSIS);
+    add_int(o, "asset_id", asset_id);
+    add_int(o, "start_us", start);
+    add_int(o, "end_us", end);
+    add_int(o, "p_w", p_w);
     return submit_obj(e, k, o, now, NULL, err);
 }
 

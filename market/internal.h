@@ -98,6 +98,13 @@ int mkt__act_match(struct mkt_txctx *c, struct sim_err *err);
 int mkt__act_purchase(struct mkt_txctx *c, struct sim_err *err);
 int mkt__act_delivery(struct mkt_txctx *c, struct sim_err *err);
 int mkt__act_settle(struct mkt_txctx *c, struct sim_err *err);
+int mkt__act_meter(struct mkt_txctx *c, struct sim_err *err);
+int mkt__act_prognosis(struct mkt_txctx *c, struct sim_err *err);
+/* The delivered energy of match m under the market's baseline rule (not
+ * metered), with the baseline and measured net energies (Wh). */
+int mkt__baseline_delivery(mkt_engine *e, const struct mkt_match *m, sim_time_us now,
+                           int64_t *delivered_wh, int64_t *baseline_wh, int64_t *measured_wh,
+                           struct sim_err *err);
 /* Release the proposed (not purchased) matches of a request back to their
  * offers. */
 int mkt__release_matches(mkt_engine *e, int64_t request_id, struct sim_err *err);

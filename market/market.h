@@ -111,6 +111,19 @@ const char *mkt_role_name(enum mkt_role r);
 enum mkt_pricing { MKT_PAY_AS_BID = 0, MKT_PAY_AS_CLEAR = 1 };
 enum mkt_payout_rule { MKT_PAY_AS_DELIVERED = 0, MKT_PRO_RATA_WITH_PENALTY = 1 };
 
+/* How delivery is measured (baseline.c, docs/market.md "Measurement and
+ * verification"). */
+enum mkt_baseline {
+    MKT_BASELINE_METERED = 0,        /* the report's e_wh (the demo's rule) */
+    MKT_BASELINE_METER_BEFORE,       /* mean power over baseline_us before the window */
+    MKT_BASELINE_METER_BEFORE_AFTER, /* mean of before and the same span after */
+    MKT_BASELINE_X_OF_Y,             /* mean of the X highest of the Y days before */
+    MKT_BASELINE_NOMINATED,          /* the FSP's prognosis, before the window */
+};
+#define MKT_BASELINE_MAX_Y 60
+const char *mkt_baseline_name(enum mkt_baseline b);
+int mkt_baseline_parse(const char *s, enum mkt_baseline *out);
+
 /* Market rules, fixed at genesis and recorded in the genesis transaction
  * (so a replay applies the same rules). All integers. */
 struct mkt_params {
@@ -124,6 +137,9 @@ struct mkt_params {
                                       both withheld from the FSP and paid to the operator */
     int64_t penalty_threshold_ppm; /* pro rata: delivery rate below this ... */
     int64_t penalty_ppm;           /* ... loses this share of the payout */
+    enum mkt_baseline baseline;    /* measurement and verification */
+    int64_t baseline_us;           /* meter_before(_after): the span measured */
+    int baseline_x, baseline_y;    /* x_of_y: X of the Y days before */
 };
 
 /* Defaults: no fees (fee_actions = offer_add and request_add, charged only
@@ -154,6 +170,8 @@ enum mkt_action {
     MKT_ACT_PURCHASE,         /* DSO: payment into escrow, dispatch */
     MKT_ACT_DELIVERY,         /* DSO or operator (the metering platform) */
     MKT_ACT_SETTLE,           /* DSO */
+    MKT_ACT_METER,            /* DSO or operator: an asset's metered net energy */
+    MKT_ACT_PROGNOSIS,        /* FSP (own assets): a nominated baseline */
     MKT_ACT_COUNT
 };
 const char *mkt_action_name(enum mkt_action a);
@@ -293,9 +311,19 @@ int mkt_do_match(mkt_engine *e, const struct mkt_key *k, int64_t request_id, sim
 int mkt_do_purchase(mkt_engine *e, const struct mkt_key *k, int64_t request_id, sim_time_us now,
                     struct mkt_receipt *rc, struct sim_err *err);
 /* Record the metered energy delivered for a match (Wh, >= 0, magnitude in
- * the match's direction). */
+ * the match's direction). Under a baseline rule (params.baseline other than
+ * metered) the market computes it from the meter readings: pass e_wh < 0
+ * to leave it out. */
 int mkt_do_delivery(mkt_engine *e, const struct mkt_key *k, int64_t match_id, int64_t e_wh,
                     sim_time_us now, struct sim_err *err);
+/* A meter reading: asset's net energy (import positive, Wh) over
+ * [start, end), which must be over. */
+int mkt_do_meter(mkt_engine *e, const struct mkt_key *k, int64_t asset_id, sim_time_us start,
+                 sim_time_us end, int64_t e_wh, sim_time_us now, struct sim_err *err);
+/* A prognosis (nominated baseline): the asset's net power p_w (import
+ * positive) over [start, end), before start. */
+int mkt_do_prognosis(mkt_engine *e, const struct mkt_key *k, int64_t asset_id, sim_time_us start,
+                     sim_time_us end, int64_t p_w, sim_time_us now, struct sim_err *err);
 /* Settle a purchased request whose matches all have deliveries. */
 int mkt_do_settle(mkt_engine *e, const struct mkt_key *k, int64_t request_id, sim_time_us now,
                   struct mkt_receipt *rc, struct sim_err *err);

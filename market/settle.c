@@ -6,8 +6,10 @@
  * dispatch instruction per match tells the asset what to do (the setpoint
  * the EV management platform forwards, paper step 4).
  * Delivery: after the window the metering side (the DSO or the operator)
- * records the energy each matched asset delivered; the delivery rate is
- * delivered / accepted energy.
+ * records the energy each matched asset delivered, or, in a market that
+ * measures against a baseline, asks the market to compute it from the
+ * signed meter readings (baseline.c); the delivery rate is delivered /
+ * accepted energy.
  * Settlement: per match a gross payout under the market's rule
  *   pay_as_delivered:       price x delivered energy, at most the escrowed amount;
  *   pro_rata_with_penalty:  amount x min(rate, 1), less penalty_ppm of it when
@@ -93,11 +95,18 @@ static mkt_i128 accepted_wus(const struct mkt_match *m)
 int mkt__act_delivery(struct mkt_txctx *c, struct sim_err *err)
 {
     mkt_engine *e = c->e;
-    int64_t mid, e_wh;
-    int rc;
+    int64_t mid, e_wh = 0, base_wh = 0, meas_wh = 0;
+    int rc, measured = e->params.baseline != MKT_BASELINE_METERED, has_e;
     if ((rc = mkt__get_int(c->root, "match_id", &mid, err)) ||
-        (rc = mkt__get_int(c->root, "e_wh", &e_wh, err)))
+        (rc = mkt__get_int_opt(c->root, "e_wh", &e_wh, &has_e, err)))
         return rc;
+    if (measured && has_e)
+        return sim_errf(err, SIM_EINVAL,
+                        "e_wh: this market measures delivery against its baseline (%s): the "
+                        "delivered energy comes from the meter readings; leave e_wh out",
+                        mkt_baseline_name(e->params.baseline));
+    if (!measured && !has_e)
+        return sim_errf(err, SIM_EINVAL, "e_wh: missing (the metered energy delivered, Wh)");
     struct mkt_match m;
     if ((rc = mkt_match_get(e, mid, &m, err)))
         return sim_errf(err, rc, "match_id: no match %lld", (long long)mid);
@@ -117,16 +126,23 @@ int mkt__act_delivery(struct mkt_txctx *c, struct sim_err *err)
         return sim_errf(err, SIM_ESTATE,
                         "match_id: the window of match %lld is not over; meter after it ends",
                         (long long)mid);
+    if (measured &&
+        (rc = mkt__baseline_delivery(e, &m, c->now, &e_wh, &base_wh, &meas_wh, err)))
+        return rc;
     if (e_wh < 0 || e_wh > INT64_C(1000000000000))
         return sim_errf(err, SIM_EINVAL, "e_wh: must be in 0..1e12 Wh");
     /* rate = e_wh x 3.6e9 us/h / (|p| x dur), in ppm */
     int64_t rate = mkt__div_round((mkt_i128)e_wh * 3600000000 * 1000000, accepted_wus(&m));
     char me[MKT_ADDR_STRLEN];
     mkt_address_format(c->from, me);
-    if ((rc = mkt__sql(e->db, err,
-                       "INSERT INTO mkt_deliveries(match_id, e_wh, rate_ppm, reporter, seq)"
-                       " VALUES (?,?,?,?,?)",
-                       "iiisi", mid, e_wh, rate, me, c->seq)))
+    if ((rc = measured ? mkt__sql(e->db, err,
+                                  "INSERT INTO mkt_deliveries(match_id, e_wh, rate_ppm, reporter,"
+                                  " seq, baseline_wh, measured_wh) VALUES (?,?,?,?,?,?,?)",
+                                  "iiisiii", mid, e_wh, rate, me, c->seq, base_wh, meas_wh)
+                       : mkt__sql(e->db, err,
+                                  "INSERT INTO mkt_deliveries(match_id, e_wh, rate_ppm, reporter,"
+                                  " seq) VALUES (?,?,?,?,?)",
+                                  "iiisi", mid, e_wh, rate, me, c->seq)))
         return rc;
     return mkt__sql(e->db, err,
                     "UPDATE mkt_matches SET delivered_wh=?, rate_ppm=?, state=? WHERE id=?", "iiii",

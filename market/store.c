@@ -57,7 +57,17 @@ static const char schema_sql[] =
     " seq INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS mkt_deliveries("
     " id INTEGER PRIMARY KEY, match_id INTEGER NOT NULL UNIQUE, e_wh INTEGER NOT NULL,"
-    " rate_ppm INTEGER NOT NULL, reporter TEXT NOT NULL, seq INTEGER NOT NULL);"
+    " rate_ppm INTEGER NOT NULL, reporter TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " baseline_wh INTEGER, measured_wh INTEGER);"
+    "CREATE TABLE IF NOT EXISTS mkt_meter("
+    " id INTEGER PRIMARY KEY, asset_id INTEGER NOT NULL, start_us INTEGER NOT NULL,"
+    " end_us INTEGER NOT NULL, e_wh INTEGER NOT NULL, reporter TEXT NOT NULL,"
+    " seq INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS mkt_meter_asset ON mkt_meter(asset_id, start_us);"
+    "CREATE TABLE IF NOT EXISTS mkt_prognoses("
+    " id INTEGER PRIMARY KEY, asset_id INTEGER NOT NULL, start_us INTEGER NOT NULL,"
+    " end_us INTEGER NOT NULL, p_w INTEGER NOT NULL, fsp TEXT NOT NULL, seq INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS mkt_prognoses_asset ON mkt_prognoses(asset_id, start_us);"
     "CREATE TABLE IF NOT EXISTS mkt_settlements("
     " id INTEGER PRIMARY KEY, request_id INTEGER NOT NULL, match_id INTEGER NOT NULL,"
     " fsp TEXT NOT NULL, payout_ueur INTEGER NOT NULL, fee_ueur INTEGER NOT NULL,"
@@ -211,7 +221,25 @@ void mkt__finish(sqlite3_stmt *st)
 
 int mkt__schema(sqlite3 *db, struct sim_err *err)
 {
-    return mkt__exec(db, schema_sql, err);
+    int rc = mkt__exec(db, schema_sql, err);
+    if (rc)
+        return rc;
+    /* A database from before measurement against baselines: its deliveries
+     * get the two columns (NULL: measured by the metered rule). */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM pragma_table_info('mkt_deliveries')"
+                           " WHERE name='baseline_wh'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sim_errf(err, SIM_EIO, "market database: %s", sqlite3_errmsg(db));
+    int have = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    if (!have)
+        rc = mkt__exec(db,
+                       "ALTER TABLE mkt_deliveries ADD COLUMN baseline_wh INTEGER;"
+                       "ALTER TABLE mkt_deliveries ADD COLUMN measured_wh INTEGER;",
+                       err);
+    return rc;
 }
 
 int64_t mkt__div_round(mkt_i128 num, mkt_i128 den)

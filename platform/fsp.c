@@ -23,6 +23,8 @@
 struct fsp_offer {
     sim_time_us post_at, start, end, valid_until;
     double p_kw, price_eur_per_kwh;
+    int has_baseline; /* a nominated baseline (prognosis) sent with the offer */
+    double baseline_kw;
     int has_req;
     char req_signal[160];
     double req_min;
@@ -120,6 +122,13 @@ static int fsp_event(void *self, sim_kernel *k, sim_time_us now, uint32_t kind, 
     }
     f->offered_kw += o->p_kw;
     sim_bus_set(k, f->sig_offered, f->offered_kw);
+    /* the FSP's own baseline for the window (USEF's D-prognosis), which a
+     * market with baseline "nominated" measures the delivery against */
+    if (o->has_baseline &&
+        mkt_do_prognosis(c->engine, key, mo.asset_id, o->start, o->end,
+                         (int64_t)llround(o->baseline_kw * 1000.0), now, &merr))
+        sim_log(k, f->id, "refused", SIM_WARNING, o->baseline_kw, "prognosis refused: %s",
+                merr.msg);
     char t0[48], t1[48];
     sim_log(k, f->id, "offer_posted", SIM_INFO, o->p_kw,
             "offer %lld: %s %.3g kW %s .. %s at EUR %.4g/kWh", (long long)id, f->a.name, o->p_kw,
@@ -206,6 +215,9 @@ static int read_offer(struct scn_ctx *ctx, struct scn_obj *cfg, const cJSON *ite
         (rc = scn_number(&o, "price_eur_per_kwh", 1, 0, 0, 1e3, &of->price_eur_per_kwh, err)) ||
         (rc = scn_child(&o, "require", 0, &r, &has_req, err)))
         return rc;
+    of->has_baseline = cJSON_GetObjectItemCaseSensitive(item, "baseline_kw") != NULL;
+    if ((rc = scn_number(&o, "baseline_kw", 0, 0, -1e6, 1e6, &of->baseline_kw, err)))
+        return rc;
     if (has_req) {
         const char *sig = NULL;
         if ((rc = scn_string(&r, "signal", 1, NULL, &sig, err)) ||
@@ -219,7 +231,7 @@ static int read_offer(struct scn_ctx *ctx, struct scn_obj *cfg, const cJSON *ite
         return rc;
     if (of->end <= of->start)
         return scn_errf(&o, "end", err, "must be after start");
-    if (of->post_at > of->start)
+    if (of->post_at > of->start || (of->has_baseline && of->post_at == of->start))
         return scn_errf(&o, "post_at", err, "an offer must be posted before its window starts");
     if (of->p_kw == 0)
         return scn_errf(&o, "p_kw", err, "must not be 0");

@@ -266,7 +266,11 @@ static int market_load(struct scn_ctx *ctx, struct scn_obj *sec, struct sim_err 
     struct plt_context *c = plt_context_of(ctx, sec, err);
     if (!c)
         return SIM_EINVAL;
-    int rc, enabled = 1, partial = 1, pricing = 0, payout = 0;
+    int rc, enabled = 1, partial = 1, pricing = 0, payout = 0, baseline = 0;
+    long long bx = 4, by = 5;
+    sim_time_us bspan = 15 * SIM_US_PER_MIN;
+    static const char *const baselines[] = {"metered", "meter_before", "meter_before_after",
+                                            "x_of_y", "nominated", NULL};
     double tx_fee = 0, settle_fee_pct = 0, payout_fee = 0, thr_pct = 90, pen_pct = 10;
     static const char *const pricings[] = {"pay_as_bid", "pay_as_clear", NULL};
     static const char *const payouts[] = {"pay_as_delivered", "pro_rata_with_penalty", NULL};
@@ -283,7 +287,12 @@ static int market_load(struct scn_ctx *ctx, struct scn_obj *sec, struct sim_err 
         (rc = scn_number(sec, "penalty_threshold_pct", 0, 90, 0, 100, &thr_pct, err)) ||
         (rc = scn_number(sec, "penalty_pct", 0, 10, 0, 100, &pen_pct, err)) ||
         (rc = scn_duration(sec, "block_period", 0, 15 * SIM_US_PER_MIN, 1, INT64_MAX / 4,
-                           &c->block_period, err)))
+                           &c->block_period, err)) ||
+        (rc = scn_enum(sec, "baseline", 0, baselines, 0, &baseline, err)) ||
+        (rc = scn_duration(sec, "baseline_span", 0, 15 * SIM_US_PER_MIN, SIM_US_PER_MIN,
+                           7 * 24 * SIM_US_PER_H, &bspan, err)) ||
+        (rc = scn_int(sec, "baseline_y", 0, 5, 1, MKT_BASELINE_MAX_Y, &by, err)) ||
+        (rc = scn_int(sec, "baseline_x", 0, by < 4 ? by : 4, 1, by, &bx, err)))
         return rc;
     if (c->block_period % ctx->scenario->step)
         return scn_errf(sec, "block_period", err, "must be a multiple of the scenario step");
@@ -296,6 +305,10 @@ static int market_load(struct scn_ctx *ctx, struct scn_obj *sec, struct sim_err 
     p->payout_fee_ueur = plt_ueur(payout_fee);
     p->penalty_threshold_ppm = (int64_t)llround(thr_pct * 1e4);
     p->penalty_ppm = (int64_t)llround(pen_pct * 1e4);
+    p->baseline = (enum mkt_baseline)baseline;
+    p->baseline_us = bspan;
+    p->baseline_x = (int)bx;
+    p->baseline_y = (int)by;
     if (fee_actions) {
         p->fee_actions = 0;
         int i = 0;

@@ -3,7 +3,8 @@
  * the change each one is about: a later dispatch delivers less from both
  * assets, an EV that leaves early delivers less than half, a battery near
  * its floor stops at it (a soc_min event), and a DSO threshold posts its
- * own request on the evening peak.
+ * own request on the evening peak; and an EV measured against a baseline
+ * is paid for the 10 kW it changed, where its export alone credits 3.
  */
 #include <limits.h>
 #include <math.h>
@@ -183,6 +184,46 @@ int main(void)
     CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(dm, "peak_in_window_kw")) < 150,
           "threshold: the peak inside the window is not lowered");
     cJSON_Delete(j);
+
+    /* Measurement against a baseline (issue 14): the EV charging at 7 kW,
+     * told to reduce by 10 kW, stops and discharges 3 kW. Against
+     * meter_before it has delivered ~10 kW (less latency and ramp) and is
+     * paid for it; the counterfactual run confirms a ~10 kW load
+     * reduction; its metered export alone is ~3 kW's. */
+    j = run_and_report(tmp, "demo-ev-baseline", db, sizeof db);
+    double dk = asset(j, "V2G charger", "delivered_kwh");
+    double red = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(j, "transformer"), "load_reduction_kw"));
+    CHECK(dk > 6.8 && dk < 7.5, "baseline: EV delivered %g kWh against its baseline", dk);
+    CHECK_NEAR(asset(j, "V2G charger", "payout_eur"), dk * 0.1, 1e-9);
+    CHECK(red > 9 && red < 10.5, "baseline: load reduction %g kW", red);
+    CHECK(events_of(db, "unaligned") == 0, "baseline: the window is on the metering grid");
+    cJSON_Delete(j);
+    {
+        /* the delivery row: the baseline (7 kW over the 15 minutes before,
+         * held 45 minutes), the measured net energy (the export the
+         * metered rule would have paid), delivered = their difference */
+        sqlite3 *h;
+        int64_t e = -1, base = -1, meas = 0;
+        if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+            sqlite3_stmt *st;
+            sqlite3_prepare_v2(h, "SELECT e_wh, baseline_wh, measured_wh FROM mkt_deliveries", -1,
+                               &st, NULL);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                e = sqlite3_column_int64(st, 0);
+                base = sqlite3_column_int64(st, 1);
+                meas = sqlite3_column_int64(st, 2);
+            }
+            sqlite3_finalize(st);
+            sqlite3_close(h);
+        }
+        CHECK(base == 5250, "baseline: %lld Wh, want 7 kW x 45 min", (long long)base);
+        CHECK(meas < -1500 && meas > -2300, "baseline: measured %lld Wh (the -3 kW export)",
+              (long long)meas);
+        CHECK(e == base - meas && fabs((double)e / 1e3 - dk) < 1e-9,
+              "baseline: delivered %lld = %lld - (%lld)", (long long)e, (long long)base,
+              (long long)meas);
+    }
 
     rm_tree(top);
     return check_done("test_variants");

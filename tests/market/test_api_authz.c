@@ -60,6 +60,10 @@ static const struct {
     {"delivery", {"rrrrrrr", "nnnynnn", "nnnynnn"}},
     /* every match delivered */
     {"settle", {"rrrrrrr", "nnnnynn", "rrrrrrr"}},
+    /* a meter reading of the window: only once it is over */
+    {"meter", {"rrrrrrr", "nnnyyyy", "nnnyyyy"}},
+    /* the owner's nominated baseline for a later span */
+    {"prognosis", {"yyyyyyy", "rrrrrrr", "rrrrrrr"}},
 };
 
 static struct fx f;
@@ -190,6 +194,16 @@ static void action_json(const char *action, char *out, size_t n)
     else if (!strcmp(action, "match") || !strcmp(action, "purchase") ||
              !strcmp(action, "settle"))
         snprintf(out, n, "{\"action\":\"%s\",\"request_id\":%lld}", action, (long long)rid);
+    else if (!strcmp(action, "meter"))
+        snprintf(out, n,
+                 "{\"action\":\"%s\",\"asset_id\":%lld,\"e_wh\":-7500,\"end_us\":%lld,"
+                 "\"start_us\":%lld}",
+                 action, (long long)asset, (long long)w1, (long long)w0);
+    else if (!strcmp(action, "prognosis"))
+        snprintf(out, n,
+                 "{\"action\":\"%s\",\"asset_id\":%lld,\"end_us\":%lld,\"p_w\":3000,"
+                 "\"start_us\":%lld}",
+                 action, (long long)asset, l1, l0);
     else
         snprintf(out, n, "{\"action\":\"%s\",\"e_wh\":7500,\"match_id\":1}", action);
 }
@@ -264,9 +278,9 @@ int main(void)
             }
         }
     }
-    printf("test_api_authz: %d cells (16 actions x 7 states x 4 signers): %d accepted, %d role "
+    printf("test_api_authz: %d cells (18 actions x 7 states x 4 signers): %d accepted, %d role "
            "refusals, %d state/object refusals, %d stranger refusals\n",
            cells, accepted, refused_role, refused_state, refused_stranger);
-    CHECK_INT(cells, 16 * NSTATES * NSIGNERS);
+    CHECK_INT(cells, 18 * NSTATES * NSIGNERS);
     return check_done("test_api_authz");
 }

@@ -47,6 +47,8 @@ static void test_table2(void)
         {MKT_ACT_PURCHASE, 0, 1, 0},         {MKT_ACT_SETTLE, 0, 1, 0},
         {MKT_ACT_DELIVERY, 0, 1, 1},         {MKT_ACT_GENESIS, 0, 0, 1},
         {MKT_ACT_PARTICIPANT_ADD, 0, 0, 1},  {MKT_ACT_DEPOSIT, 0, 0, 1},
+        /* measurement: readings from the metering side, prognoses from FSPs */
+        {MKT_ACT_METER, 0, 1, 1},            {MKT_ACT_PROGNOSIS, 1, 0, 0},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         CHECK(mkt_role_may(MKT_ROLE_FSP, t[i].a) == t[i].fsp, "FSP %s", mkt_action_name(t[i].a));

@@ -38,11 +38,15 @@ static void build(struct fx *f)
     CHECK_INT(h, -1); /* nothing pending */
     CHECK_INT(mkt_do_match(f->e, &f->dso, rid, t + 2 * FX_MIN, NULL, &err), 0);
     CHECK_INT(mkt_do_purchase(f->e, &f->dso, rid, t + 3 * FX_MIN, NULL, &err), 0);
+    /* measurement data (every state table has rows): a prognosis before
+     * the window, a meter reading after it */
+    CHECK_INT(mkt_do_prognosis(f->e, &f->fsp2, v2g, w0, w1, 7000, t + 3 * FX_MIN, &err), 0);
     CHECK_INT(mkt_seal(f->e, &f->op, t + 3 * FX_MIN, &h, &err), 0);
     CHECK_INT(h, 2);
     struct mkt_match m[2];
     size_t n;
     mkt_matches_of_request(f->e, rid, m, 2, &n, &err);
+    CHECK_INT(mkt_do_meter(f->e, &f->op, bat, w0, w1, -7210, w1, &err), 0);
     CHECK_INT(mkt_do_delivery(f->e, &f->dso, m[0].id, 7210, w1, &err), 0);
     CHECK_INT(mkt_do_delivery(f->e, &f->op, m[1].id, 6970, w1, &err), 0);
     CHECK_INT(mkt_do_settle(f->e, &f->dso, rid, w1 + FX_MIN, NULL, &err), 0);
