@@ -87,12 +87,13 @@ async function showMarket() {
     fill('#market-summary', el('p', { class: 'empty' }, 'No market in this database yet: ' + e.message));
     return;
   }
-  const [participants, requests, offers, settlements, allMatches] = await Promise.all([
+  const [participants, requests, offers, settlements, allMatches, dispatch] = await Promise.all([
     apiAll('/api/participants', 'participants', 'seq'),
     apiAll('/api/requests', 'requests', 'id'),
     apiAll('/api/offers', 'offers', 'id'),
     apiAll('/api/settlements', 'settlements', 'id'),
     apiAll('/api/matches', 'matches', 'id'),
+    apiAll('/api/dispatch', 'dispatch', 'id'),
   ]);
   const names = Object.fromEntries(participants.map((p) => [p.address, p.name]));
   const who = (a) => names[a] || short(a);
@@ -150,6 +151,16 @@ async function showMarket() {
     { h: 'balance, EUR', num: 1, f: (p) => eur(p.balance_ueur) },
     { h: 'nonce', num: 1, f: (p) => p.nonce },
   ], participants));
+  const matchById = Object.fromEntries(allMatches.map((x) => [x.id, x]));
+  fill('#market-dispatch', dispatch.length ? table([
+    { h: 'dispatch', f: (d) => d.id },
+    { h: 'match', f: (d) => d.match_id },
+    { h: 'FSP', f: (d) => who((matchById[d.match_id] || {}).fsp) },
+    { h: 'asset', f: (d) => d.asset_id },
+    { h: 'window', f: (d) => time(d.start_us) + '–' + hhmm(d.end_us) },
+    { h: 'kW', num: 1, f: (d) => kw(d.p_w) },
+    { h: 'delivered, kWh', num: 1, f: (d) => kwh((matchById[d.match_id] || {}).delivered_wh) },
+  ], dispatch) : el('p', { class: 'empty' }, 'nothing dispatched yet'));
   fill('#market-settlements', settlements.length ? table([
     { h: 'request', f: (x) => x.request_id },
     { h: 'match', f: (x) => x.match_id },

@@ -72,6 +72,9 @@ try {
   const parts = (await getJSON('/api/participants')).participants;
   check(await page.locator('#market-participants tr').count() === parts.length + 1,
     `every participant listed (${parts.length})`);
+  const disp = (await getJSON('/api/dispatch?after=0')).dispatch;
+  const dispRows = await page.locator('#market-dispatch tr').count();
+  check(disp.length > 0 && dispRows === disp.length + 1, `every dispatch instruction listed (${disp.length})`);
   await shot('market');
 
   /* Monitoring: the transformer's load, with and without flexibility */

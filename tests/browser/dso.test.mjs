@@ -98,8 +98,6 @@ try {
   const v = await getJSON('/api/ledger/verify');
   check(v.ok === true, 'the ledger verifies: ' + JSON.stringify(v));
   check(errors.length === 0, 'no errors in the page: ' + JSON.stringify(errors));
-  if (process.env.FLEXBED_SCREENSHOTS)
-    await page.screenshot({ path: join(process.env.FLEXBED_SCREENSHOTS, 'dashboard-dso.png'), fullPage: true });
 
   /* After the window (on the lab clock): the DSO records the metered
    * deliveries in the page, then settles; the payouts follow the market's
@@ -127,6 +125,8 @@ try {
   check(st.length === 2 && st.every((x, i) => x.fee_ueur === fee[i] && x.payout_ueur === gross[i] - fee[i] &&
     x.refund_ueur === dm[i].amount_ueur - gross[i]),
   'settled from the page: ' + JSON.stringify(st.map((x) => [x.payout_ueur, x.fee_ueur, x.refund_ueur])));
+  if (process.env.FLEXBED_SCREENSHOTS)
+    await page.screenshot({ path: join(process.env.FLEXBED_SCREENSHOTS, 'dashboard-dso.png'), fullPage: true });
   const v2 = await getJSON('/api/ledger/verify');
   check(v2.ok === true, 'the ledger verifies after settlement: ' + JSON.stringify(v2));
 
