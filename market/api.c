@@ -571,6 +571,7 @@ static cJSON *offer_json(const struct mkt_offer *x)
     add_i64(o, "valid_until_us", x->valid_until);
     add_i64(o, "p_w", x->p_w);
     add_i64(o, "price_ueur_per_kwh", x->price_ueur_per_kwh);
+    add_i64(o, "availability_ueur_per_kw_h", x->availability_ueur_per_kw_h);
     add_i64(o, "remaining_w", x->remaining_w);
     cJSON_AddStringToObject(o, "state", mkt_state_name(x->state));
     add_i64(o, "seq", x->seq);
@@ -589,6 +590,7 @@ static cJSON *request_json(const struct mkt_request *x)
     add_i64(o, "end_us", x->end);
     add_i64(o, "p_w", x->p_w);
     add_i64(o, "max_price_ueur_per_kwh", x->max_price_ueur_per_kwh);
+    add_i64(o, "max_availability_ueur_per_kw_h", x->max_availability_ueur_per_kw_h);
     add_i64(o, "unmet_w", x->unmet_w);
     cJSON_AddStringToObject(o, "state", mkt_state_name(x->state));
     add_i64(o, "seq", x->seq);
@@ -621,6 +623,9 @@ static cJSON *match_json(const struct mkt_match *x)
     add_i64(o, "settle_fee_ueur", x->settle_fee_ueur);
     add_i64(o, "refund_ueur", x->refund_ueur);
     add_i64(o, "merit", x->merit);
+    add_i64(o, "availability_ueur_per_kw_h", x->availability_ueur_per_kw_h);
+    add_i64(o, "availability_ueur", x->availability_ueur);
+    add_i64(o, "availability_paid_ueur", x->availability_paid_ueur);
     return o;
 }
 
@@ -921,6 +926,9 @@ static void get_market(struct mkt_api *a, struct http_sess *s)
         add_i64(pj, "baseline_us", p->baseline_us);
         add_i64(pj, "baseline_x", p->baseline_x);
         add_i64(pj, "baseline_y", p->baseline_y);
+        add_i64(pj, "gate_closure_us", p->gate_closure_us);
+        add_i64(pj, "utilisation_floor_ppm", p->utilisation_floor_ppm);
+        add_i64(pj, "availability_floor_ppm", p->availability_floor_ppm);
     }
     int64_t w = 0, esc = 0, dep = 0;
     struct sim_err err;

@@ -246,6 +246,28 @@ static int params_from_json(const cJSON *o, struct mkt_params *p, struct sim_err
         return sim_errf(err, SIM_EINVAL,
                         "params.payout_rule: must be \"pay_as_delivered\" or "
                         "\"pro_rata_with_penalty\"");
+    if ((rc = mkt__get_int_opt(o, "gate_closure_us", &v, &present, err)))
+        return rc;
+    if (present) {
+        if (v < 0 || v > 7 * INT64_C(86400000000))
+            return sim_errf(err, SIM_EINVAL, "params.gate_closure_us: must be 0 to 7 days");
+        p->gate_closure_us = v;
+    }
+    if ((rc = mkt__get_int_opt(o, "utilisation_floor_ppm", &v, &present, err)))
+        return rc;
+    if (present) {
+        if (v < 0 || v > 1000000)
+            return sim_errf(err, SIM_EINVAL, "params.utilisation_floor_ppm: must be in 0..1000000");
+        p->utilisation_floor_ppm = v;
+    }
+    if ((rc = mkt__get_int_opt(o, "availability_floor_ppm", &v, &present, err)))
+        return rc;
+    if (present) {
+        if (v < 0 || v > 1000000)
+            return sim_errf(err, SIM_EINVAL,
+                            "params.availability_floor_ppm: must be in 0..1000000");
+        p->availability_floor_ppm = v;
+    }
     it = cJSON_GetObjectItemCaseSensitive(o, "baseline");
     if (it && (!cJSON_IsString(it) || mkt_baseline_parse(it->valuestring, &p->baseline)))
         return sim_errf(err, SIM_EINVAL,
@@ -309,8 +331,14 @@ static cJSON *params_to_json(const struct mkt_params *p)
     cJSON_AddNumberToObject(o, "payout_fee_ueur", (double)p->payout_fee_ueur);
     cJSON_AddNumberToObject(o, "penalty_threshold_ppm", (double)p->penalty_threshold_ppm);
     cJSON_AddNumberToObject(o, "penalty_ppm", (double)p->penalty_ppm);
-    /* Only a market that measures against a baseline says so: a metered
-     * market's genesis stays as it always was. */
+    /* Rules added since the demo are written only when they differ from
+     * their defaults: a market without them has the genesis it always had. */
+    if (p->gate_closure_us)
+        cJSON_AddNumberToObject(o, "gate_closure_us", (double)p->gate_closure_us);
+    if (p->utilisation_floor_ppm)
+        cJSON_AddNumberToObject(o, "utilisation_floor_ppm", (double)p->utilisation_floor_ppm);
+    if (p->availability_floor_ppm)
+        cJSON_AddNumberToObject(o, "availability_floor_ppm", (double)p->availability_floor_ppm);
     if (p->baseline != MKT_BASELINE_METERED) {
         cJSON_AddStringToObject(o, "baseline", mkt_baseline_name(p->baseline));
         if (p->baseline == MKT_BASELINE_METER_BEFORE ||
@@ -643,6 +671,32 @@ static int act_asset_remove(struct mkt_txctx *c, struct sim_err *err)
     return mkt__sql(c->e->db, err, "UPDATE mkt_assets SET removed=1 WHERE id=?", "i", id);
 }
 
+/* Gate closure: trading for a window closes gate_closure_us before it
+ * starts. 0, or SIM_ESTATE naming the gate. */
+int mkt__gate_open(const mkt_engine *e, sim_time_us now, sim_time_us start, const char *what,
+                   struct sim_err *err)
+{
+    int64_t g = e->params.gate_closure_us;
+    if (g > 0 && now > start - g)
+        return sim_errf(err, SIM_ESTATE,
+                        "%s: the gate closed %lld min before the window starts (%lld s ago)", what,
+                        (long long)(g / SIM_US_PER_MIN), (long long)((now - (start - g)) / 1000000));
+    return 0;
+}
+
+/* An optional non-negative price member (0 when absent). */
+static int opt_price(const cJSON *o, const char *name, int64_t *v, struct sim_err *err)
+{
+    int present, rc = mkt__get_int_opt(o, name, v, &present, err);
+    if (rc)
+        return rc;
+    if (!present)
+        *v = 0;
+    if (*v < 0 || *v > INT64_C(1000000000))
+        return sim_errf(err, SIM_EINVAL, "%s: must be in 0..1e9", name);
+    return 0;
+}
+
 /* Window, power and price members shared by offers and requests. */
 static int window_fields(const cJSON *o, sim_time_us now, int64_t *start, int64_t *end,
                          int64_t *p_w, struct sim_err *err)
@@ -665,7 +719,7 @@ static int window_fields(const cJSON *o, sim_time_us now, int64_t *start, int64_
 }
 
 struct offer_fields {
-    int64_t asset_id, start, end, valid_until, p_w, price;
+    int64_t asset_id, start, end, valid_until, p_w, price, availability;
     char location[64];
 };
 
@@ -675,7 +729,9 @@ static int offer_fields(struct mkt_txctx *c, struct offer_fields *f, struct sim_
     if ((rc = mkt__get_int(c->root, "asset_id", &f->asset_id, err)) ||
         (rc = window_fields(c->root, c->now, &f->start, &f->end, &f->p_w, err)) ||
         (rc = mkt__get_int(c->root, "price_ueur_per_kwh", &f->price, err)) ||
-        (rc = mkt__get_int_opt(c->root, "valid_until_us", &f->valid_until, &present, err)))
+        (rc = mkt__get_int_opt(c->root, "valid_until_us", &f->valid_until, &present, err)) ||
+        (rc = opt_price(c->root, "availability_ueur_per_kw_h", &f->availability, err)) ||
+        (rc = mkt__gate_open(c->e, c->now, f->start, "start_us", err)))
         return rc;
     if (!present)
         f->valid_until = f->start;
@@ -732,10 +788,10 @@ static int act_offer_add(struct mkt_txctx *c, struct sim_err *err)
     mkt_address_format(c->from, me);
     rc = mkt__sql(c->e->db, err,
                   "INSERT INTO mkt_offers(asset_id, fsp, location, start_us, end_us,"
-                  " valid_until_us, p_w, price_ueur_per_kwh, remaining_w, state, seq)"
-                  " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                  "issiiiiiiii", f.asset_id, me, f.location, f.start, f.end, f.valid_until, f.p_w,
-                  f.price, f.p_w, (int64_t)MKT_OPEN, c->seq);
+                  " valid_until_us, p_w, price_ueur_per_kwh, remaining_w, state, seq,"
+                  " availability_ueur_per_kw_h) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                  "issiiiiiiiii", f.asset_id, me, f.location, f.start, f.end, f.valid_until,
+                  f.p_w, f.price, f.p_w, (int64_t)MKT_OPEN, c->seq, f.availability);
     c->rc->id = sqlite3_last_insert_rowid(c->e->db);
     return rc;
 }
@@ -765,9 +821,10 @@ static int act_offer_edit(struct mkt_txctx *c, struct sim_err *err)
         return rc;
     return mkt__sql(c->e->db, err,
                     "UPDATE mkt_offers SET asset_id=?, location=?, start_us=?, end_us=?,"
-                    " valid_until_us=?, p_w=?, price_ueur_per_kwh=?, remaining_w=? WHERE id=?",
-                    "isiiiiiii", f.asset_id, f.location, f.start, f.end, f.valid_until, f.p_w,
-                    f.price, f.p_w, id);
+                    " valid_until_us=?, p_w=?, price_ueur_per_kwh=?, remaining_w=?,"
+                    " availability_ueur_per_kw_h=? WHERE id=?",
+                    "isiiiiiiii", f.asset_id, f.location, f.start, f.end, f.valid_until, f.p_w,
+                    f.price, f.p_w, f.availability, id);
 }
 
 static int act_offer_withdraw(struct mkt_txctx *c, struct sim_err *err)
@@ -787,7 +844,7 @@ static int act_offer_withdraw(struct mkt_txctx *c, struct sim_err *err)
 
 struct request_fields {
     const char *location;
-    int64_t start, end, p_w, max_price;
+    int64_t start, end, p_w, max_price, max_availability;
 };
 
 static int request_fields(struct mkt_txctx *c, struct request_fields *f, struct sim_err *err)
@@ -795,7 +852,9 @@ static int request_fields(struct mkt_txctx *c, struct request_fields *f, struct 
     int rc;
     if ((rc = mkt__get_str(c->root, "location", &f->location, err)) ||
         (rc = window_fields(c->root, c->now, &f->start, &f->end, &f->p_w, err)) ||
-        (rc = mkt__get_int(c->root, "max_price_ueur_per_kwh", &f->max_price, err)))
+        (rc = mkt__get_int(c->root, "max_price_ueur_per_kwh", &f->max_price, err)) ||
+        (rc = opt_price(c->root, "max_availability_ueur_per_kw_h", &f->max_availability, err)) ||
+        (rc = mkt__gate_open(c->e, c->now, f->start, "start_us", err)))
         return rc;
     if (!f->location[0] || strlen(f->location) >= 64)
         return sim_errf(err, SIM_EINVAL, "location: must be 1 to 63 bytes");
@@ -814,9 +873,10 @@ static int act_request_add(struct mkt_txctx *c, struct sim_err *err)
     mkt_address_format(c->from, me);
     rc = mkt__sql(c->e->db, err,
                   "INSERT INTO mkt_requests(dso, location, start_us, end_us, p_w,"
-                  " max_price_ueur_per_kwh, unmet_w, state, seq) VALUES (?,?,?,?,?,?,?,?,?)",
-                  "ssiiiiiii", me, f.location, f.start, f.end, f.p_w, f.max_price, f.p_w,
-                  (int64_t)MKT_OPEN, c->seq);
+                  " max_price_ueur_per_kwh, unmet_w, state, seq, max_availability_ueur_per_kw_h)"
+                  " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                  "ssiiiiiiii", me, f.location, f.start, f.end, f.p_w, f.max_price, f.p_w,
+                  (int64_t)MKT_OPEN, c->seq, f.max_availability);
     c->rc->id = sqlite3_last_insert_rowid(c->e->db);
     return rc;
 }
@@ -837,8 +897,10 @@ static int act_request_edit(struct mkt_txctx *c, struct sim_err *err)
         return rc;
     return mkt__sql(c->e->db, err,
                     "UPDATE mkt_requests SET location=?, start_us=?, end_us=?, p_w=?,"
-                    " max_price_ueur_per_kwh=?, unmet_w=? WHERE id=?",
-                    "siiiiii", f.location, f.start, f.end, f.p_w, f.max_price, f.p_w, id);
+                    " max_price_ueur_per_kwh=?, unmet_w=?, max_availability_ueur_per_kw_h=?"
+                    " WHERE id=?",
+                    "siiiiiii", f.location, f.start, f.end, f.p_w, f.max_price, f.p_w,
+                    f.max_availability, id);
 }
 
 static int act_request_withdraw(struct mkt_txctx *c, struct sim_err *err)
@@ -1213,6 +1275,8 @@ int mkt_do_offer_add(mkt_engine *e, const struct mkt_key *k, const struct mkt_of
     add_int(o, "valid_until_us", of->valid_until ? of->valid_until : of->start);
     add_int(o, "p_w", of->p_w);
     add_int(o, "price_ueur_per_kwh", of->price_ueur_per_kwh);
+    if (of->availability_ueur_per_kw_h)
+        add_int(o, "availability_ueur_per_kw_h", of->availability_ueur_per_kw_h);
     struct mkt_receipt rc;
     int r = submit_obj(e, k, o, now, &rc, err);
     if (!r && id)
@@ -1229,6 +1293,8 @@ int mkt_do_request_add(mkt_engine *e, const struct mkt_key *k, const struct mkt_
     add_int(o, "end_us", rq->end);
     add_int(o, "p_w", rq->p_w);
     add_int(o, "max_price_ueur_per_kwh", rq->max_price_ueur_per_kwh);
+    if (rq->max_availability_ueur_per_kw_h)
+        add_int(o, "max_availability_ueur_per_kw_h", rq->max_availability_ueur_per_kw_h);
     struct mkt_receipt rc;
     int r = submit_obj(e, k, o, now, &rc, err);
     if (!r && id)
@@ -1313,10 +1379,10 @@ static void col_text(sqlite3_stmt *st, int col, char *out, size_t n)
 
 #define OFFER_COLS                                                                                 \
     "SELECT id, asset_id, fsp, start_us, end_us, valid_until_us, p_w, price_ueur_per_kwh,"         \
-    " remaining_w, seq, state, location FROM mkt_offers "
+    " remaining_w, seq, state, location, availability_ueur_per_kw_h FROM mkt_offers "
 #define REQUEST_COLS                                                                               \
     "SELECT id, dso, location, start_us, end_us, p_w, max_price_ueur_per_kwh, unmet_w, seq,"       \
-    " state FROM mkt_requests "
+    " state, max_availability_ueur_per_kw_h FROM mkt_requests "
 #define ASSET_COLS                                                                                 \
     "SELECT id, owner, type, name, location, p_min_w, p_max_w, soc_min_ppm, soc_max_ppm,"          \
     " removed FROM mkt_assets "
@@ -1337,6 +1403,7 @@ static void offer_row(sqlite3_stmt *st, void *out)
     o->seq = sqlite3_column_int64(st, 9);
     o->state = (enum mkt_state)sqlite3_column_int(st, 10);
     col_text(st, 11, o->location, sizeof o->location);
+    o->availability_ueur_per_kw_h = sqlite3_column_int64(st, 12);
 }
 
 static void request_row(sqlite3_stmt *st, void *out)
@@ -1353,6 +1420,7 @@ static void request_row(sqlite3_stmt *st, void *out)
     r->unmet_w = sqlite3_column_int64(st, 7);
     r->seq = sqlite3_column_int64(st, 8);
     r->state = (enum mkt_state)sqlite3_column_int(st, 9);
+    r->max_availability_ueur_per_kw_h = sqlite3_column_int64(st, 10);
 }
 
 static void asset_row(sqlite3_stmt *st, void *out)
@@ -1467,7 +1535,8 @@ int mkt_request_list(mkt_engine *e, const uint8_t viewer[20], int64_t after_id,
 #define MATCH_COLS                                                                                 \
     "SELECT id, request_id, offer_id, asset_id, fsp, dso, start_us, end_us, p_w,"                  \
     " price_ueur_per_kwh, amount_ueur, state, delivered_wh, rate_ppm, payout_ueur,"                \
-    " settle_fee_ueur, refund_ueur, merit FROM mkt_matches "
+    " settle_fee_ueur, refund_ueur, merit, availability_ueur_per_kw_h, availability_ueur,"         \
+    " availability_paid_ueur FROM mkt_matches "
 
 static void match_row(sqlite3_stmt *st, struct mkt_match *m)
 {
@@ -1490,6 +1559,9 @@ static void match_row(sqlite3_stmt *st, struct mkt_match *m)
     m->settle_fee_ueur = sqlite3_column_int64(st, 15);
     m->refund_ueur = sqlite3_column_int64(st, 16);
     m->merit = (int)sqlite3_column_int(st, 17);
+    m->availability_ueur_per_kw_h = sqlite3_column_int64(st, 18);
+    m->availability_ueur = sqlite3_column_int64(st, 19);
+    m->availability_paid_ueur = sqlite3_column_int64(st, 20);
 }
 
 int mkt_match_get(mkt_engine *e, int64_t id, struct mkt_match *m, struct sim_err *err)

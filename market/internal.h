@@ -98,6 +98,9 @@ int mkt__act_match(struct mkt_txctx *c, struct sim_err *err);
 int mkt__act_purchase(struct mkt_txctx *c, struct sim_err *err);
 int mkt__act_delivery(struct mkt_txctx *c, struct sim_err *err);
 int mkt__act_settle(struct mkt_txctx *c, struct sim_err *err);
+/* Gate closure for a window starting at start: 0 or SIM_ESTATE. */
+int mkt__gate_open(const mkt_engine *e, sim_time_us now, sim_time_us start, const char *what,
+                   struct sim_err *err);
 int mkt__act_meter(struct mkt_txctx *c, struct sim_err *err);
 int mkt__act_prognosis(struct mkt_txctx *c, struct sim_err *err);
 /* The delivered energy of match m under the market's baseline rule (not

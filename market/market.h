@@ -140,6 +140,11 @@ struct mkt_params {
     enum mkt_baseline baseline;    /* measurement and verification */
     int64_t baseline_us;           /* meter_before(_after): the span measured */
     int baseline_x, baseline_y;    /* x_of_y: X of the Y days before */
+    /* Products and gate closure (docs/market.md "Products and payments") */
+    int64_t gate_closure_us;       /* offers, requests, matching and purchase close
+                                      this long before a window starts (0: no gate) */
+    int64_t utilisation_floor_ppm; /* below this delivery rate no utilisation payment */
+    int64_t availability_floor_ppm; /* below it no availability payment; above, pro rata */
 };
 
 /* Defaults: no fees (fee_actions = offer_add and request_add, charged only
@@ -281,6 +286,7 @@ struct mkt_offer {
     sim_time_us valid_until; /* not matched after this time */
     int64_t p_w;             /* negative = reduce consumption */
     int64_t price_ueur_per_kwh;
+    int64_t availability_ueur_per_kw_h; /* reservation price per kW per hour (0: none) */
     int64_t remaining_w; /* not yet matched, same sign as p_w */
     int64_t seq;         /* submission order (ledger sequence) */
     enum mkt_state state;
@@ -297,6 +303,7 @@ struct mkt_request {
     sim_time_us start, end;
     int64_t p_w; /* negative = reduce consumption */
     int64_t max_price_ueur_per_kwh;
+    int64_t max_availability_ueur_per_kw_h; /* offers above it are not matched */
     int64_t unmet_w; /* after matching, same sign as p_w */
     int64_t seq;
     enum mkt_state state;
@@ -338,6 +345,9 @@ struct mkt_match {
     int64_t p_w;                /* accepted power, request's sign */
     int64_t price_ueur_per_kwh; /* paid price (bid or clearing) */
     int64_t amount_ueur;        /* |p| x window x price, escrowed on purchase */
+    int64_t availability_ueur_per_kw_h; /* the offer's reservation price */
+    int64_t availability_ueur;  /* |p| x window x that price, escrowed too */
+    int64_t availability_paid_ueur; /* the part of the payout paid for availability */
     enum mkt_state state;
     int64_t delivered_wh;    /* -1 until a delivery is recorded */
     int64_t rate_ppm;        /* delivered / accepted energy, ppm */

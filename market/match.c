@@ -10,6 +10,9 @@
  * does not fit whole into the remaining need is skipped. Pay-as-bid pays
  * each offer its own price; pay-as-clear pays every match of the request
  * the highest accepted price. What is left is reported as unmet volume.
+ * An offer may also ask a reservation (availability) price per kW per hour,
+ * which the request caps; merit order then ranks by energy price plus
+ * availability price, and availability is always paid as bid.
  *
  * Matches are proposals until the DSO buys them (settle.c); re-matching a
  * matched request, or withdrawing it, first gives the proposed volume back
@@ -22,7 +25,7 @@
 
 /* One offer taken (wholly or partly) for a request. */
 struct take {
-    int64_t offer_id, asset_id, take_w, price;
+    int64_t offer_id, asset_id, take_w, price, availability;
     char fsp[MKT_ADDR_STRLEN];
 };
 
@@ -84,18 +87,22 @@ static int match_one(struct mkt_txctx *c, int64_t rid, struct sim_err *err)
     if (c->now >= r.end)
         return sim_errf(err, SIM_ESTATE, "request_id: the window of request %lld is over",
                         (long long)rid);
+    if ((rc = mkt__gate_open(e, c->now, r.start, "request_id", err)))
+        return rc;
     if (r.state == MKT_MATCHED && (rc = mkt__release_matches(e, rid, err)))
         return rc;
 
     int64_t sign = r.p_w < 0 ? -1 : 1, need = r.p_w * sign, dur = r.end - r.start;
     sqlite3_stmt *st;
     rc = mkt__stmt(e->db, &st, err,
-                   "SELECT id, asset_id, fsp, remaining_w, price_ueur_per_kwh FROM mkt_offers"
+                   "SELECT id, asset_id, fsp, remaining_w, price_ueur_per_kwh,"
+                   " availability_ueur_per_kw_h FROM mkt_offers"
                    " WHERE state=? AND location=? AND start_us<=? AND end_us>=?"
                    " AND price_ueur_per_kwh<=? AND valid_until_us>=? AND remaining_w * ? > 0"
-                   " ORDER BY price_ueur_per_kwh, seq, id",
-                   "isiiiii", (int64_t)MKT_OPEN, r.location, r.start, r.end,
-                   r.max_price_ueur_per_kwh, c->now, sign);
+                   " AND availability_ueur_per_kw_h<=?"
+                   " ORDER BY price_ueur_per_kwh + availability_ueur_per_kw_h, seq, id",
+                   "isiiiiii", (int64_t)MKT_OPEN, r.location, r.start, r.end,
+                   r.max_price_ueur_per_kwh, c->now, sign, r.max_availability_ueur_per_kw_h);
     if (rc)
         return rc;
     struct take *takes = NULL;
@@ -122,6 +129,7 @@ static int match_one(struct mkt_txctx *c, int64_t rid, struct sim_err *err)
         snprintf(t->fsp, sizeof t->fsp, "%s", (const char *)sqlite3_column_text(st, 2));
         t->take_w = take;
         t->price = sqlite3_column_int64(st, 4);
+        t->availability = sqlite3_column_int64(st, 5);
         need -= take;
     }
     mkt__finish(st);
@@ -136,14 +144,18 @@ static int match_one(struct mkt_txctx *c, int64_t rid, struct sim_err *err)
     for (size_t i = 0; !rc && i < n; i++) {
         struct take *t = &takes[i];
         int64_t price = e->params.pricing == MKT_PAY_AS_CLEAR ? clear : t->price, amount = 0;
-        if ((rc = amount_of(t->take_w, dur, price, &amount, err)))
+        int64_t avail = 0; /* availability: always the offer's own price */
+        if ((rc = amount_of(t->take_w, dur, price, &amount, err)) ||
+            (rc = amount_of(t->take_w, dur, t->availability, &avail, err)))
             break;
         rc = mkt__sql(e->db, err,
                       "INSERT INTO mkt_matches(request_id, offer_id, asset_id, fsp, dso, start_us,"
-                      " end_us, p_w, price_ueur_per_kwh, amount_ueur, state, merit, seq)"
-                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                      "iiissiiiiiiii", rid, t->offer_id, t->asset_id, t->fsp, dso, r.start, r.end,
-                      t->take_w * sign, price, amount, (int64_t)MKT_MATCHED, (int64_t)i, c->seq);
+                      " end_us, p_w, price_ueur_per_kwh, amount_ueur, state, merit, seq,"
+                      " availability_ueur_per_kw_h, availability_ueur)"
+                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      "iiissiiiiiiiiii", rid, t->offer_id, t->asset_id, t->fsp, dso, r.start,
+                      r.end, t->take_w * sign, price, amount, (int64_t)MKT_MATCHED, (int64_t)i,
+                      c->seq, t->availability, avail);
         if (!rc)
             rc = mkt__sql(e->db, err,
                           "UPDATE mkt_offers SET remaining_w = remaining_w - ?,"

@@ -14,6 +14,9 @@
  *   pay_as_delivered:       price x delivered energy, at most the escrowed amount;
  *   pro_rata_with_penalty:  amount x min(rate, 1), less penalty_ppm of it when
  *                           the rate is below penalty_threshold_ppm;
+ *   nothing of either below utilisation_floor_ppm; plus, for an offer with a
+ *   reservation price, availability x min(rate, 1), nothing below
+ *   availability_floor_ppm;
  * then a settlement fee (settle_fee_ppm of the gross plus payout_fee_ueur,
  * capped at the gross) goes to the operator, the rest to the FSP, and what
  * the gross leaves of the amount returns to the DSO. Every micro-euro of
@@ -56,10 +59,12 @@ int mkt__act_purchase(struct mkt_txctx *c, struct sim_err *err)
     if (c->now >= r.end)
         return sim_errf(err, SIM_ESTATE, "request_id: the window of request %lld is over",
                         (long long)r.id);
+    if ((rc = mkt__gate_open(e, c->now, r.start, "request_id", err)))
+        return rc;
     int64_t total = 0;
     if ((rc = mkt__sql_int(e->db, &total, err,
-                           "SELECT coalesce(sum(amount_ueur), 0) FROM mkt_matches"
-                           " WHERE request_id=? AND state=?",
+                           "SELECT coalesce(sum(amount_ueur + availability_ueur), 0)"
+                           " FROM mkt_matches WHERE request_id=? AND state=?",
                            "ii", r.id, (int64_t)MKT_MATCHED)))
         return rc;
     if ((rc = mkt__wallet_add(e, c->from, -total, err)))
@@ -149,10 +154,13 @@ int mkt__act_delivery(struct mkt_txctx *c, struct sim_err *err)
                     e_wh, rate, (int64_t)MKT_DELIVERED, mid);
 }
 
-/* Gross payout of one delivered match under the market's rule. */
+/* Gross utilisation payout of one delivered match under the market's
+ * rule: nothing below the utilisation floor. */
 static int64_t gross_payout(const struct mkt_params *p, const struct mkt_match *m)
 {
     int64_t gross;
+    if (m->rate_ppm < p->utilisation_floor_ppm)
+        return 0;
     if (p->payout_rule == MKT_PAY_AS_DELIVERED) {
         gross = mkt__div_round((mkt_i128)m->price_ueur_per_kwh * m->delivered_wh, 1000);
     } else {
@@ -166,6 +174,17 @@ static int64_t gross_payout(const struct mkt_params *p, const struct mkt_match *
     if (gross > m->amount_ueur)
         gross = m->amount_ueur; /* never more than was escrowed for the match */
     return gross < 0 ? 0 : gross;
+}
+
+/* The availability (reservation) payment of a delivered match: nothing
+ * below the availability floor (the asset was not there), else pro rata
+ * to the delivery rate, at most the whole. */
+static int64_t availability_payout(const struct mkt_params *p, const struct mkt_match *m)
+{
+    if (m->availability_ueur <= 0 || m->rate_ppm < p->availability_floor_ppm)
+        return 0;
+    int64_t rate = m->rate_ppm < 1000000 ? m->rate_ppm : 1000000;
+    return mkt__div_round((mkt_i128)m->availability_ueur * rate, 1000000);
 }
 
 int mkt__act_settle(struct mkt_txctx *c, struct sim_err *err)
@@ -201,15 +220,17 @@ int mkt__act_settle(struct mkt_txctx *c, struct sim_err *err)
     const struct mkt_params *p = &e->params;
     for (size_t i = 0; i < n && !rc; i++) {
         struct mkt_match *m = &ms[i];
-        int64_t gross = gross_payout(p, m);
+        int64_t avail = availability_payout(p, m);
+        int64_t gross = gross_payout(p, m) + avail;
         int64_t fee =
             mkt__div_round((mkt_i128)gross * p->settle_fee_ppm, 1000000) + p->payout_fee_ueur;
         if (fee > gross)
             fee = gross;
-        int64_t net = gross - fee, refund = m->amount_ueur - gross;
+        int64_t held = m->amount_ueur + m->availability_ueur;
+        int64_t net = gross - fee, refund = held - gross;
         char fsp[MKT_ADDR_STRLEN];
         mkt_address_format(m->fsp, fsp);
-        escrow -= m->amount_ueur;
+        escrow -= held;
         paid += net;
         if ((net && (rc = mkt__wallet_add(e, m->fsp, net, err))) ||
             (fee && (rc = mkt__wallet_add(e, e->operator_addr, fee, err))) ||
@@ -220,8 +241,8 @@ int mkt__act_settle(struct mkt_txctx *c, struct sim_err *err)
                            "iisiiii", r.id, m->id, fsp, net, fee, refund, c->seq)) ||
             (rc = mkt__sql(e->db, err,
                            "UPDATE mkt_matches SET payout_ueur=?, settle_fee_ueur=?,"
-                           " refund_ueur=?, state=? WHERE id=?",
-                           "iiiii", gross, fee, refund, (int64_t)MKT_SETTLED, m->id)))
+                           " refund_ueur=?, state=?, availability_paid_ueur=? WHERE id=?",
+                           "iiiiii", gross, fee, refund, (int64_t)MKT_SETTLED, avail, m->id)))
             break;
     }
     if (rc)

@@ -11,6 +11,7 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -30,14 +31,16 @@ static const char schema_sql[] =
     " location TEXT NOT NULL, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL,"
     " valid_until_us INTEGER NOT NULL, p_w INTEGER NOT NULL,"
     " price_ueur_per_kwh INTEGER NOT NULL, remaining_w INTEGER NOT NULL,"
-    " state INTEGER NOT NULL, seq INTEGER NOT NULL);"
+    " state INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " availability_ueur_per_kw_h INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS mkt_offers_merit ON mkt_offers(state, location,"
     " price_ueur_per_kwh, seq);"
     "CREATE TABLE IF NOT EXISTS mkt_requests("
     " id INTEGER PRIMARY KEY, dso TEXT NOT NULL, location TEXT NOT NULL,"
     " start_us INTEGER NOT NULL, end_us INTEGER NOT NULL, p_w INTEGER NOT NULL,"
     " max_price_ueur_per_kwh INTEGER NOT NULL, unmet_w INTEGER NOT NULL,"
-    " state INTEGER NOT NULL, seq INTEGER NOT NULL);"
+    " state INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " max_availability_ueur_per_kw_h INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS mkt_matches("
     " id INTEGER PRIMARY KEY, request_id INTEGER NOT NULL, offer_id INTEGER NOT NULL,"
     " asset_id INTEGER NOT NULL, fsp TEXT NOT NULL, dso TEXT NOT NULL,"
@@ -46,7 +49,10 @@ static const char schema_sql[] =
     " state INTEGER NOT NULL, delivered_wh INTEGER NOT NULL DEFAULT -1,"
     " rate_ppm INTEGER NOT NULL DEFAULT 0, payout_ueur INTEGER NOT NULL DEFAULT 0,"
     " settle_fee_ueur INTEGER NOT NULL DEFAULT 0, refund_ueur INTEGER NOT NULL DEFAULT 0,"
-    " merit INTEGER NOT NULL, seq INTEGER NOT NULL);"
+    " merit INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " availability_ueur_per_kw_h INTEGER NOT NULL DEFAULT 0,"
+    " availability_ueur INTEGER NOT NULL DEFAULT 0,"
+    " availability_paid_ueur INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS mkt_matches_request ON mkt_matches(request_id);"
     "CREATE TABLE IF NOT EXISTS mkt_purchases("
     " id INTEGER PRIMARY KEY, request_id INTEGER NOT NULL UNIQUE, dso TEXT NOT NULL,"
@@ -224,21 +230,35 @@ int mkt__schema(sqlite3 *db, struct sim_err *err)
     int rc = mkt__exec(db, schema_sql, err);
     if (rc)
         return rc;
-    /* A database from before measurement against baselines: its deliveries
-     * get the two columns (NULL: measured by the metered rule). */
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM pragma_table_info('mkt_deliveries')"
-                           " WHERE name='baseline_wh'",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sim_errf(err, SIM_EIO, "market database: %s", sqlite3_errmsg(db));
-    int have = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
-    sqlite3_finalize(st);
-    if (!have)
-        rc = mkt__exec(db,
-                       "ALTER TABLE mkt_deliveries ADD COLUMN baseline_wh INTEGER;"
-                       "ALTER TABLE mkt_deliveries ADD COLUMN measured_wh INTEGER;",
-                       err);
+    /* A database from an earlier version gets the columns added since,
+     * with the values that mean "as before" (NULL: measured by the metered
+     * rule; 0: no availability payment). */
+    static const struct {
+        const char *table, *column, *decl;
+    } added[] = {
+        {"mkt_deliveries", "baseline_wh", "INTEGER"},
+        {"mkt_deliveries", "measured_wh", "INTEGER"},
+        {"mkt_offers", "availability_ueur_per_kw_h", "INTEGER NOT NULL DEFAULT 0"},
+        {"mkt_requests", "max_availability_ueur_per_kw_h", "INTEGER NOT NULL DEFAULT 0"},
+        {"mkt_matches", "availability_ueur_per_kw_h", "INTEGER NOT NULL DEFAULT 0"},
+        {"mkt_matches", "availability_ueur", "INTEGER NOT NULL DEFAULT 0"},
+        {"mkt_matches", "availability_paid_ueur", "INTEGER NOT NULL DEFAULT 0"},
+    };
+    for (size_t i = 0; !rc && i < sizeof added / sizeof added[0]; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name='%s'",
+                 added[i].table, added[i].column);
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+            return sim_errf(err, SIM_EIO, "market database: %s", sqlite3_errmsg(db));
+        int have = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+        sqlite3_finalize(st);
+        if (!have) {
+            snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", added[i].table,
+                     added[i].column, added[i].decl);
+            rc = mkt__exec(db, sql, err);
+        }
+    }
     return rc;
 }
 

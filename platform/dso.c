@@ -29,7 +29,7 @@ struct dso_req {
     char label[64];
     char location[64];
     sim_time_us post_at, match_at, start, end;
-    double p_kw, max_price;
+    double p_kw, max_price, max_availability;
     int64_t market_id;
     int settle_tries;
 };
@@ -104,6 +104,7 @@ static int post(struct dso *d, sim_kernel *k, sim_time_us now, int i)
     mr.end = r->end;
     mr.p_w = (int64_t)llround(r->p_kw * 1000.0);
     mr.max_price_ueur_per_kwh = plt_ueur(r->max_price);
+    mr.max_availability_ueur_per_kw_h = plt_ueur(r->max_availability);
     struct sim_err merr;
     if (mkt_do_request_add(d->c->engine, &d->c->part[d->part].key, &mr, now, &r->market_id,
                            &merr)) {
@@ -243,7 +244,9 @@ static int read_common(struct scn_obj *o, struct dso_req *r, struct sim_err *err
     int rc;
     if ((rc = scn_string(o, "location", 1, NULL, &loc, err)) ||
         (rc = scn_number(o, "p_kw", 1, 0, -1e6, 1e6, &r->p_kw, err)) ||
-        (rc = scn_number(o, "max_price_eur_per_kwh", 1, 0, 0, 1e3, &r->max_price, err)))
+        (rc = scn_number(o, "max_price_eur_per_kwh", 1, 0, 0, 1e3, &r->max_price, err)) ||
+        (rc = scn_number(o, "max_availability_eur_per_kw_h", 0, 0, 0, 1e3, &r->max_availability,
+                         err)))
         return rc;
     if (strlen(loc) >= sizeof r->location)
         return scn_errf(o, "location", err, "at most %zu characters", sizeof r->location - 1);

@@ -23,6 +23,7 @@
 struct fsp_offer {
     sim_time_us post_at, start, end, valid_until;
     double p_kw, price_eur_per_kwh;
+    double availability_eur_per_kw_h; /* reservation price (0: none) */
     int has_baseline; /* a nominated baseline (prognosis) sent with the offer */
     double baseline_kw;
     int has_req;
@@ -115,6 +116,7 @@ static int fsp_event(void *self, sim_kernel *k, sim_time_us now, uint32_t kind, 
     mo.valid_until = o->valid_until ? o->valid_until : o->start;
     mo.p_w = (int64_t)llround(o->p_kw * 1000.0);
     mo.price_ueur_per_kwh = plt_ueur(o->price_eur_per_kwh);
+    mo.availability_ueur_per_kw_h = plt_ueur(o->availability_eur_per_kw_h);
     int64_t id = 0;
     if (mkt_do_offer_add(c->engine, key, &mo, now, &id, &merr)) {
         sim_log(k, f->id, "refused", SIM_WARNING, o->p_kw, "offer_add refused: %s", merr.msg);
@@ -213,6 +215,8 @@ static int read_offer(struct scn_ctx *ctx, struct scn_obj *cfg, const cJSON *ite
         (rc = scn_time(&o, "valid_until", 0, 0, &of->valid_until, NULL, err)) ||
         (rc = scn_number(&o, "p_kw", 1, 0, -1e6, 1e6, &of->p_kw, err)) ||
         (rc = scn_number(&o, "price_eur_per_kwh", 1, 0, 0, 1e3, &of->price_eur_per_kwh, err)) ||
+        (rc = scn_number(&o, "availability_eur_per_kw_h", 0, 0, 0, 1e3,
+                         &of->availability_eur_per_kw_h, err)) ||
         (rc = scn_child(&o, "require", 0, &r, &has_req, err)))
         return rc;
     of->has_baseline = cJSON_GetObjectItemCaseSensitive(item, "baseline_kw") != NULL;

@@ -272,6 +272,8 @@ static int market_load(struct scn_ctx *ctx, struct scn_obj *sec, struct sim_err 
     static const char *const baselines[] = {"metered", "meter_before", "meter_before_after",
                                             "x_of_y", "nominated", NULL};
     double tx_fee = 0, settle_fee_pct = 0, payout_fee = 0, thr_pct = 90, pen_pct = 10;
+    double util_floor_pct = 0, avail_floor_pct = 0;
+    sim_time_us gate = 0;
     static const char *const pricings[] = {"pay_as_bid", "pay_as_clear", NULL};
     static const char *const payouts[] = {"pay_as_delivered", "pro_rata_with_penalty", NULL};
     const cJSON *parts = NULL, *fee_actions = NULL;
@@ -292,7 +294,10 @@ static int market_load(struct scn_ctx *ctx, struct scn_obj *sec, struct sim_err 
         (rc = scn_duration(sec, "baseline_span", 0, 15 * SIM_US_PER_MIN, SIM_US_PER_MIN,
                            7 * 24 * SIM_US_PER_H, &bspan, err)) ||
         (rc = scn_int(sec, "baseline_y", 0, 5, 1, MKT_BASELINE_MAX_Y, &by, err)) ||
-        (rc = scn_int(sec, "baseline_x", 0, by < 4 ? by : 4, 1, by, &bx, err)))
+        (rc = scn_int(sec, "baseline_x", 0, by < 4 ? by : 4, 1, by, &bx, err)) ||
+        (rc = scn_duration(sec, "gate_closure", 0, 0, 0, 7 * 24 * SIM_US_PER_H, &gate, err)) ||
+        (rc = scn_number(sec, "utilisation_floor_pct", 0, 0, 0, 100, &util_floor_pct, err)) ||
+        (rc = scn_number(sec, "availability_floor_pct", 0, 0, 0, 100, &avail_floor_pct, err)))
         return rc;
     if (c->block_period % ctx->scenario->step)
         return scn_errf(sec, "block_period", err, "must be a multiple of the scenario step");
@@ -309,6 +314,9 @@ static int market_load(struct scn_ctx *ctx, struct scn_obj *sec, struct sim_err 
     p->baseline_us = bspan;
     p->baseline_x = (int)bx;
     p->baseline_y = (int)by;
+    p->gate_closure_us = gate;
+    p->utilisation_floor_ppm = (int64_t)llround(util_floor_pct * 1e4);
+    p->availability_floor_ppm = (int64_t)llround(avail_floor_pct * 1e4);
     if (fee_actions) {
         p->fee_actions = 0;
         int i = 0;
