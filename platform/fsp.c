@@ -24,6 +24,8 @@ struct fsp_offer {
     sim_time_us post_at, start, end, valid_until;
     double p_kw, price_eur_per_kwh;
     double availability_eur_per_kw_h; /* reservation price (0: none) */
+    sim_time_us repeat; /* a standing offer: posted again this much later (0: once) */
+    int occurrence;
     int has_baseline; /* a nominated baseline (prognosis) sent with the offer */
     double baseline_kw;
     int has_req;
@@ -95,6 +97,23 @@ static int fsp_event(void *self, sim_kernel *k, sim_time_us now, uint32_t kind, 
         return SIM_OK;
     }
     struct fsp_offer *o = &f->offer[data];
+    /* a standing offer: this occurrence's times, and the next one queued */
+    struct fsp_offer cur = *o;
+    o = &cur;
+    if (f->offer[data].repeat > 0) {
+        struct fsp_offer *nx = &f->offer[data];
+        nx->post_at += nx->repeat;
+        nx->start += nx->repeat;
+        nx->end += nx->repeat;
+        if (nx->valid_until)
+            nx->valid_until += nx->repeat;
+        nx->occurrence++;
+        if (nx->post_at < sim_kernel_config(k)->end) {
+            int rc = sim_kernel_schedule(k, f->id, nx->post_at, -10, EV_OFFER, data, NULL);
+            if (rc)
+                return sim_errf(err, rc, "scheduling the next occurrence of an offer");
+        }
+    }
     if (c->asset[f->asset].market_id == 0) {
         sim_log(k, f->id, "offer_skipped", SIM_WARNING, o->p_kw,
                 "asset \"%s\" is not registered; no offer", f->a.name);
@@ -122,8 +141,10 @@ static int fsp_event(void *self, sim_kernel *k, sim_time_us now, uint32_t kind, 
         sim_log(k, f->id, "refused", SIM_WARNING, o->p_kw, "offer_add refused: %s", merr.msg);
         return SIM_OK;
     }
-    f->offered_kw += o->p_kw;
-    sim_bus_set(k, f->sig_offered, f->offered_kw);
+    if (o->occurrence == 0) { /* a standing offer counts once */
+        f->offered_kw += o->p_kw;
+        sim_bus_set(k, f->sig_offered, f->offered_kw);
+    }
     /* the FSP's own baseline for the window (USEF's D-prognosis), which a
      * market with baseline "nominated" measures the delivery against */
     if (o->has_baseline &&
@@ -218,6 +239,9 @@ static int read_offer(struct scn_ctx *ctx, struct scn_obj *cfg, const cJSON *ite
         (rc = scn_number(&o, "availability_eur_per_kw_h", 0, 0, 0, 1e3,
                          &of->availability_eur_per_kw_h, err)) ||
         (rc = scn_child(&o, "require", 0, &r, &has_req, err)))
+        return rc;
+    if ((rc = scn_duration(&o, "repeat", 0, 0, SIM_US_PER_MIN, 366 * 24 * SIM_US_PER_H,
+                           &of->repeat, err)))
         return rc;
     of->has_baseline = cJSON_GetObjectItemCaseSensitive(item, "baseline_kw") != NULL;
     if ((rc = scn_number(&o, "baseline_kw", 0, 0, -1e6, 1e6, &of->baseline_kw, err)))

@@ -171,8 +171,8 @@ static void dso_stats(sqlite3 *db, const struct flex *f, int64_t run, struct dso
     d->peak_out_kw = isinf(pout) ? NAN : pout;
 }
 
-/* The first DSO policy with a threshold in the scenario: its signal and
- * limit (else the report's load signal and no limit). */
+/* The first DSO policy with a threshold or a forecast in the scenario: its
+ * signal and limit (else the report's load signal and no limit). */
 static void dso_threshold(struct flex *f)
 {
     snprintf(f->dso_signal, sizeof f->dso_signal, "%s", f->load_signal);
@@ -184,6 +184,8 @@ static void dso_threshold(struct flex *f)
     {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(c, "type");
         const cJSON *thr = cJSON_GetObjectItemCaseSensitive(c, "threshold");
+        if (!cJSON_IsObject(thr))
+            thr = cJSON_GetObjectItemCaseSensitive(c, "forecast");
         if (!cJSON_IsString(type) || strcmp(type->valuestring, "dso") || !cJSON_IsObject(thr))
             continue;
         const cJSON *sig = cJSON_GetObjectItemCaseSensitive(thr, "signal");
