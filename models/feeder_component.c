@@ -35,6 +35,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <gsl/gsl_rng.h>
+
 #include "feeder/feeder.h"
 #include "feeder/feeder_impl.h"
 #include "models.h"
@@ -67,6 +69,10 @@ struct vrec {
 struct feeder {
     sim_kernel *k;
     int id;
+    /* loadshape_diversity: per-load shape shifts and scales drawn at init
+     * from this component's random stream */
+    sim_time_us div_shift;
+    double div_scale;
     fdr_circuit *c;
     fdr_solver *s;
     struct fdr_warnings warn;
@@ -395,7 +401,6 @@ static int feeder_step(void *self, sim_kernel *k, sim_time_us now, struct sim_er
 
 static int feeder_init(void *self, sim_kernel *k, struct sim_err *err)
 {
-    (void)err;
     struct feeder *f = self;
     /* q of a connected component: read only if that component publishes
      * it. It has the p signal's owner, so the p read's ordering edge
@@ -411,6 +416,27 @@ static int feeder_init(void *self, sim_kernel *k, struct sim_err *err)
         int ps = sim_bus_ref_signal(k, cn->p_ref);
         if (qs >= 0 && ps >= 0 && sim_bus_owner(k, qs) == sim_bus_owner(k, ps))
             cn->q_sig = qs;
+    }
+    /* Copies of one circuit in one run (a city of feeders) should not have
+     * the same households: each load's shape is shifted by up to
+     * div_shift and scaled within 1 +- div_scale, drawn from this
+     * component's own stream (reproducible, different per feeder). */
+    if (f->use_shapes && (f->div_shift > 0 || f->div_scale > 0)) {
+        gsl_rng *r = sim_kernel_rng(k, f->id);
+        int n = f->c->nloads;
+        double *sh = calloc((size_t)(n ? n : 1), sizeof *sh), *sc = calloc((size_t)(n ? n : 1), sizeof *sc);
+        int rc = sh && sc ? 0 : SIM_ENOMEM;
+        double span = (double)f->div_shift / (double)SIM_US_PER_MIN;
+        for (int i = 0; !rc && i < n; i++) {
+            sh[i] = rint((2 * gsl_rng_uniform(r) - 1) * span);
+            sc[i] = 1 + (2 * gsl_rng_uniform(r) - 1) * f->div_scale;
+        }
+        if (!rc)
+            rc = fdr_set_load_diversity(f->s, sh, sc);
+        free(sh);
+        free(sc);
+        if (rc)
+            return sim_errf(err, rc, "%s: out of memory", sim_kernel_component_name(k, f->id));
     }
     /* Warm-up solve at the start: initial values and a warm start. */
     set_demands(f, f->start);
@@ -695,6 +721,15 @@ static int feeder_create(struct scn_ctx *ctx, struct scn_obj *cfg, const char *n
     if (rc)
         goto fail;
     f->year = sim_tz_year(&f->tz, f->start - f->shape_day_start);
+    struct scn_obj dv;
+    int has_div = 0;
+    if ((rc = scn_child(cfg, "loadshape_diversity", 0, &dv, &has_div, err)) != 0)
+        goto fail;
+    if (has_div &&
+        ((rc = scn_duration(&dv, "shift", 0, 0, 0, 12 * SIM_US_PER_H, &f->div_shift, err)) != 0 ||
+         (rc = scn_number(&dv, "scale", 0, 0, 0, 0.9, &f->div_scale, err)) != 0 ||
+         (rc = scn_obj_finish(&dv, err)) != 0))
+        goto fail;
     if ((rc = scn_bool(cfg, "use_loadshapes", 0, 1, &f->use_shapes, err)) != 0 ||
         (rc = scn_number(cfg, "tolerance", 0, 1e-9, 1e-15, 0.1, &tol, err)) != 0 ||
         (rc = scn_int(cfg, "max_iterations", 0, 100, 1, 100000, &max_iter, err)) != 0 ||

@@ -142,6 +142,10 @@ int fdr_set_load(fdr_solver *s, int load, double p_kw, double q_kvar);
  * point). Loads without a shape keep
  * their last demand. Returns 0. */
 int fdr_apply_loadshapes(fdr_solver *s, double minute_of_year, double minute_of_day);
+/* Diversity between copies of one circuit: load i's shape is read
+ * shift_min[i] minutes later (negative: earlier) and its power scaled by
+ * scale[i] (either array NULL: none). Copied. 0 or SIM_ENOMEM. */
+int fdr_set_load_diversity(fdr_solver *s, const double *shift_min, const double *scale);
 
 /* Solve. Returns 0 with *iterations (may be NULL) = sweeps used, or
  * SIM_EFAIL when the sweep does not converge within the cap or diverges

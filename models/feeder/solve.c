@@ -156,6 +156,8 @@ void fdr_solver_free(fdr_solver *s)
 {
     if (!s)
         return;
+    free(s->div_shift_min);
+    free(s->div_scale);
     free(s->v);
     free(s->j);
     free(s->is);
@@ -205,6 +207,26 @@ int fdr_set_load(fdr_solver *s, int load, double p_kw, double q_kvar)
     return 0;
 }
 
+int fdr_set_load_diversity(fdr_solver *s, const double *shift_min, const double *scale)
+{
+    int n = s->c->nloads;
+    double *sh = n ? malloc((size_t)n * sizeof *sh) : NULL, *sc = n ? malloc((size_t)n * sizeof *sc) : NULL;
+    if (n && (!sh || !sc)) {
+        free(sh);
+        free(sc);
+        return SIM_ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        sh[i] = shift_min ? shift_min[i] : 0;
+        sc[i] = scale ? scale[i] : 1;
+    }
+    free(s->div_shift_min);
+    free(s->div_scale);
+    s->div_shift_min = sh;
+    s->div_scale = sc;
+    return 0;
+}
+
 int fdr_apply_loadshapes(fdr_solver *s, double minute_of_year, double minute_of_day)
 {
     const fdr_circuit *c = s->c;
@@ -218,7 +240,8 @@ int fdr_apply_loadshapes(fdr_solver *s, double minute_of_year, double minute_of_
             continue;
         /* OpenDSS's LoadShape lookup: point round(h / interval), 1-based,
          * wrapping around the shape, point 0 being the last. */
-        double hr = (l->yearly >= 0 ? minute_of_year : minute_of_day) / 60.0;
+        double shift = s->div_shift_min ? s->div_shift_min[i] : 0;
+        double hr = ((l->yearly >= 0 ? minute_of_year : minute_of_day) + shift) / 60.0;
         /* rounded half to even, as Pascal's Round (OpenDSS): minute 30 of an
          * hourly shape is point 0 (the last), minute 90 point 2 */
         long idx = (long)rint(hr / sh->interval_h) % sh->npts;
@@ -235,6 +258,10 @@ int fdr_apply_loadshapes(fdr_solver *s, double minute_of_year, double minute_of_
         } else {
             p = p0 * m * c->loadmult;
             q = q0 * qm * c->loadmult;
+        }
+        if (s->div_scale) {
+            p *= s->div_scale[i];
+            q *= s->div_scale[i];
         }
         fdr_set_load(s, i, p, q);
     }

@@ -51,6 +51,8 @@ struct fdr_solver {
     double complex *s0;      /* per load element, demand at 1 pu, VA */
     double complex *iel;     /* per load element, current from node a to node b */
     double *p_kw, *q_kvar;   /* per load, demand as set */
+    double *div_shift_min;   /* per load, its shape's time shift (NULL: none) */
+    double *div_scale;       /* per load, its shape's scale (NULL: none) */
     struct zip *zip;         /* per load */
     double *inv_vbase;       /* per bus */
     double (*rat)[3];        /* per branch and conductor: the transformers' ratios now */
