@@ -841,30 +841,80 @@ static int compare_state(sqlite3 *db, sqlite3 *mem, int64_t *rows, char *reason,
     if (rc)
         return rc;
     int differ = 0;
+    enum { MAXCOL = 64 };
     while (!rc && !differ && sqlite3_step(tabs) == SQLITE_ROW) {
         const char *t = (const char *)sqlite3_column_text(tabs, 0);
         char sql[160];
         snprintf(sql, sizeof sql, "SELECT * FROM \"%s\" ORDER BY 1", t);
-        if (sqlite3_prepare_v2(db, sql, -1, &a, NULL) != SQLITE_OK) {
-            reasonf(reason, rsize, "state table %s is missing from the database (%s)", t,
-                    sqlite3_errmsg(db));
-            differ = 1;
-            break;
-        }
         if ((rc = mkt__prepare(mem, sql, &b, err)))
             break;
         int nc = sqlite3_column_count(b);
-        if (sqlite3_column_count(a) != nc) {
-            reasonf(reason, rsize, "state table %s has %d columns, the market %d", t,
-                    sqlite3_column_count(a), nc);
-            differ = 1;
+        /* A database written by an earlier flexbed lacks the tables and
+         * columns added since. Its rows are compared on the columns it
+         * has; for a column it lacks, the ledger's value must be the one
+         * that column means "as before" (NULL or 0), and for a table it
+         * lacks the ledger must make no rows. Dropping a column or a table
+         * therefore hides nothing the ledger says. */
+        int missing[MAXCOL] = {0}, have = 0, stored = 0;
+        char cols[2048] = "";
+        size_t len = 0;
+        sqlite3_stmt *ti = NULL;
+        char tsql[160];
+        snprintf(tsql, sizeof tsql, "SELECT count(*) FROM pragma_table_info('%s')", t);
+        if (sqlite3_prepare_v2(db, tsql, -1, &ti, NULL) == SQLITE_OK && sqlite3_step(ti) == SQLITE_ROW)
+            stored = sqlite3_column_int(ti, 0);
+        sqlite3_finalize(ti);
+        for (int c = 0; c < nc && c < MAXCOL; c++) {
+            const char *name = sqlite3_column_name(b, c);
+            snprintf(tsql, sizeof tsql,
+                     "SELECT count(*) FROM pragma_table_info('%s') WHERE name='%s'", t, name);
+            int present = 0;
+            if (sqlite3_prepare_v2(db, tsql, -1, &ti, NULL) == SQLITE_OK &&
+                sqlite3_step(ti) == SQLITE_ROW)
+                present = sqlite3_column_int(ti, 0) > 0;
+            sqlite3_finalize(ti);
+            missing[c] = !present;
+            have += present;
+            len += (size_t)snprintf(cols + len, len < sizeof cols ? sizeof cols - len : 0,
+                                    "%s%s%s%s", c ? ", " : "", present ? "\"" : "NULL",
+                                    present ? name : "", present ? "\"" : "");
         }
-        for (int c = 0; !differ && c < nc; c++)
-            if (strcmp(sqlite3_column_name(a, c), sqlite3_column_name(b, c))) {
-                reasonf(reason, rsize, "state table %s: column %d is %s, the market's is %s", t, c,
-                        sqlite3_column_name(a, c), sqlite3_column_name(b, c));
+        if (nc > MAXCOL || len >= sizeof cols) {
+            rc = sim_errf(err, SIM_EINVAL, "state table %s: too many columns to compare", t);
+            break;
+        }
+        if (stored == 0) {
+            /* no such table: the ledger must make none of its rows */
+            if (sqlite3_step(b) == SQLITE_ROW) {
+                char key[80];
+                value_text(b, 0, key, sizeof key);
+                reasonf(reason, rsize,
+                        "state table %s is missing from the database, and the ledger makes its "
+                        "row %s=%s",
+                        t, sqlite3_column_name(b, 0), key);
                 differ = 1;
             }
+            mkt__finish(b);
+            b = NULL;
+            continue;
+        }
+        if (stored != have) {
+            reasonf(reason, rsize,
+                    "state table %s has %d columns of which the market knows %d: a column was "
+                    "added",
+                    t, stored, have);
+            differ = 1;
+            mkt__finish(b);
+            b = NULL;
+            break;
+        }
+        char asql[2300];
+        snprintf(asql, sizeof asql, "SELECT %s FROM \"%s\" ORDER BY 1", cols, t);
+        if (sqlite3_prepare_v2(db, asql, -1, &a, NULL) != SQLITE_OK) {
+            reasonf(reason, rsize, "state table %s cannot be read (%s)", t, sqlite3_errmsg(db));
+            differ = 1;
+            break;
+        }
         while (!differ) {
             int ra = sqlite3_step(a), rb = sqlite3_step(b);
             if (ra != SQLITE_ROW && ra != SQLITE_DONE) {
@@ -886,7 +936,19 @@ static int compare_state(sqlite3 *db, sqlite3 *mem, int64_t *rows, char *reason,
                     differ = 1;
                     break;
                 }
-                for (int c = 1; c < nc; c++)
+                for (int c = 1; c < nc; c++) {
+                    if (missing[c]) {
+                        int t2 = sqlite3_column_type(b, c);
+                        if (t2 == SQLITE_NULL ||
+                            (t2 == SQLITE_INTEGER && sqlite3_column_int64(b, c) == 0))
+                            continue;
+                        value_text(b, c, vb, sizeof vb);
+                        reasonf(reason, rsize,
+                                "%s row %s=%s: %s is not in the database, the ledger makes it %s",
+                                t, sqlite3_column_name(b, 0), key, sqlite3_column_name(b, c), vb);
+                        differ = 1;
+                        break;
+                    }
                     if (!same_value(a, b, c)) {
                         value_text(a, c, va, sizeof va);
                         value_text(b, c, vb, sizeof vb);
@@ -896,6 +958,7 @@ static int compare_state(sqlite3 *db, sqlite3 *mem, int64_t *rows, char *reason,
                         differ = 1;
                         break;
                     }
+                }
             } else if (ra == SQLITE_ROW) {
                 value_text(a, 0, key, sizeof key);
                 reasonf(reason, rsize, "%s row %s=%s is stored, but no transaction makes it", t,

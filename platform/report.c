@@ -24,12 +24,29 @@
 
 #include "platform.h"
 
+/* Does table have column? (0 when it cannot tell) */
+static int has_column(sqlite3 *db, const char *table, const char *column)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name='%s'",
+             table, column);
+    sqlite3_stmt *st;
+    int n = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n > 0;
+}
+
 struct row {
     char name[PLT_NAME_MAX];
     int64_t match_id;
     double accepted_kw, accepted_kwh, delivered_kwh, rate, payout_eur, price;
     int delivered; /* a delivery was recorded */
     int settled;
+    /* measured against a baseline (NaN: the metered rule) */
+    double baseline_kwh, measured_kwh;
+    double availability_eur; /* the part of the gross paid for availability */
 };
 
 /* What a DSO reads of one run: time and energy above its threshold, and
@@ -220,12 +237,21 @@ static int load_flex(sqlite3 *db, struct flex *f, int with_ledger, struct sim_er
     snprintf(f->load_signal, sizeof f->load_signal, "%s",
              cJSON_IsString(ls) ? ls->valuestring : "transformer.p_kw");
 
+    /* A database written before baselines and availability payments has
+     * neither column: read them as absent (the report opens read-only and
+     * does not add them). */
+    int has_base = has_column(db, "mkt_deliveries", "baseline_wh"),
+        has_avail = has_column(db, "mkt_matches", "availability_paid_ueur");
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT m.id, a.name, m.p_w, m.start_us, m.end_us, m.delivered_wh, "
+             "m.rate_ppm, m.payout_ueur, m.settle_fee_ueur, m.state, m.price_ueur_per_kwh, %s, "
+             "%s, %s FROM mkt_matches m JOIN mkt_assets a ON a.id = m.asset_id LEFT JOIN "
+             "mkt_deliveries d ON d.match_id = m.id WHERE m.state >= ? ORDER BY m.id",
+             has_base ? "d.baseline_wh" : "NULL", has_base ? "d.measured_wh" : "NULL",
+             has_avail ? "m.availability_paid_ueur" : "0");
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT m.id, a.name, m.p_w, m.start_us, m.end_us, m.delivered_wh, "
-                           "m.rate_ppm, m.payout_ueur, m.settle_fee_ueur, m.state, "
-                           "m.price_ueur_per_kwh FROM mkt_matches m JOIN mkt_assets a ON "
-                           "a.id = m.asset_id WHERE m.state >= ? ORDER BY m.id",
+    if (sqlite3_prepare_v2(db, sql,
                            -1, &st, NULL) != SQLITE_OK)
         return sim_errf(err, SIM_EIO, "report: %s", sqlite3_errmsg(db));
     sqlite3_bind_int(st, 1, MKT_PURCHASED);
@@ -257,6 +283,14 @@ static int load_flex(sqlite3 *db, struct flex *f, int with_ledger, struct sim_er
             r->settled ? (double)(sqlite3_column_int64(st, 7) - sqlite3_column_int64(st, 8)) / 1e6
                        : NAN;
         r->price = (double)sqlite3_column_int64(st, 10) / 1e6;
+        r->baseline_kwh = sqlite3_column_type(st, 11) == SQLITE_NULL
+                              ? NAN
+                              : (double)sqlite3_column_int64(st, 11) / 1e3;
+        r->measured_kwh = sqlite3_column_type(st, 12) == SQLITE_NULL
+                              ? NAN
+                              : (double)sqlite3_column_int64(st, 12) / 1e3;
+        r->availability_eur =
+            r->settled ? (double)sqlite3_column_int64(st, 13) / 1e6 : NAN;
         if (f->n == 1 || a < f->w0)
             f->w0 = a;
         if (f->n == 1 || b > f->w1)
@@ -427,6 +461,19 @@ static void text_report(const struct flex *f, FILE *out)
     totals_of(f, &t);
     text_line(out, "total", t.accepted_kw, t.accepted_kwh, t.delivered_kwh, t.rate, t.payout_eur,
               ref_of(f, NULL), with_ref);
+    /* why a delivery is what it is, when the market measured it against a
+     * baseline, and what of a payout was for availability */
+    for (int i = 0; i < f->n; i++) {
+        const struct row *r = &f->r[i];
+        if (!isnan(r->baseline_kwh))
+            fprintf(out,
+                    "  %s: delivered = baseline %.2f kWh - metered %.2f kWh (net import over "
+                    "the window)\n",
+                    r->name, r->baseline_kwh, r->measured_kwh);
+        if (r->availability_eur > 0)
+            fprintf(out, "  %s: EUR %.2f of its gross payout for availability\n", r->name,
+                    r->availability_eur);
+    }
     const cJSON *ref = f->rep ? cJSON_GetObjectItemCaseSensitive(f->rep, "reference") : NULL;
     double ref_pct = ref_num(ref, "load_reduction_pct");
     if (f->cf_run && !isnan(f->load_main)) {
@@ -478,6 +525,9 @@ static char *json_members(const struct flex *f)
         cJSON_AddNumberToObject(a, "match_id", (double)r->match_id);
         cJSON_AddNumberToObject(a, "price_eur_per_kwh", r->price);
         add_row(a, r->accepted_kw, r->accepted_kwh, r->delivered_kwh, r->rate, r->payout_eur);
+        cJSON_AddItemToObject(a, "baseline_kwh", num_or_null(r->baseline_kwh));
+        cJSON_AddItemToObject(a, "measured_kwh", num_or_null(r->measured_kwh));
+        cJSON_AddItemToObject(a, "availability_eur", num_or_null(r->availability_eur));
         cJSON_AddItemToArray(assets, a);
     }
     struct totals t;

@@ -23,6 +23,9 @@
  *   a request capping availability at EUR 0.04 leaves B out.
  *   gate closure 30 min: offers, requests, matching and purchase refused
  *             inside the last 30 minutes before the window.
+ * And a database in the schema of the version before these columns (and
+ * the measurement tables) still verifies, while dropping a column to hide
+ * a payment the ledger makes is caught.
  */
 #include "fixture.h"
 
@@ -105,6 +108,68 @@ static void settle_case(const char *name, const struct mkt_params *p, int64_t e_
     struct mkt_verify_report rep;
     CHECK_INT(mkt_ledger_verify(f.db, &rep, &err), 0);
     CHECK(rep.ok && rep.state_ok, "%s: verify: %s", name, rep.reason);
+    fx_close(&f);
+}
+
+/* A database written before these columns existed still verifies; one
+ * whose column was dropped to hide a payment does not. */
+static void test_older_schema(void)
+{
+    struct fx f;
+    struct sim_err err;
+    int64_t w1;
+    struct mkt_params p;
+    mkt_params_default(&p);
+    int64_t rid = setup(&f, &p, -10000, 60000, &w1);
+    struct mkt_match m;
+    size_t n = 0;
+    CHECK_INT(mkt_matches_of_request(f.e, rid, &m, 1, &n, &err), 0);
+    CHECK_INT(mkt_do_delivery(f.e, &f.dso, m.id, 7208, w1, &err), 0);
+    CHECK_INT(mkt_do_settle(f.e, &f.dso, rid, w1 + MIN, NULL, &err), 0);
+    struct mkt_verify_report rep;
+    /* hiding the availability payment: the ledger makes it, the column is gone */
+    CHECK_INT(sqlite3_exec(f.db, "ALTER TABLE mkt_matches DROP COLUMN availability_paid_ueur",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    CHECK_INT(mkt_ledger_verify(f.db, &rep, &err), 0);
+    CHECK(!rep.ok && strstr(rep.reason, "availability_paid_ueur is not in the database"),
+          "a dropped column hides nothing: %s", rep.reason);
+    fx_close(&f);
+
+    /* a market without reservations, baselines or measurements, stored in
+     * the schema of the version before them */
+    fx_open(&f, &p, 10 * FX_EUR, 0);
+    int64_t w0 = f.t0 + 60 * MIN, oid;
+    w1 = w0 + 45 * MIN;
+    int64_t a = fx_asset(&f, &f.fsp1, MKT_ASSET_BATTERY, "battery", "bus-1", 10000);
+    CHECK_INT(fx_offer(&f, &f.fsp1, a, w0, w1, -10000, 100000, &oid, &err), 0);
+    CHECK_INT(fx_request(&f, "bus-1", w0, w1, -10000, 210000, &rid, &err), 0);
+    CHECK_INT(mkt_do_match(f.e, &f.dso, rid, f.t0, NULL, &err), 0);
+    CHECK_INT(mkt_do_purchase(f.e, &f.dso, rid, f.t0, NULL, &err), 0);
+    CHECK_INT(mkt_matches_of_request(f.e, rid, &m, 1, &n, &err), 0);
+    CHECK_INT(mkt_do_delivery(f.e, &f.dso, m.id, 7208, w1, &err), 0);
+    CHECK_INT(mkt_do_settle(f.e, &f.dso, rid, w1 + MIN, NULL, &err), 0);
+    static const char *const older[] = {
+        "ALTER TABLE mkt_matches DROP COLUMN availability_paid_ueur",
+        "ALTER TABLE mkt_matches DROP COLUMN availability_ueur",
+        "ALTER TABLE mkt_matches DROP COLUMN availability_ueur_per_kw_h",
+        "ALTER TABLE mkt_offers DROP COLUMN availability_ueur_per_kw_h",
+        "ALTER TABLE mkt_requests DROP COLUMN max_availability_ueur_per_kw_h",
+        "ALTER TABLE mkt_deliveries DROP COLUMN baseline_wh",
+        "ALTER TABLE mkt_deliveries DROP COLUMN measured_wh",
+        "DROP TABLE mkt_meter",
+        "DROP TABLE mkt_prognoses",
+    };
+    for (size_t i = 0; i < sizeof older / sizeof older[0]; i++)
+        CHECK(sqlite3_exec(f.db, older[i], NULL, NULL, NULL) == SQLITE_OK, "%s", older[i]);
+    CHECK_INT(mkt_ledger_verify(f.db, &rep, &err), 0);
+    CHECK(rep.ok && rep.state_ok, "the older schema verifies: %s", rep.reason);
+    /* and a column nobody knows is still refused */
+    CHECK_INT(sqlite3_exec(f.db, "ALTER TABLE mkt_offers ADD COLUMN bonus INTEGER", NULL, NULL,
+                           NULL),
+              SQLITE_OK);
+    CHECK_INT(mkt_ledger_verify(f.db, &rep, &err), 0);
+    CHECK(!rep.ok && strstr(rep.reason, "a column was added"), "an added column: %s", rep.reason);
     fx_close(&f);
 }
 
@@ -197,5 +262,6 @@ int main(void)
     test_payments();
     test_clear_and_cap();
     test_gate_closure();
+    test_older_schema();
     return check_done("test_products");
 }
