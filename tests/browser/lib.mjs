@@ -86,6 +86,38 @@ export function workspace(flexbed, prefix) {
   return { tmp, cli, keygen, remove: () => rmSync(tmp, { recursive: true, force: true }) };
 }
 
+/* `flexbed run ARGS... --serve 0` (the caller gives every argument but
+ * --serve); resolves once the dashboard's address is printed to { proc,
+ * base, getJSON, output() (stdout so far), exited (a promise of { code,
+ * sig }) }. */
+export async function runServed(flexbed, args) {
+  let out = '';
+  const proc = spawn(flexbed, ['run', ...args, '--serve', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
+  proc.stdout.on('data', (d) => { out += d; });
+  const base = await new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      const m = out.match(/dashboard on (http:\/\/127\.0\.0\.1:\d+)\//);
+      if (m) { clearInterval(t); resolve(m[1]); }
+    }, 20);
+    setTimeout(() => { clearInterval(t); reject(new Error('no dashboard line: ' + out)); }, 10000);
+  });
+  const getJSON = async (p) => (await fetch(base + p)).json();
+  return { proc, base, getJSON, output: () => out, exited };
+}
+
+/* Poll f (async) every 200 ms until it returns something truthy, which is
+ * returned; throws naming `what` after ms. */
+export async function until(what, f, ms) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /* `flexbed serve` with extra arguments; resolves to { base, proc, getJSON, tx }. */
 export async function serve(flexbed, args) {
   const proc = spawn(flexbed, ['serve', '--http', '0', '--quiet', ...args],

@@ -13,28 +13,18 @@
  * usage: node live.test.mjs FLEXBED_BINARY SOURCE_DIR
  * Exit 0 passed, 1 failed, 77 skipped (no chromium or no playwright-core).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { browserTest, launch, workspace } from './lib.mjs';
+import { browserTest, launch, runServed, workspace } from './lib.mjs';
 
 const { flexbed, src, chromium, c, check } = await browserTest('live');
 const ws = workspace(flexbed, 'flexbed-live-');
 
 let run, browser;
 try {
-  let out = '';
-  run = spawn(flexbed, ['run', join(src, 'scenarios/demo-2023-10-02.json'), '--out', join(ws.tmp, 'live.db'),
-    '--speed', '7200', '--no-counterfactual', '--quiet', '--serve', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => run.on('exit', (code, sig) => resolve({ code, sig })));
-  run.stdout.on('data', (d) => { out += d; });
-  const base = await new Promise((resolve, reject) => {
-    const t = setInterval(() => {
-      const m = out.match(/dashboard on (http:\/\/127\.0\.0\.1:\d+)\//);
-      if (m) { clearInterval(t); resolve(m[1]); }
-    }, 20);
-    setTimeout(() => { clearInterval(t); reject(new Error('no dashboard line: ' + out)); }, 10000);
-  });
-  const getJSON = async (p) => (await fetch(base + p)).json();
+  const served = await runServed(flexbed, [join(src, 'scenarios/demo-2023-10-02.json'), '--out', join(ws.tmp, 'live.db'),
+    '--speed', '7200', '--no-counterfactual', '--quiet']);
+  run = served.proc;
+  const { base, getJSON, exited } = served;
 
   browser = await launch(chromium);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -56,8 +46,8 @@ try {
   check(await page.locator('#mon-events li:has-text("changed")').count() > 0, 'the server announced the changes');
 
   await new Promise((resolve, reject) => {
-    const t = setInterval(() => { if (/the dashboard stays/.test(out)) { clearInterval(t); resolve(); } }, 50);
-    setTimeout(() => { clearInterval(t); reject(new Error('the run did not finish: ' + out)); }, 40000);
+    const t = setInterval(() => { if (/the dashboard stays/.test(served.output())) { clearInterval(t); resolve(); } }, 50);
+    setTimeout(() => { clearInterval(t); reject(new Error('the run did not finish: ' + served.output())); }, 40000);
   });
   check((await getJSON('/api/runs')).runs[0].status === 'completed', 'the run completed and is still served');
   await page.waitForFunction(() => {

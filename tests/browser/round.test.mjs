@@ -18,10 +18,9 @@
  * usage: node round.test.mjs FLEXBED_BINARY SOURCE_DIR
  * Exit 0 passed, 1 failed, 77 skipped (no chromium or no playwright-core).
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { browserTest, launch, workspace } from './lib.mjs';
+import { browserTest, launch, runServed, until, workspace } from './lib.mjs';
 
 const { flexbed, chromium, c, check } = await browserTest('round');
 const ws = workspace(flexbed, 'flexbed-round-');
@@ -68,28 +67,10 @@ try {
   };
   writeFileSync(join(ws.tmp, 'round.json'), JSON.stringify(scenario, null, 1));
 
-  let out = '';
-  run = spawn(flexbed, ['run', join(ws.tmp, 'round.json'), '--out', join(ws.tmp, 'round.db'), '--speed', '40',
-    '--no-counterfactual', '--quiet', '--serve', '0', '--accept-tx'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => run.on('exit', (code, sig) => resolve({ code, sig })));
-  run.stdout.on('data', (d) => { out += d; });
-  const base = await new Promise((resolve, reject) => {
-    const t = setInterval(() => {
-      const m = out.match(/dashboard on (http:\/\/127\.0\.0\.1:\d+)\//);
-      if (m) { clearInterval(t); resolve(m[1]); }
-    }, 20);
-    setTimeout(() => { clearInterval(t); reject(new Error('no dashboard line: ' + out)); }, 10000);
-  });
-  const getJSON = async (p) => (await fetch(base + p)).json();
-  const until = async (what, f, ms) => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = await f();
-      if (v) return v;
-      if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
+  const served = await runServed(flexbed, [join(ws.tmp, 'round.json'), '--out', join(ws.tmp, 'round.db'),
+    '--speed', '40', '--no-counterfactual', '--quiet', '--accept-tx']);
+  run = served.proc;
+  const { base, getJSON, exited } = served;
 
   browser = await launch(chromium);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -171,7 +152,7 @@ try {
     (okRows === ntx ? '' : ' (' + await page.locator('#ledger-tx [data-check="bad"]').first().textContent() + ')'));
   check(errors.length === 0, 'no errors in the page: ' + JSON.stringify(errors));
 
-  await until('the run\'s end', async () => /the dashboard stays/.test(out), 40000);
+  await until('the run\'s end', async () => /the dashboard stays/.test(served.output()), 40000);
   run.kill('SIGINT');
   const ex = await Promise.race([exited, new Promise((res) => setTimeout(() => res({ code: 'timeout' }), 10000))]);
   check(ex.code === 0, `Ctrl-C after the run: exit ${ex.code}`);
