@@ -95,13 +95,30 @@ async function showMarket() {
     apiAll('/api/matches', 'matches', 'id'),
     apiAll('/api/dispatch', 'dispatch', 'id'),
   ]);
+  /* a market that measures against a baseline, or pays reservations:
+   * their figures beside each match */
+  const measured = m.params.baseline && m.params.baseline !== 'metered';
+  const reserved = allMatches.some((x) => x.availability_ueur > 0);
+  const deliveries = measured ? await apiAll('/api/deliveries', 'deliveries', 'id') : [];
+  const dOf = Object.fromEntries(deliveries.map((d) => [d.match_id, d]));
+  const extra = [
+    ...(measured ? [
+      { h: 'baseline, kWh', num: 1, f: (x) => kwh((dOf[x.id] || {}).baseline_wh) },
+      { h: 'metered, kWh', num: 1, f: (x) => kwh((dOf[x.id] || {}).measured_wh) },
+    ] : []),
+    ...(reserved ? [
+      { h: 'availability, EUR', num: 1, f: (x) => eur(x.availability_ueur) },
+      { h: 'availability paid, EUR', num: 1, f: (x) => (x.state === 'settled' ? eur(x.availability_paid_ueur) : '') },
+    ] : []),
+  ];
   const names = Object.fromEntries(participants.map((p) => [p.address, p.name]));
   const who = (a) => names[a] || short(a);
   fill('#market-summary',
     card('requests', requests.length), card('offers', offers.length),
     card('wallets, EUR', eur(m.wallets_ueur)), card('escrow, EUR', eur(m.escrow_ueur)),
     card('deposited, EUR', eur(m.deposited_ueur)),
-    card('blocks', m.height + 1), card('pending tx', m.pending), card('pricing', m.params.pricing));
+    card('blocks', m.height + 1), card('pending tx', m.pending), card('pricing', m.params.pricing),
+    card('delivery measured', measured ? 'against ' + m.params.baseline : 'as metered'));
 
   const blocks = [];
   for (const r of requests) {
@@ -127,9 +144,10 @@ async function showMarket() {
         { h: 'to the FSP, EUR', num: 1,
           f: (x) => (x.payout_ueur == null ? '' : eur(x.payout_ueur - (x.settle_fee_ueur || 0))) },
         { h: 'state', f: (x) => x.state },
+        ...extra,
       ], matches, ['total', '', '', '', kw(sum('p_w')), '', eur(sum('amount_ueur')),
         delivered ? kwh(sum('delivered_wh')) : '', eur(sum('payout_ueur')), eur(sum('settle_fee_ueur')),
-        eur(sum('payout_ueur') - sum('settle_fee_ueur')), ''])
+        eur(sum('payout_ueur') - sum('settle_fee_ueur')), '', ...extra.map(() => '')])
       : el('p', { class: 'empty' }, 'no matches')));
   }
   fill('#market-requests', ...(blocks.length ? blocks : [el('p', { class: 'empty' }, 'no requests')]));

@@ -107,7 +107,7 @@ try {
   const entered = [7208, 6970];
   for (const [i, x] of m.entries()) {
     const input = `#dso-requests input[data-match="${x.id}"]`;
-    await page.waitForSelector(input, { timeout: 40000 });
+    await page.waitForSelector(input, { timeout: 70000 }); /* the window ends ~41 s after the start */
     await page.fill(input, String(entered[i]));
     await page.click(`#dso-requests span.delivery:has(input[data-match="${x.id}"]) button`);
     await page.waitForFunction((n) => document.querySelectorAll('#dso-requests td').length &&
