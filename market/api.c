@@ -896,7 +896,6 @@ static void get_verify(struct mkt_api *a, struct http_sess *s)
 
 static void get_market(struct mkt_api *a, struct http_sess *s)
 {
-    const struct mkt_params *p = mkt_engine_params(a->e);
     sqlite3 *db = mkt_engine_db(a->e);
     cJSON *o = cJSON_CreateObject();
     uint8_t op[20];
@@ -904,32 +903,9 @@ static void get_market(struct mkt_api *a, struct http_sess *s)
         add_addr(o, "operator", op);
     else
         cJSON_AddNullToObject(o, "operator");
-    cJSON *pj = cJSON_AddObjectToObject(o, "params");
-    if (pj) {
-        add_i64(pj, "tx_fee_ueur", p->tx_fee_ueur);
-        cJSON *fa = cJSON_AddArrayToObject(pj, "fee_actions");
-        for (int i = 0; fa && i < MKT_ACT_COUNT; i++)
-            if (p->fee_actions & (1u << i))
-                cJSON_AddItemToArray(fa, cJSON_CreateString(mkt_action_name((enum mkt_action)i)));
-        add_i64(pj, "partial_fills", p->partial_fills);
-        cJSON_AddStringToObject(pj, "pricing",
-                                p->pricing == MKT_PAY_AS_CLEAR ? "pay_as_clear" : "pay_as_bid");
-        cJSON_AddStringToObject(pj, "payout_rule",
-                                p->payout_rule == MKT_PRO_RATA_WITH_PENALTY
-                                    ? "pro_rata_with_penalty"
-                                    : "pay_as_delivered");
-        add_i64(pj, "settle_fee_ppm", p->settle_fee_ppm);
-        add_i64(pj, "payout_fee_ueur", p->payout_fee_ueur);
-        add_i64(pj, "penalty_threshold_ppm", p->penalty_threshold_ppm);
-        add_i64(pj, "penalty_ppm", p->penalty_ppm);
-        cJSON_AddStringToObject(pj, "baseline", mkt_baseline_name(p->baseline));
-        add_i64(pj, "baseline_us", p->baseline_us);
-        add_i64(pj, "baseline_x", p->baseline_x);
-        add_i64(pj, "baseline_y", p->baseline_y);
-        add_i64(pj, "gate_closure_us", p->gate_closure_us);
-        add_i64(pj, "utilisation_floor_ppm", p->utilisation_floor_ppm);
-        add_i64(pj, "availability_floor_ppm", p->availability_floor_ppm);
-    }
+    cJSON *pj = mkt_params_json(mkt_engine_params(a->e), 1);
+    if (pj)
+        cJSON_AddItemToObject(o, "params", pj);
     int64_t w = 0, esc = 0, dep = 0;
     struct sim_err err;
     if (mkt_money_totals(a->e, &w, &esc, &dep, &err) == 0) {

@@ -316,9 +316,11 @@ static int params_from_json(const cJSON *o, struct mkt_params *p, struct sim_err
     return 0;
 }
 
-static cJSON *params_to_json(const struct mkt_params *p)
+cJSON *mkt_params_json(const struct mkt_params *p, int every)
 {
     cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
     cJSON_AddNumberToObject(o, "tx_fee_ueur", (double)p->tx_fee_ueur);
     cJSON *arr = cJSON_AddArrayToObject(o, "fee_actions");
     for (int i = 0; i < MKT_ACT_COUNT; i++)
@@ -331,23 +333,23 @@ static cJSON *params_to_json(const struct mkt_params *p)
     cJSON_AddNumberToObject(o, "payout_fee_ueur", (double)p->payout_fee_ueur);
     cJSON_AddNumberToObject(o, "penalty_threshold_ppm", (double)p->penalty_threshold_ppm);
     cJSON_AddNumberToObject(o, "penalty_ppm", (double)p->penalty_ppm);
-    /* Rules added since the demo are written only when they differ from
-     * their defaults: a market without them has the genesis it always had. */
-    if (p->gate_closure_us)
+    /* Rules added since the demo are written into a genesis only when they
+     * differ from their defaults: a market without them has the genesis it
+     * always had. */
+    if (every || p->gate_closure_us)
         cJSON_AddNumberToObject(o, "gate_closure_us", (double)p->gate_closure_us);
-    if (p->utilisation_floor_ppm)
+    if (every || p->utilisation_floor_ppm)
         cJSON_AddNumberToObject(o, "utilisation_floor_ppm", (double)p->utilisation_floor_ppm);
-    if (p->availability_floor_ppm)
+    if (every || p->availability_floor_ppm)
         cJSON_AddNumberToObject(o, "availability_floor_ppm", (double)p->availability_floor_ppm);
-    if (p->baseline != MKT_BASELINE_METERED) {
+    if (every || p->baseline != MKT_BASELINE_METERED)
         cJSON_AddStringToObject(o, "baseline", mkt_baseline_name(p->baseline));
-        if (p->baseline == MKT_BASELINE_METER_BEFORE ||
-            p->baseline == MKT_BASELINE_METER_BEFORE_AFTER)
-            cJSON_AddNumberToObject(o, "baseline_us", (double)p->baseline_us);
-        if (p->baseline == MKT_BASELINE_X_OF_Y) {
-            cJSON_AddNumberToObject(o, "baseline_x", p->baseline_x);
-            cJSON_AddNumberToObject(o, "baseline_y", p->baseline_y);
-        }
+    if (every || p->baseline == MKT_BASELINE_METER_BEFORE ||
+        p->baseline == MKT_BASELINE_METER_BEFORE_AFTER)
+        cJSON_AddNumberToObject(o, "baseline_us", (double)p->baseline_us);
+    if (every || p->baseline == MKT_BASELINE_X_OF_Y) {
+        cJSON_AddNumberToObject(o, "baseline_x", p->baseline_x);
+        cJSON_AddNumberToObject(o, "baseline_y", p->baseline_y);
     }
     return o;
 }
@@ -1220,7 +1222,7 @@ int mkt_do_genesis(mkt_engine *e, const struct mkt_key *op, const struct mkt_par
                    sim_time_us now, struct sim_err *err)
 {
     cJSON *o = action_obj(MKT_ACT_GENESIS);
-    cJSON_AddItemToObject(o, "params", params_to_json(p));
+    cJSON_AddItemToObject(o, "params", mkt_params_json(p, 0));
     cJSON_AddStringToObject(o, "name", "operator");
     return submit_obj(e, op, o, now, NULL, err);
 }

@@ -856,23 +856,25 @@ static int compare_state(sqlite3 *db, sqlite3 *mem, int64_t *rows, char *reason,
          * lacks the ledger must make no rows. Dropping a column or a table
          * therefore hides nothing the ledger says. */
         int missing[MAXCOL] = {0}, have = 0, stored = 0;
-        char cols[2048] = "";
+        char cols[2048] = "", names[2048] = "", tsql[200];
         size_t len = 0;
+        /* the database's own columns, once: ",a,b,c," */
         sqlite3_stmt *ti = NULL;
-        char tsql[160];
-        snprintf(tsql, sizeof tsql, "SELECT count(*) FROM pragma_table_info('%s')", t);
-        if (sqlite3_prepare_v2(db, tsql, -1, &ti, NULL) == SQLITE_OK && sqlite3_step(ti) == SQLITE_ROW)
+        snprintf(tsql, sizeof tsql,
+                 "SELECT count(*), ',' || group_concat(name, ',') || ',' FROM pragma_table_info('%s')",
+                 t);
+        if (sqlite3_prepare_v2(db, tsql, -1, &ti, NULL) == SQLITE_OK &&
+            sqlite3_step(ti) == SQLITE_ROW) {
             stored = sqlite3_column_int(ti, 0);
+            const char *v = (const char *)sqlite3_column_text(ti, 1);
+            snprintf(names, sizeof names, "%s", v ? v : "");
+        }
         sqlite3_finalize(ti);
         for (int c = 0; c < nc && c < MAXCOL; c++) {
             const char *name = sqlite3_column_name(b, c);
-            snprintf(tsql, sizeof tsql,
-                     "SELECT count(*) FROM pragma_table_info('%s') WHERE name='%s'", t, name);
-            int present = 0;
-            if (sqlite3_prepare_v2(db, tsql, -1, &ti, NULL) == SQLITE_OK &&
-                sqlite3_step(ti) == SQLITE_ROW)
-                present = sqlite3_column_int(ti, 0) > 0;
-            sqlite3_finalize(ti);
+            char probe[80];
+            snprintf(probe, sizeof probe, ",%s,", name);
+            int present = strstr(names, probe) != NULL;
             missing[c] = !present;
             have += present;
             len += (size_t)snprintf(cols + len, len < sizeof cols ? sizeof cols - len : 0,

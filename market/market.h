@@ -153,6 +153,13 @@ struct mkt_params {
 void mkt_params_default(struct mkt_params *p);
 /* Parse/format rule names: "pay_as_bid"/"pay_as_clear",
  * "pay_as_delivered"/"pro_rata_with_penalty". */
+/* The rules as the genesis's "params" object (every = 0: the members
+ * added since the demo only where they differ from their defaults, so an
+ * older market's genesis is unchanged) or with every member (every = 1,
+ * GET /api/market). A new cJSON object (the caller owns it), NULL when out
+ * of memory. */
+struct cJSON;
+struct cJSON *mkt_params_json(const struct mkt_params *p, int every);
 int mkt_pricing_parse(const char *s, enum mkt_pricing *out);
 int mkt_payout_rule_parse(const char *s, enum mkt_payout_rule *out);
 

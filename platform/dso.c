@@ -300,13 +300,11 @@ static int fc_plan(struct dso *d, sim_kernel *k, sim_time_us now, sim_time_us a,
         if (i < 0)
             return SIM_OK;
         struct dso_req *r = &d->req[i];
-        char lbl[16];
         *r = d->fc_tmpl;
         r->start = w0;
         r->end = t;
         r->p_kw = -fmin(ceil(excess), d->fc_max_kw);
-        snprintf(lbl, sizeof lbl, "%s", kind);
-        snprintf(r->label, sizeof r->label, "%s-%d", lbl, i - d->nfixed + 1);
+        snprintf(r->label, sizeof r->label, "%s-%d", kind, i - d->nfixed + 1);
         char t0[48], t1[48];
         sim_log(k, d->id, "forecast", SIM_INFO, excess,
                 "%s: %s forecast %.1f kW over %.1f kW (margin %.1f kW) from %s to %s", kind,

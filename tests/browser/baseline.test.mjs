@@ -12,7 +12,7 @@
  * Exit 0 passed, 1 failed, 77 skipped (no chromium or no playwright-core).
  */
 import { join } from 'node:path';
-import { browserTest, launch, serve, workspace } from './lib.mjs';
+import { browserTest, launch, openView, serve, workspace } from './lib.mjs';
 
 const { flexbed, src, chromium, c, check } = await browserTest('baseline');
 const ws = workspace(flexbed, 'flexbed-baseline-');
@@ -25,11 +25,7 @@ try {
   server = srv.proc;
   const { base, getJSON } = srv;
   browser = await launch(chromium);
-  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(base + '/', { timeout: 15000 });
-  await page.waitForSelector('body[data-shown="market"]', { timeout: 15000 });
+  const { page, errors } = await openView(browser, base, 'market');
   check(await page.locator('#market-summary:has-text("against meter_before")').count() === 1,
     'the summary says delivery is measured against meter_before');
   const d = (await getJSON('/api/deliveries')).deliveries[0];

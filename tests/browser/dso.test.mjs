@@ -24,7 +24,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { browserTest, freshMarket, injectWallet, launch, localUtc } from './lib.mjs';
+import { browserTest, freshMarket, injectWallet, launch, localUtc, openView } from './lib.mjs';
 
 const { flexbed, src, chromium, c, check } = await browserTest('dso');
 
@@ -43,11 +43,7 @@ try {
   }
 
   browser = await launch(chromium);
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(base + '/#dso', { timeout: 15000 });
-  await page.waitForSelector('body[data-shown="dso"]', { timeout: 15000 });
+  const { page, errors } = await openView(browser, base, 'dso');
 
   /* the page signs exactly what `flexbed sign` signs */
   const key = readFileSync(dso.path, 'utf8').trim();
@@ -133,11 +129,8 @@ try {
   /* A wallet: an EIP-1193 provider injected into a fresh page, backed by
    * ethers holding the DSO's key (as MetaMask would); the page asks it for
    * personal_sign and the server accepts what it signed. */
-  const page2 = await browser.newPage();
-  const asked = await injectWallet(page2, key);
-  page2.on('pageerror', (e) => errors.push(e.message));
-  await page2.goto(base + '/#dso', { timeout: 15000 });
-  await page2.waitForSelector('body[data-shown="dso"]', { timeout: 15000 });
+  const { page: page2, hooked: asked } = await openView(browser, base, 'dso',
+    { errors, before: (pg) => injectWallet(pg, key) });
   await page2.click('#sign-wallet');
   await page2.waitForSelector('#sign-who:has-text("wallet")', { timeout: 10000 });
   await page2.fill('#dso-form [name=location]', 'bus-7');
@@ -158,10 +151,7 @@ try {
   c.fail(e);
 } finally {
   if (browser) await browser.close().catch(() => {});
-  if (mk) {
-    mk.proc.kill('SIGTERM');
-    mk.ws.remove();
-  }
+  if (mk) mk.close();
   clearTimeout(c.watchdog);
 }
 c.done();

@@ -15,7 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { browserTest, freshMarket, injectWallet, launch, localUtc } from './lib.mjs';
+import { browserTest, freshMarket, injectWallet, launch, localUtc, openView } from './lib.mjs';
 
 const { flexbed, src, chromium, c, check } = await browserTest('fsp');
 
@@ -27,12 +27,8 @@ try {
     p_min_w: -10000, p_max_w: 11000, soc_min_ppm: 300000, soc_max_ppm: 900000 });
 
   browser = await launch(chromium);
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  const asked = await injectWallet(page, readFileSync(fsp1.path, 'utf8').trim());
-  await page.goto(base + '/#fsp', { timeout: 15000 });
-  await page.waitForSelector('body[data-shown="fsp"]', { timeout: 15000 });
+  const { page, errors, hooked: asked } = await openView(browser, base, 'fsp',
+    { before: (pg) => injectWallet(pg, readFileSync(fsp1.path, 'utf8').trim()) });
   await page.waitForSelector('#live.on', { timeout: 10000 });
   await page.click('#sign-wallet');
   await page.waitForSelector('#sign-who:has-text("FSP battery owner")', { timeout: 10000 });
@@ -75,10 +71,7 @@ try {
   c.fail(e);
 } finally {
   if (browser) await browser.close().catch(() => {});
-  if (mk) {
-    mk.proc.kill('SIGTERM');
-    mk.ws.remove();
-  }
+  if (mk) mk.close();
   clearTimeout(c.watchdog);
 }
 c.done();

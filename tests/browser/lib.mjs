@@ -118,6 +118,18 @@ export async function until(what, f, ms) {
   }
 }
 
+/* A new page whose uncaught errors collect in `errors` (a new array unless
+ * given); `before(page)` runs before it loads (an injected wallet) and its
+ * result is returned as `hooked`; then base/#view is opened and shown. */
+export async function openView(browser, base, view, { errors = [], before } = {}) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('pageerror', (e) => errors.push(e.message));
+  const hooked = before ? await before(page) : undefined;
+  await page.goto(base + '/#' + view, { timeout: 15000 });
+  await page.waitForSelector(`body[data-shown="${view}"]`, { timeout: 15000 });
+  return { page, errors, hooked };
+}
+
 /* `flexbed serve` with extra arguments; resolves to { base, proc, getJSON, tx }. */
 export async function serve(flexbed, args) {
   const proc = spawn(flexbed, ['serve', '--http', '0', '--quiet', ...args],
@@ -169,7 +181,11 @@ export async function freshMarket(flexbed, prefix, clock) {
   await send(op, { action: 'deposit', address: dso.address, amount_ueur: 10000000 });
   const hour = 3600e6;
   const w0 = (Math.ceil((clock ? clock.start_us : Date.now() * 1000) / hour) + 2) * hour;
-  return { ws, ...srv, send, op, dso, fsp1, fsp2, hour, w0, w1: w0 + 0.75 * hour };
+  const close = () => {
+    srv.proc.kill('SIGTERM');
+    ws.remove();
+  };
+  return { ws, ...srv, send, close, op, dso, fsp1, fsp2, hour, w0, w1: w0 + 0.75 * hour };
 }
 
 /* datetime-local text of a time in UTC (a market without runs shows UTC). */

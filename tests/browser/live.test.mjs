@@ -14,7 +14,7 @@
  * Exit 0 passed, 1 failed, 77 skipped (no chromium or no playwright-core).
  */
 import { join } from 'node:path';
-import { browserTest, launch, runServed, workspace } from './lib.mjs';
+import { browserTest, launch, openView, runServed, workspace } from './lib.mjs';
 
 const { flexbed, src, chromium, c, check } = await browserTest('live');
 const ws = workspace(flexbed, 'flexbed-live-');
@@ -27,10 +27,7 @@ try {
   const { base, getJSON, exited } = served;
 
   browser = await launch(chromium);
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(base + '/#monitoring', { timeout: 15000 });
+  const { page, errors } = await openView(browser, base, 'monitoring');
   await page.waitForSelector('#mon-chart svg path[data-signal]', { timeout: 15000 });
   const points = async () => page.locator('#mon-chart svg path[data-signal]').first().evaluate(
     (p) => (p.getAttribute('d').match(/[ML]/g) || []).length);

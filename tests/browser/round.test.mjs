@@ -18,9 +18,9 @@
  * usage: node round.test.mjs FLEXBED_BINARY SOURCE_DIR
  * Exit 0 passed, 1 failed, 77 skipped (no chromium or no playwright-core).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { browserTest, launch, runServed, until, workspace } from './lib.mjs';
+import { browserTest, launch, openView, runServed, until, workspace } from './lib.mjs';
 
 const { flexbed, chromium, c, check } = await browserTest('round');
 const ws = workspace(flexbed, 'flexbed-round-');
@@ -73,12 +73,8 @@ try {
   const { base, getJSON, exited } = served;
 
   browser = await launch(chromium);
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(base + '/#dso', { timeout: 15000 });
-  await page.waitForSelector('body[data-shown="dso"]', { timeout: 15000 });
-  await page.fill('#sign-key', (await import('node:fs')).readFileSync(dso.path, 'utf8').trim());
+  const { page, errors } = await openView(browser, base, 'dso');
+  await page.fill('#sign-key', readFileSync(dso.path, 'utf8').trim());
   await page.click('#sign-use-key');
   await page.waitForSelector('#sign-who:has-text("oedas")', { timeout: 10000 });
 
