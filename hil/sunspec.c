@@ -127,12 +127,16 @@ void suns_rates_for_power(double p_w, double wbase_w, double *in_pct, double *ou
         *in_pct = *out_pct = 0.0;
         return;
     }
-    if (p_w > wbase_w)
-        p_w = wbase_w;
-    if (p_w < -wbase_w)
-        p_w = -wbase_w;
-    *in_pct = 100.0 * p_w / wbase_w;
-    *out_pct = -100.0 * p_w / wbase_w;
+    /* clamped after the division: 100 x p / wbase with p = wbase can round
+     * to 100.00000000000001 (found by fuzz_sunspec: 3000 W on a 2995.6 W
+     * base), which a device may refuse as over 100 % */
+    double r = 100.0 * p_w / wbase_w;
+    if (r > 100.0)
+        r = 100.0;
+    if (r < -100.0)
+        r = -100.0;
+    *in_pct = r;
+    *out_pct = -r;
 }
 
 double suns_power_for_rates(unsigned mod, double in_pct, double out_pct, double wbase_w)

@@ -82,6 +82,13 @@ static void test_values(void)
         double want = ps[i] > 10000 ? 10000 : ps[i] < -10000 ? -10000 : ps[i];
         CHECK_NEAR(suns_power_for_rates(3, in, out_pct, 10000), want, 1e-9);
     }
+    /* never over 100 %, not even by rounding: 100 x 3000 / 2995.6000000000004
+     * was -100.00000000000001 (fuzz_sunspec) */
+    {
+        double in, out_pct;
+        suns_rates_for_power(-3000, 2995.6000000000004, &in, &out_pct);
+        CHECK(in == -100.0 && out_pct == 100.0, "rates %.17g %.17g", in, out_pct);
+    }
     CHECK_NEAR(suns_power_for_rates(0, -50, -50, 10000), 0, 0);
     CHECK_NEAR(suns_power_for_rates(SUNS_STORCTL_CHARGE, 50, 0, 10000), 0, 0);
     CHECK_NEAR(suns_power_for_rates(SUNS_STORCTL_CHARGE, -20, 0, 10000), -2000, 1e-9);
